@@ -1,0 +1,194 @@
+"""Where inbound mail comes from: an IMAP folder (production) or a Maildir (demo, offline).
+
+A source hands out raw bytes with a stable position (``source_key`` + uid) and moves messages
+once mailflow has committed them; it never interprets a mail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mailbox
+import socket
+import ssl
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import imapclient
+from imapclient.exceptions import IMAPClientError
+
+from mailflow.config import MailboxSettings
+from mailflow.errors import SourceError
+
+Target = Literal["processed", "quarantine"]
+
+
+@dataclass(frozen=True)
+class FetchedMail:
+    uid: str
+    raw: bytes
+
+
+class MailSource(Protocol):
+    source_key: str
+
+    def open(self) -> None: ...
+
+    def batches(self, size: int) -> Iterator[list[FetchedMail]]: ...
+
+    def move(self, uids: Sequence[str], target: Target) -> None: ...
+
+    def wait(self, timeout: float) -> bool:
+        """Block until new mail may have arrived (IDLE) or *timeout*; True if woken by news."""
+        ...
+
+    def close(self) -> None: ...
+
+
+IMAP_ERRORS = (IMAPClientError, OSError, socket.timeout, ssl.SSLError)
+
+
+class ImapSource:
+    def __init__(self, settings: MailboxSettings) -> None:
+        self._s = settings
+        self._client: imapclient.IMAPClient | None = None
+        self.source_key = ""
+
+    @property
+    def client(self) -> imapclient.IMAPClient:
+        if self._client is None:
+            raise SourceError("IMAP source used before open()")
+        return self._client
+
+    def open(self) -> None:
+        s = self._s
+        try:
+            context = None
+            if s.security != "none":
+                context = ssl.create_default_context(cafile=str(s.cafile) if s.cafile else None)
+            client = imapclient.IMAPClient(
+                s.host, port=s.port, ssl=s.security == "tls", ssl_context=context,
+                timeout=s.timeout_seconds,
+            )
+            if s.security == "starttls":
+                client.starttls(context)
+            client.login(s.username, s.password)
+            for folder in (s.processed_folder, s.quarantine_folder):
+                if not client.folder_exists(folder):
+                    client.create_folder(folder)
+            status = client.select_folder(s.folder)
+        except IMAP_ERRORS as exc:
+            raise SourceError(f"IMAP {s.host}:{s.port} ({s.username}): {exc}") from exc
+        self._client = client
+        validity = status.get(b"UIDVALIDITY", 0)
+        self.source_key = f"imap://{s.username}@{s.host}:{s.port}/{s.folder};UIDVALIDITY={validity}"
+
+    def batches(self, size: int) -> Iterator[list[FetchedMail]]:
+        try:
+            uids = sorted(self.client.search(["UNDELETED"]))
+            for start in range(0, len(uids), size):
+                chunk = uids[start:start + size]
+                fetched = self.client.fetch(chunk, ["BODY.PEEK[]"])
+                yield [
+                    FetchedMail(uid=str(uid), raw=fetched[uid][b"BODY[]"])
+                    for uid in chunk
+                    if uid in fetched and b"BODY[]" in fetched[uid]
+                ]
+        except IMAP_ERRORS as exc:
+            raise SourceError(f"IMAP fetch failed: {exc}") from exc
+
+    def move(self, uids: Sequence[str], target: Target) -> None:
+        if not uids:
+            return
+        folder = self._s.processed_folder if target == "processed" else self._s.quarantine_folder
+        ids = [int(u) for u in uids]
+        try:
+            if self.client.has_capability("MOVE"):
+                self.client.move(ids, folder)
+            else:
+                self.client.copy(ids, folder)
+                self.client.delete_messages(ids)
+                self.client.uid_expunge(ids)
+        except IMAP_ERRORS as exc:
+            raise SourceError(f"IMAP move to {folder} failed: {exc}") from exc
+
+    def wait(self, timeout: float) -> bool:
+        """IDLE (RFC 2177) until the server reports news; callers keep timeout < 29 min."""
+        if not self._s.idle or not self.client.has_capability("IDLE"):
+            time.sleep(timeout)
+            return False
+        try:
+            self.client.idle()
+            try:
+                responses = self.client.idle_check(timeout=timeout)
+            finally:
+                self.client.idle_done()
+        except IMAP_ERRORS as exc:
+            raise SourceError(f"IMAP IDLE failed: {exc}") from exc
+        return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(*IMAP_ERRORS):
+                client.logout()
+
+
+class MaildirSource:
+    """Reads ``cur``/``new`` of a Maildir; processed mail moves into Maildir++ sub-folders."""
+
+    def __init__(self, settings: MailboxSettings) -> None:
+        self._s = settings
+        self._box: mailbox.Maildir | None = None
+        self.source_key = f"maildir://{settings.maildir_path.resolve()}"
+
+    def _folder_name(self, target: Target) -> str:
+        name = self._s.processed_folder if target == "processed" else self._s.quarantine_folder
+        return name.replace("/", ".")
+
+    def open(self) -> None:
+        path: Path = self._s.maildir_path
+        if not path.exists():
+            raise SourceError(f"Maildir {path} does not exist")
+        self._box = mailbox.Maildir(path, factory=None, create=False)
+
+    @property
+    def box(self) -> mailbox.Maildir:
+        if self._box is None:
+            raise SourceError("Maildir source used before open()")
+        return self._box
+
+    def batches(self, size: int) -> Iterator[list[FetchedMail]]:
+        keys = sorted(self.box.iterkeys())
+        for start in range(0, len(keys), size):
+            batch = []
+            for key in keys[start:start + size]:
+                with contextlib.suppress(KeyError), self.box.get_file(key) as fh:
+                    batch.append(FetchedMail(uid=key, raw=fh.read()))
+            yield batch
+
+    def move(self, uids: Sequence[str], target: Target) -> None:
+        name = self._folder_name(target)
+        folder = (self.box.get_folder(name) if name in self.box.list_folders()
+                  else self.box.add_folder(name))
+        for key in uids:
+            try:
+                with self.box.get_file(key) as fh:
+                    raw = fh.read()
+            except KeyError:
+                continue
+            folder.add(raw)
+            self.box.discard(key)
+
+    def wait(self, timeout: float) -> bool:
+        time.sleep(timeout)
+        return False
+
+    def close(self) -> None:
+        self._box = None
+
+
+def make_source(settings: MailboxSettings) -> MailSource:
+    return ImapSource(settings) if settings.source == "imap" else MaildirSource(settings)

@@ -1,0 +1,213 @@
+"""The reception desk: registers what a person sent as requests and queues the one reply.
+
+Runs inside the intake transaction, so the request, its reference number, the reply in the
+outbox and the audit events commit together with the mail record — or not at all.
+Robots (auto-replies, bounces, lists, our own mail) are recorded and never answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy.orm import Session
+
+from mailflow.config import Settings
+from mailflow.documents.outcome import NO_FORMS, FormsOutcome
+from mailflow.mail.classify import Classification
+from mailflow.mail.compose import Envelope, OutgoingAttachment, compose, new_message_id
+from mailflow.mail.parse import ParsedMail
+from mailflow.store import audit, outbox
+from mailflow.store.models import InboundMail, Request, db_time
+from mailflow.store.references import next_reference
+from mailflow.templates import Templates
+
+log = structlog.get_logger(__name__)
+
+FormsExaminer = Callable[[ParsedMail], FormsOutcome]
+BlankForms = Callable[[Sequence[str]], list[OutgoingAttachment]]
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    reference: str
+    kind: str
+    kind_title: str
+    title: str
+    status: str
+    filename: str
+
+
+class Reception:
+    def __init__(
+        self,
+        settings: Settings,
+        templates: Templates,
+        examine_forms: FormsExaminer | None = None,
+        blank_forms: BlankForms | None = None,
+        form_titles: dict[str, str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._templates = templates
+        self._examine = examine_forms
+        self._blank_forms = blank_forms
+        self._titles = form_titles or {}
+        self._zone = ZoneInfo(settings.service.timezone)
+
+    def __call__(
+        self,
+        session: Session,
+        mail: InboundMail,
+        parsed: ParsedMail,
+        classification: Classification,
+        now: datetime,
+    ) -> str:
+        if not classification.answerable:
+            return "ignored"  # never answer a robot: no mail loops
+        if parsed.sender is None or not parsed.sender.addr:
+            audit.record(session, now, "mail_unanswerable", mail_id=mail.id,
+                         reason="no usable From address")
+            return "unanswerable"
+        outcome = self._examine(parsed) if self._examine else NO_FORMS
+        requests = self._register(session, mail, parsed, outcome, now)
+        self._reply(session, mail, parsed, outcome, requests, now)
+        return "returned" if outcome.problems and not outcome.accepted else "registered"
+
+    def _register(
+        self,
+        session: Session,
+        mail: InboundMail,
+        parsed: ParsedMail,
+        outcome: FormsOutcome,
+        now: datetime,
+    ) -> list[Request]:
+        year = now.astimezone(self._zone).year
+        prefix = self._settings.service.reference_prefix
+        sender = parsed.sender
+        assert sender is not None
+        made: list[Request] = []
+
+        def new_request(**values: Any) -> Request:
+            request = Request(
+                reference=next_reference(session, prefix, year),
+                requester_email=sender.addr,
+                requester_name=sender.name,
+                source_mail_id=mail.id,
+                created_at=db_time(now),
+                updated_at=db_time(now),
+                **values,
+            )
+            session.add(request)
+            session.flush()
+            audit.record(session, now, "request_created", actor=sender.addr,
+                         mail_id=mail.id, request_id=request.id, reference=request.reference,
+                         kind=request.kind, status=request.status)
+            made.append(request)
+            return request
+
+        attachment_ids = {a.sha256: a.id for a in mail.attachments}
+        for form in outcome.accepted:
+            reading = form.reading
+            new_request(
+                kind=reading.kind,
+                status="submitted",
+                title=_title_of(reading.values) or parsed.subject,
+                form_version=reading.version,
+                fields=reading.json_values(),
+                attachment_id=attachment_ids.get(form.attachment_sha256),
+            )
+        if not made:
+            problems = [
+                {"filename": p.filename, "code": p.code, "detail": p.detail,
+                 "form_kind": p.form_kind,
+                 "fields": [{"key": f.field_key, "code": f.code, "value": f.value}
+                            for f in p.field_problems]}
+                for p in outcome.problems
+            ]
+            kinds = outcome.kinds_involved
+            new_request(
+                kind=kinds[0] if kinds else ("unknown" if problems else "general"),
+                status="returned" if problems else "received",
+                title=parsed.subject,
+                problems=problems,
+            )
+        return made
+
+    def _reply(
+        self,
+        session: Session,
+        mail: InboundMail,
+        parsed: ParsedMail,
+        outcome: FormsOutcome,
+        requests: list[Request],
+        now: datetime,
+    ) -> None:
+        sender = parsed.sender
+        assert sender is not None
+        cap = self._settings.service.replies_per_sender_per_hour
+        if outbox.recent_count_to(session, sender.addr, now - timedelta(hours=1)) >= cap:
+            # a loop that slipped past the robot checks stops here
+            audit.record(session, now, "reply_suppressed", mail_id=mail.id,
+                         reason=f"more than {cap} replies to {sender.addr} within an hour")
+            log.warning("reply suppressed by hourly cap", mail_id=mail.id, to=sender.addr)
+            return
+        template = "form_problems" if outcome.problems else "requester_ack"
+        summaries = [
+            RequestSummary(r.reference, r.kind, self._titles.get(r.kind, ""), r.title,
+                           r.status, "")
+            for r in requests
+        ]
+        context = {
+            "requester_name": sender.name or sender.addr,
+            "requester_email": sender.addr,
+            "subject": parsed.subject,
+            "reference": requests[0].reference,
+            "requests": summaries,
+            "accepted": outcome.accepted,
+            "problems": outcome.problems,
+            "notes": outcome.notes,
+            "received_at": now.astimezone(self._zone).strftime("%Y-%m-%d %H:%M"),
+            "attachment_names": [a.filename for a in parsed.attachments],
+            "form_titles": self._titles,
+        }
+        content = self._templates.render(template, context)
+        attachments: list[OutgoingAttachment] = []
+        if outcome.problems and self._blank_forms is not None:
+            kinds = outcome.kinds_involved or tuple(self._titles)
+            attachments = self._blank_forms(kinds)
+        s = self._settings.smtp
+        message_id = new_message_id(s.from_address)
+        raw = compose(
+            Envelope(
+                from_address=s.from_address,
+                from_name=s.from_name,
+                to=[(sender.name, sender.addr)],
+                in_reply_to=parsed.message_id,
+                references=parsed.references,
+                reference=requests[0].reference,
+                attachments=attachments,
+            ),
+            content,
+            message_id=message_id,
+            date=now,
+        )
+        row = outbox.enqueue(
+            session, now=now, message_id=message_id, purpose=template,
+            recipients=[sender.addr], subject=content.subject, raw=raw,
+            request_id=requests[0].id, in_reply_to_mail_id=mail.id,
+        )
+        audit.record(session, now, "reply_queued", mail_id=mail.id, request_id=requests[0].id,
+                     outbox_id=row.id, template=template, to=sender.addr,
+                     references=[r.reference for r in requests])
+
+
+def _title_of(values: Any) -> str:
+    for key in ("title", "meeting_title", "data_wanted", "system"):
+        value = values.get(key) if hasattr(values, "get") else None
+        if isinstance(value, str) and value:
+            return value
+    return ""

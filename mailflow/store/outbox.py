@@ -1,0 +1,151 @@
+"""Transactional outbox: a notice is a row written with its cause, sent later, marked sent
+only after the SMTP server accepted it (so a crash can at worst send it twice, never lose it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from mailflow.store.models import OutboxMessage, db_time
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """What the sender needs, detached from the session."""
+
+    id: int
+    message_id: str
+    recipients: tuple[str, ...]
+    raw: bytes
+    attempts: int
+    purpose: str
+
+
+def enqueue(
+    session: Session,
+    *,
+    now: datetime,
+    message_id: str,
+    purpose: str,
+    recipients: Sequence[str],
+    subject: str,
+    raw: bytes,
+    request_id: int | None = None,
+    in_reply_to_mail_id: int | None = None,
+) -> OutboxMessage:
+    row = OutboxMessage(
+        message_id=message_id,
+        purpose=purpose,
+        recipients=list(recipients),
+        primary_recipient=recipients[0].lower() if recipients else "",
+        subject=subject,
+        raw=raw,
+        status="pending",
+        attempts=0,
+        next_attempt_at=db_time(now),
+        created_at=db_time(now),
+        request_id=request_id,
+        in_reply_to_mail_id=in_reply_to_mail_id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def recent_count_to(session: Session, address: str, since: datetime) -> int:
+    """How many mails went (or will go) to *address* since *since*: the loop breaker's input."""
+    return session.execute(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.primary_recipient == address.lower())
+        .where(OutboxMessage.created_at >= db_time(since))
+    ).scalar_one()
+
+
+def claim_due(
+    session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
+) -> list[OutboxItem]:
+    """Claim due rows for *worker*; other processes skip them (``SKIP LOCKED`` on PostgreSQL)."""
+    t = db_time(now)
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "pending")
+        .where(OutboxMessage.next_attempt_at <= t)
+        .where(or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < t))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(session.execute(stmt).scalars())
+    items = []
+    for row in rows:
+        row.claimed_by = worker
+        row.claimed_until = t + lease
+        items.append(
+            OutboxItem(
+                id=row.id,
+                message_id=row.message_id,
+                recipients=tuple(row.recipients),
+                raw=row.raw,
+                attempts=row.attempts,
+                purpose=row.purpose,
+            )
+        )
+    return items
+
+
+def mark_sent(session: Session, item_id: int, *, now: datetime, archive_sha256: str) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item_id)
+        .values(
+            status="sent",
+            sent_at=db_time(now),
+            attempts=OutboxMessage.attempts + 1,
+            archive_sha256=archive_sha256,
+            claimed_until=None,
+            last_error="",
+        )
+    )
+
+
+def mark_retry(session: Session, item_id: int, *, next_at: datetime, error: str) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item_id)
+        .values(
+            attempts=OutboxMessage.attempts + 1,
+            next_attempt_at=db_time(next_at),
+            last_error=error[:2000],
+            claimed_until=None,
+        )
+    )
+
+
+def mark_failed(session: Session, item_id: int, *, error: str) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item_id)
+        .values(
+            status="failed",
+            attempts=OutboxMessage.attempts + 1,
+            last_error=error[:2000],
+            claimed_until=None,
+        )
+    )
+
+
+def release(session: Session, item_ids: Sequence[int]) -> None:
+    """Give unsent claims back (clean shutdown) so another worker may take them at once."""
+    if item_ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(item_ids))
+            .where(OutboxMessage.status == "pending")
+            .values(claimed_until=None)
+        )

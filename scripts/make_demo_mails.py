@@ -1,0 +1,127 @@
+"""Regenerate demo/maildir: realistic Chinese sample mails (run from the repo root).
+
+The output is committed so the demo needs nothing but the package; rerun this script after
+changing the samples or the form definitions.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "demo" / "maildir"
+CST = timezone(timedelta(hours=8))
+BASE = datetime(2026, 11, 23, 9, 5, tzinfo=CST)
+SERVICE = "it-flow@example.com"
+
+
+def _mail(
+    n: int, name: str, addr: str, subject: str, body: str, *, charset: str = "utf-8",
+    html: str | None = None, extra: dict[str, str] | None = None,
+    attachments: list[tuple[str, bytes, str]] | None = None, client: str = "Foxmail 7.2",
+) -> bytes:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = Address(name, addr_spec=addr)
+    msg["To"] = Address("IT管理部流程", addr_spec=SERVICE)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(BASE + timedelta(minutes=7 * n))
+    msg["Message-ID"] = f"<demo-{n:03d}.{addr.split('@')[0]}@example.com>"
+    msg["X-Mailer"] = client
+    for key, value in (extra or {}).items():
+        msg[key] = value
+    if html is None:
+        msg.set_content(body, charset=charset)
+    else:
+        msg.set_content(html, subtype="html", charset=charset)
+    for filename, data, mime in attachments or []:
+        main, _, sub = mime.partition("/")
+        msg.add_attachment(data, maintype=main, subtype=sub, filename=filename)
+    return msg.as_bytes()
+
+
+def gbk_mail(n: int, name: str, addr: str, subject: str, body: str) -> bytes:
+    """What Foxmail / Outlook (zh-CN) send: GBK encoded words and a GBK 8-bit body."""
+    from email.header import Header
+    from email.mime.text import MIMEText
+    from email.utils import formataddr
+
+    msg = MIMEText(body, "plain", "gbk")
+    msg["From"] = formataddr((Header(name, "gbk").encode(), addr))
+    msg["To"] = formataddr((Header("IT管理部流程", "gbk").encode(), SERVICE))
+    msg["Subject"] = Header(subject, "gbk")
+    msg["Date"] = format_datetime(BASE + timedelta(minutes=7 * n))
+    msg["Message-ID"] = f"<demo-{n:03d}.{addr.split('@')[0]}@example.com>"
+    msg["X-Mailer"] = "Foxmail 7.2.25.375[cn]"
+    return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def plain_mails() -> list[bytes]:
+    return [
+        gbk_mail(1, "张伟", "zhang.wei@example.com", "OA系统登录后页面空白，请协助处理",
+                 "IT管理部同事：\n\n今天早上开始登录OA系统后页面一片空白，换了浏览器也一样。\n"
+                 "请帮忙看一下，谢谢！\n\n张伟\n市场部"),
+        _mail(2, "刘洋", "liu.yang@example.com", "咨询：报表系统月底能否延长开放时间",
+              "", html="<p>您好：</p><p>月底结账期间，<b>报表系统</b>能否延长开放到晚上十点？</p>"
+              "<p>财务部 刘洋</p>", client="QQMail 2.x"),
+        _mail(3, "孙丽", "sun.li@example.com", "自动回复: 关于本周例会",
+              "您好，我正在休假，11月30日返回，急事请联系王经理。",
+              extra={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
+              client="Microsoft Outlook 16.0"),
+    ]
+
+
+def bounce_mail() -> bytes:
+    """A Postfix-style DSN: multipart/report, null return path, From MAILER-DAEMON."""
+    text = (
+        "Return-Path: <>\r\n"
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\n"
+        f"To: {SERVICE}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Date: {format_datetime(BASE + timedelta(minutes=50))}\r\n"
+        "Message-ID: <demo-bounce-001@mx.example.com>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n'
+        "\r\n--b1\r\nContent-Type: text/plain\r\n\r\n"
+        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
+        "<nobody@example.com>: 550 5.1.1 User unknown\r\n"
+        "\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+        "Final-Recipient: rfc822; nobody@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "\r\n--b1--\r\n"
+    )
+    return text.encode("ascii")
+
+
+def form_mails() -> list[bytes]:
+    """Filled request forms, once the form readers exist (see mailflow.documents)."""
+    try:
+        from tests.demo_forms import demo_form_mails
+    except ImportError:
+        return []
+    maker: Callable[..., list[bytes]] = demo_form_mails
+    return maker(_mail)
+
+
+def main() -> None:
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    for sub in ("cur", "new", "tmp"):
+        (OUT / sub).mkdir(parents=True)
+    mails = [*plain_mails(), bounce_mail(), *form_mails()]
+    for index, raw in enumerate(mails, start=1):
+        (OUT / "cur" / f"{1795000000 + index}.demo{index:03d}.mailflow:2,").write_bytes(raw)
+    print(f"wrote {len(mails)} sample mails to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
