@@ -34,7 +34,7 @@ class AttachmentProblem:
 class FormsOutcome:
     accepted: tuple[AcceptedForm, ...] = ()
     problems: tuple[AttachmentProblem, ...] = ()
-    notes: tuple[str, ...] = ()  # e.g. "macros_removed:<file>", "converted:<file>"
+    notes: tuple[tuple[str, str], ...] = ()  # (code, filename): "macros_removed", "converted"
 
     @property
     def kinds_involved(self) -> tuple[str, ...]:
