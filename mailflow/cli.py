@@ -13,8 +13,11 @@ from mailflow.config import Settings, load_settings
 from mailflow.errors import MailflowError
 from mailflow.logs import configure
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="mailflow: an IT department's request forms, approvals and archive by e-mail.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="mailflow: an IT department's request forms, approvals and archive by e-mail.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 forms_app = typer.Typer(no_args_is_help=True, help="Request form definitions and blank forms.")
 config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
@@ -58,7 +61,9 @@ def main_options(
 
 @app.command()
 def run(
-    once: Annotated[bool, typer.Option("--once", help="Handle what is waiting, then exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Handle what is waiting, then exit.")
+    ] = False,
     now: Annotated[str | None, typer.Option("--now", help="Pretend the time is this ISO 8601 "
                                              "instant (e.g. 2026-11-24T10:00+08:00).")] = None,
 ) -> None:
@@ -121,7 +126,8 @@ def config_check() -> None:
     console.print(f"config: {state.config_path or '(embedded default)'}")
     console.print(f"mailbox: {s.mailbox.source} "
                   f"{s.mailbox.host or s.mailbox.maildir_path} folder {s.mailbox.folder}")
-    console.print(f"smtp: {s.smtp.host or 'none: replies go to ' + str(s.storage.resolved_outbox_dir())}")
+    outbox_dir = s.storage.resolved_outbox_dir()
+    console.print(f"smtp: {s.smtp.host or f'none: replies go to {outbox_dir}'}")
     console.print(f"database: {_redact(s.storage.resolved_database_url())}")
     console.print(f"archive: {s.storage.resolved_archive_dir()}")
     console.print(f"directory: {len(s.people)} people, {len(s.departments)} departments, "

@@ -35,6 +35,7 @@ class ServiceSettings(_Section):
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
+    lease_seconds: float = Field(default=15.0, ge=3)
 
     @field_validator("timezone")
     @classmethod

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import FrameType
 
 import structlog
@@ -30,12 +33,16 @@ from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import MailSource, make_source
 from mailflow.mail.transport import Transport, make_transport
 from mailflow.reception import Reception
+from mailflow.store import lease
 from mailflow.store.archive import Archive
 from mailflow.store.db import make_engine, session_factory, upgrade
 from mailflow.store.models import OutboxMessage, utc
 from mailflow.templates import Templates
 
 log = structlog.get_logger(__name__)
+
+
+MAILBOX_LEASE = "mailbox"
 
 
 class StopRequested(Exception):
@@ -74,8 +81,10 @@ class Service:
         self.transport = transport or make_transport(
             settings.smtp, settings.storage.resolved_outbox_dir()
         )
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.delivery = OutboxDelivery(self.factory, self.transport, self.archive, clock,
-                                       settings.smtp, worker)
+                                       settings.smtp, self.worker)
+        self._lease_ttl = timedelta(seconds=settings.service.lease_seconds)
         self._loop = asyncio.new_event_loop()
         self._stop = threading.Event()
         self._waiting = False
@@ -114,31 +123,59 @@ class Service:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
         backoff = 1.0
-        while not self._stop.is_set():
-            source = self.new_source()
-            try:
-                source.open()
-                log.info("mailbox open", source=source.source_key)
-                backoff = 1.0
-                self._serve(source)
-            except StopRequested:
-                break
-            except (SourceError, OperationalError) as exc:
-                log.warning("connection lost; reconnecting", error=str(exc), retry_in=backoff)
-                if self._sleep(backoff):
+        try:
+            while not self._stop.is_set():
+                if not self._hold_lease():
+                    # standby: another process reads the mailbox; help with the outbox
+                    self._guarded(self.send_due)
+                    if self._sleep(min(2.0, self._lease_ttl.total_seconds() / 3)):
+                        break
+                    continue
+                source = self.new_source()
+                try:
+                    source.open()
+                    log.info("mailbox open", source=source.source_key, worker=self.worker)
+                    backoff = 1.0
+                    self._serve(source)
+                except StopRequested:
                     break
-                backoff = min(backoff * 2, 60.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    source.close()
-        self.close()
-        log.info("stopped")
+                except (SourceError, OperationalError) as exc:
+                    log.warning("connection lost; reconnecting", error=str(exc),
+                                retry_in=backoff)
+                    if self._sleep(backoff):
+                        break
+                    backoff = min(backoff * 2, 60.0)
+                finally:
+                    with contextlib.suppress(Exception):
+                        source.close()
+        finally:
+            with contextlib.suppress(Exception):
+                lease.release(self.factory, MAILBOX_LEASE, self.worker)
+            self.close()
+        log.info("stopped", worker=self.worker)
+
+    def _hold_lease(self) -> bool:
+        try:
+            return lease.try_acquire(self.factory, MAILBOX_LEASE, self.worker,
+                                     self.clock.now(), self._lease_ttl)
+        except OperationalError as exc:
+            log.warning("database unavailable; retrying", error=str(exc))
+            return False
+
+    def _guarded(self, step: Callable[[], object]) -> None:
+        try:
+            step()
+        except OperationalError as exc:
+            log.warning("database unavailable; retrying", error=str(exc))
 
     def _serve(self, source: MailSource) -> None:
         while not self._stop.is_set():
+            if not self._hold_lease():
+                log.info("mailbox lease lost; standing by", worker=self.worker)
+                return
             self.take_in(source)
             self.send_due()
-            timeout = self._wait_timeout()
+            timeout = min(self._wait_timeout(), self._lease_ttl.total_seconds() / 3)
             self._waiting = True
             try:
                 if self._stop.is_set():

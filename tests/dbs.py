@@ -27,7 +27,8 @@ def pg_available_or_fail() -> None:
 
 def _dsn(url: str) -> str:
     u = make_url(url)
-    return f"host={u.host} port={u.port or 5432} user={u.username or 'postgres'} dbname={u.database}"
+    user = u.username or "postgres"
+    return f"host={u.host} port={u.port or 5432} user={user} dbname={u.database}"
 
 
 @contextmanager
