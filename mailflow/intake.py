@@ -135,7 +135,7 @@ class Intake:
             return "processed"
         except OperationalError:
             raise  # database unavailable: leave the mail where it is, the caller retries
-        except Exception as exc:  # noqa: BLE001 - one bad message never stops the others
+        except Exception as exc:  # one bad message never stops the others
             bound.exception("mail quarantined")
             return self._quarantine(source_key, fetched, parsed, raw, digest, classification,
                                     exc, report)
