@@ -255,6 +255,19 @@ def _utf16(data: bytes) -> tuple[str, str] | None:
     return best[1], best[2]
 
 
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def _looks_latin(text: str) -> bool:
+    """True if a GB18030 reading is really Latin-1: every non-ASCII run is one character
+    glued to a preceding Latin letter ("Forma玢o" from "Formação", "S鉶" from "São").
+    Chinese text has runs of several characters or stands apart from Latin words."""
+    runs = list(_NON_ASCII_RUN.finditer(text))
+    return bool(runs) and all(
+        m.end() - m.start() == 1 and m.start() > 0 and text[m.start() - 1].isalpha() for m in runs
+    )
+
+
 def _mostly_utf8(data: bytes) -> bool:
     """True when the bytes are UTF-8 with a few stray 8-bit characters mixed in (an old
     client's Latin-1 pasted into a UTF-8 mail).  GBK or Big5 text, read as UTF-8, yields
@@ -320,6 +333,9 @@ def _decode(data: bytes, label: str | None, *, hint: tuple[str, ...], short: boo
                 return Decoded(text, codec, None)
         if "utf-8" not in chain and (utf8 := _try(data, "utf-8")) is not None:
             return Decoded(utf8, "utf-8", f"charset {label!r} declared, data is UTF-8")
+        if _mostly_utf8(data):
+            text = data.decode("utf-8", _LATIN_FALLBACK)
+            return Decoded(text, "utf-8", f"charset {label!r}: mixed UTF-8 and 8-bit text")
         lenient = data.decode(chain[0], "replace")
         if lenient.count("\ufffd") <= max(2, int(len(lenient) * _REPLACE_TOLERANCE)):
             return Decoded(lenient, chain[0], f"charset {label!r}: undecodable bytes replaced")
@@ -341,14 +357,18 @@ def _guess(data: bytes, note: str, *, hint: tuple[str, ...], short: bool) -> Dec
     if _mostly_utf8(data):
         text = data.decode("utf-8", _LATIN_FALLBACK)
         return Decoded(text, "utf-8", f"{note}; mixed UTF-8 and 8-bit text")
-    # Short header text: a CJK hint, then GB18030, then a single-byte hint (Latin-1 text
-    # would "decode" as anything, so it goes last).  Bodies: the hint as declared.
-    first = tuple(c for c in hint if is_multibyte(c)) if short else hint
-    later = ("gb18030", *(c for c in hint if not is_multibyte(c))) if short else ()
-    for codec in first + later:
+    # Short header text: the mail's own charsets (CJK first), then GB18030 -- unless the
+    # GB18030 reading looks like Latin-1 accents (see _looks_latin).  Bodies: the hint.
+    order = sorted(hint, key=lambda c: not is_multibyte(c)) if short else list(hint)
+    if short:
+        order.append("gb18030")
+    for codec in order:
         text = _try(data, codec)
-        if text is not None:
-            return Decoded(text, codec, f"{note}; decoded as {codec}")
+        if text is None:
+            continue
+        if codec == "gb18030" and _looks_latin(text):
+            return Decoded(data.decode("cp1252", _LATIN_FALLBACK), "cp1252", f"{note}; latin")
+        return Decoded(text, codec, f"{note}; decoded as {codec}")
     detected = _detect(data)
     if detected is not None:
         return detected._replace(note=f"{note}; detected {detected.codec}")
