@@ -1,0 +1,164 @@
+""".doc/.xls → .docx/.xlsx with LibreOffice, for the guard in ``safety.py``.
+
+Why LibreOffice: no maintained Python library reads Word 97 or BIFF forms reliably, and
+LibreOffice (Debian ``libreoffice-writer-nogui``/``-calc-nogui``) reads all of them, Word 6
+included. Why this shape: each conversion runs in a private temporary directory with its own
+profile (no shared state, so conversions may run side by side), in its own process group
+that is killed on timeout, with macros switched off in that profile. The result is just bytes:
+``check_office_file`` puts them through the whole guard again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from mailflow.documents.safety import FileRefused, Refusal
+
+__all__ = ["LegacyConverter"]
+
+_TARGETS = {
+    "doc": ("docx", "docx:MS Word 2007 XML"),
+    "xls": ("xlsx", "xlsx:Calc MS Excel 2007 XML"),
+}
+
+# Seeded into the private profile before LibreOffice first starts: never run or even load
+# document macros (VBA or Basic), whatever the document asks for.
+_PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+ xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop
+ oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop
+ oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Filter/Import/VBA"><prop
+ oor:name="Load" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Filter/Import/VBA"><prop
+ oor:name="Executable" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Filter/Import/VBA"><prop
+ oor:name="Load" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Filter/Import/VBA"><prop
+ oor:name="Executable" oor:op="fuse"><value>false</value></prop></item>
+</oor:items>
+"""
+_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class LegacyConverter:
+    """Runs ``soffice --headless --convert-to`` for one file at a time."""
+
+    soffice: str
+    timeout_s: float = 60.0
+    max_output_bytes: int = 64 * 1024 * 1024  # refuse a runaway result before reading it
+
+    @classmethod
+    def find(cls) -> LegacyConverter | None:
+        """The converter for the installed LibreOffice, or None when it is not installed."""
+        path = shutil.which("soffice") or shutil.which("libreoffice")
+        return cls(path) if path else None
+
+    def convert(self, data: bytes, source: Literal["doc", "xls"]) -> bytes:
+        """Return .docx (from .doc) or .xlsx (from .xls) bytes; raise FileRefused on failure."""
+        target, export_filter = _TARGETS[source]
+        with tempfile.TemporaryDirectory(prefix="mailflow-soffice-") as tmp:
+            work = Path(tmp)
+            (work / "profile" / "user").mkdir(parents=True)
+            (work / "profile" / "user" / "registrymodifications.xcu").write_text(
+                _PROFILE_SETTINGS, encoding="utf-8"
+            )
+            (work / "out").mkdir()
+            document = work / f"input.{source}"
+            document.write_bytes(data)
+            command = [
+                self.soffice,
+                f"-env:UserInstallation={(work / 'profile').as_uri()}",
+                "--headless",
+                "--invisible",
+                "--nologo",
+                "--nodefault",
+                "--norestore",
+                "--nolockcheck",
+                "--convert-to",
+                export_filter,
+                "--outdir",
+                str(work / "out"),
+                str(document),
+            ]
+            returncode, log = self._run(command, work)
+            result = work / "out" / f"input.{target}"
+            if not result.is_file():
+                raise FileRefused(
+                    Refusal.LEGACY_FORMAT,
+                    f"LibreOffice could not convert the .{source} file "
+                    f"(exit {returncode}): {log[-300:].strip() or 'no output'}",
+                )
+            size = result.stat().st_size
+            if size > self.max_output_bytes:
+                raise FileRefused(
+                    Refusal.TOO_LARGE,
+                    f"converted .{target} is {size} bytes, limit {self.max_output_bytes}",
+                )
+            return result.read_bytes()
+
+    def _run(self, command: list[str], work: Path) -> tuple[int, str]:
+        """Run soffice in its own session; kill the whole group on timeout or leftovers."""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(work),
+            "TMPDIR": str(work),
+            "LANG": "C.UTF-8",
+            "SAL_USE_VCLPLUGIN": "svp",
+        }
+        log_path = work / "soffice.log"
+        with log_path.open("wb") as log:
+            try:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=work,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise FileRefused(
+                    Refusal.LEGACY_FORMAT, f"LibreOffice could not be started ({exc})"
+                ) from exc
+            timed_out = not _wait_unreaped(process.pid, self.timeout_s)
+            # The leader is not reaped yet, so its process-group id cannot have been reused:
+            # killing the group only reaches soffice and what it started.
+            _kill_group(process.pid)
+            returncode = process.wait()
+        if timed_out:
+            raise FileRefused(
+                Refusal.LEGACY_FORMAT,
+                f"LibreOffice did not finish within {self.timeout_s:g} s and was stopped",
+            )
+        return returncode, log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _wait_unreaped(pid: int, timeout_s: float) -> bool:
+    """Wait until ``pid`` exits, leaving it a zombie (WNOWAIT); False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_S)
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+        os.killpg(pgid, signal.SIGKILL)
