@@ -609,3 +609,30 @@ def test_large_mail_parses_with_bounded_memory() -> None:
     (att,) = parsed.attachments
     assert att.sha256 == hashlib.sha256(payload).hexdigest()
     assert peak < 5 * len(raw), f"peak {peak / 2**20:.0f} MiB for a {len(raw) / 2**20:.0f} MiB mail"
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+@pytest.mark.parametrize(
+    ("name", "codec"), [("許功蓋", "big5"), ("一二", "big5"), ("张三", "gbk"), ("Zoë", "utf-8")]
+)
+def test_raw_8bit_display_names_whose_bytes_look_like_syntax(
+    name: str, codec: str, quoted: bool
+) -> None:
+    # Big5 許 is B3 5C ('\\'), 一 is A4 40 ('@'): raw bytes must not act as syntax
+    shown = name.encode(codec)
+    raw = (
+        b"From: " + (b'"' + shown + b'"' if quoted else shown) + b" <a@example.com>\r\n"
+        b"Content-Type: text/plain; charset=" + codec.encode() + b"\r\n\r\nhi"
+    )
+    parsed = parse_mail(raw)
+    assert parsed.sender is not None
+    assert (parsed.sender.name, parsed.sender.addr) == (name, "a@example.com")
+
+
+def test_raw_big5_file_name_with_backslash_trail_byte() -> None:
+    name = "許功蓋.docx"
+    header = f'Content-Type: {DOCX}\nContent-Disposition: attachment; filename="X"'
+    raw_part = part(header).replace(b"X", name.encode("big5"))
+    body = part("Content-Type: text/plain; charset=big5", "你好".encode("big5"))
+    (att,) = parse_mail(multipart(body, raw_part)).attachments
+    assert att.original_filename == name

@@ -30,9 +30,11 @@ import nh3
 from mailflow.mail.charsets import (
     codecs_for,
     decode_body,
+    decode_header_bytes,
     decode_header_value,
     is_multibyte,
     sniff_html_charset,
+    to_bytes,
 )
 from mailflow.mail.filenames import param_value, safe_filename, split_header
 
@@ -348,10 +350,7 @@ class _Reader:
         html: str | None = None
         attachments: list[MailAttachment] = []
         for leaf in leaves:
-            disposition, dparams = split_header(_raw_header(leaf.part, "content-disposition") or "")
-            filename = param_value(dparams, "filename", hint=self.hint)
-            if filename is None:
-                filename = param_value(leaf.params, "name", hint=self.hint)
+            filename, disposition = self._filename(leaf)
             data = self._payload(leaf)
             is_body = (
                 not leaf.forwarded
@@ -379,6 +378,26 @@ class _Reader:
         if (plain is None or not plain.strip()) and clean_html:
             plain = self._html_text(clean_html)
         return plain or "", clean_html, attachments
+
+    def _filename(self, leaf: _Leaf) -> tuple[str | None, str]:
+        """The part's decoded file name (Content-Disposition, else Content-Type) and its
+        disposition."""
+        disposition, params = split_header(self._unraw(leaf.part, "content-disposition"))
+        filename = param_value(params, "filename", hint=self.hint)
+        if filename is None:
+            ct_params = leaf.params
+            if not all(v.isascii() for v in ct_params.values()):
+                _, ct_params = split_header(self._unraw(leaf.part, "content-type"))
+            filename = param_value(ct_params, "name", hint=self.hint)
+        return filename, disposition
+
+    def _unraw(self, part: Message, name: str) -> str:
+        """A header's text with raw 8-bit bytes decoded before any syntax is read: Big5
+        and GBK trail bytes include '\\' and '"', which would break quoted values."""
+        value = _raw_header(part, name) or ""
+        if value.isascii():
+            return value
+        return decode_header_bytes(to_bytes(value), hint=self.hint).text
 
     def _text(self, data: bytes, leaf: _Leaf) -> str:
         label = leaf.params.get("charset")
@@ -578,6 +597,10 @@ def _parse_addresses(value: str, hint: tuple[str, ...]) -> tuple[Address, ...] |
     ourselves: balanced parentheses, no ``[`` in a parsed address, one address per
     top-level comma -- and every parsed address must appear verbatim in the header.
     """
+    if not value.isascii():
+        # Raw 8-bit text first: GBK and Big5 trail bytes include '@', '\\' and '[' (许 is
+        # B3 5C in Big5), which would otherwise take part in the address syntax.
+        value = decode_header_bytes(to_bytes(value), hint=hint).text
     bare = _strip_quotes_and_comments(value)
     if bare is None:
         return None
