@@ -1,0 +1,363 @@
+"""Form definitions: what each request form asks for, loaded from ``forms/<kind>.toml``.
+
+The forms are data so that a wording change (a new alias people use, a new help text) is
+a TOML edit, not a code change. The TOML is checked with pydantic (unknown keys, wrong
+types, a choice field without choices, two fields answering to the same label) and turned
+into frozen dataclasses; an error names the file and the key so an admin can fix it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mailflow.documents.text import label_key
+
+FORMATS = ("docx", "xlsx")
+
+
+class FieldType(StrEnum):
+    """How a field's value is written on the form and which Python type it reads as."""
+
+    TEXT = "text"  # str, one line
+    MULTILINE = "multiline"  # str, lines joined with "\n"
+    DATE = "date"  # datetime.date
+    DATETIME = "datetime"  # datetime.datetime (a range given here: its start counts)
+    TIME_RANGE = "time_range"  # values.TimeRange; may cross midnight
+    YESNO = "yesno"  # bool
+    CHOICE = "choice"  # str, one of choices
+    MULTICHOICE = "multichoice"  # list[str], each one of choices, in choice order
+    EMAIL_OR_PERSON = "email_or_person"  # str; checked as an address when it holds "@"
+    LIST = "list"  # list[str], order kept
+    TABLE = "table"  # list[dict[str, object]], one dict per filled row
+
+
+class CatalogError(Exception):
+    """A form definition file is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """One question on a form. ``columns`` are a table's columns, or a time range's parts."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    type: FieldType
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    columns: tuple[FieldDef, ...] = ()
+    help_zh: str = ""
+    help_en: str = ""
+    rule: str = ""  # PROCESS_RULES id this field serves (R-…), for traceability
+    not_before: str = ""  # key of a date/datetime field this one may not precede
+    date_field: str = ""  # time_range: the date field giving the day of "23:30-01:30"
+    example: str = ""  # a sample answer, shown greyed in the blank form's hint
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (self.label_zh, *self.aliases)
+
+
+@dataclass(frozen=True)
+class FormDef:
+    kind: str
+    version: int
+    title_zh: str
+    title_en: str
+    title_aliases: tuple[str, ...]
+    fields: tuple[FieldDef, ...]
+    instructions_zh: str
+    instructions_en: str
+    rule_prefix: str = ""  # e.g. "R-DX"
+
+    def __hash__(self) -> int:
+        # The derived hash would walk every field on each lookup (the readers cache per form).
+        return hash((self.kind, self.version, self.title_zh))
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        return (self.title_zh, *self.title_aliases)
+
+    def field(self, key: str) -> FieldDef:
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class BlankLayout:
+    """Words printed on every generated blank form (from ``forms/_blank.toml``)."""
+
+    number_column: str = "No."
+    required_mark: str = "*"
+    table_rows: int = 6
+    type_hints: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def hint(self, kind: FieldType) -> str:
+        return self.type_hints.get(kind.value, "")
+
+
+@dataclass(frozen=True)
+class FormCatalog:
+    forms: Mapping[str, FormDef] = field(default_factory=lambda: MappingProxyType({}))
+    layout: BlankLayout = field(default_factory=BlankLayout)
+
+    def get(self, kind: str) -> FormDef:
+        try:
+            return self.forms[kind]
+        except KeyError:
+            raise KeyError(f"unknown form kind {kind!r}; known: {sorted(self.forms)}") from None
+
+    def blank_path(self, kind: str, fmt: Literal["docx", "xlsx"], blank_dir: Path) -> Path:
+        """Where the blank of *kind* in *fmt* lives: ``<blank_dir>/<kind>.<fmt>``."""
+        self.get(kind)
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+        return blank_dir / f"{kind}.{fmt}"
+
+
+# --- TOML schema (pydantic), converted to the dataclasses above -------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class _ColumnModel(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label_zh: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+    type: FieldType = FieldType.TEXT
+    required: bool = False
+    aliases: list[str] = []
+    choices: list[str] = []
+    help_zh: str = ""
+    help_en: str = ""
+    example: str = ""
+
+    @model_validator(mode="after")
+    def _column_type(self) -> _ColumnModel:
+        if self.type in (FieldType.TABLE, FieldType.TIME_RANGE):
+            raise ValueError(f"a column cannot be of type {self.type.value!r}")
+        _check_choices(self.type, self.choices)
+        return self
+
+
+class _FieldModel(_ColumnModel):
+    rule: str = Field(default="", pattern=r"^(R-[A-Z]+-\d+)?$")
+    not_before: str = ""
+    date_field: str = ""
+    columns: list[_ColumnModel] = []
+
+    @model_validator(mode="after")
+    def _column_type(self) -> _FieldModel:
+        _check_choices(self.type, self.choices)
+        if self.type is FieldType.TABLE and not self.columns:
+            raise ValueError("a table field needs [[fields.columns]]")
+        if self.type is FieldType.TIME_RANGE and self.columns:
+            kinds = [c.type for c in self.columns]
+            if kinds != [FieldType.DATETIME, FieldType.DATETIME]:
+                raise ValueError("a time_range's columns must be two datetime parts: start, end")
+        if self.type not in (FieldType.TABLE, FieldType.TIME_RANGE) and self.columns:
+            raise ValueError(f"a {self.type.value!r} field cannot have columns")
+        if self.date_field and self.type is not FieldType.TIME_RANGE:
+            raise ValueError("only a time_range field can have a date_field")
+        return self
+
+
+class _FormModel(_Strict):
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: int = Field(ge=1)
+    rule_prefix: str = Field(default="", pattern=r"^(R-[A-Z]+)?$")
+    title_zh: str = Field(min_length=1)
+    title_en: str = Field(min_length=1)
+    title_aliases: list[str] = []
+    instructions_zh: str = ""
+    instructions_en: str = ""
+    fields: list[_FieldModel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> _FormModel:
+        keys: set[str] = set()
+        labels: dict[str, str] = {}
+        for f in self.fields:
+            if f.key in keys:
+                raise ValueError(f"field key {f.key!r} appears twice")
+            keys.add(f.key)
+            for text in (f.label_zh, *f.aliases, *(lbl for c in f.columns for lbl in _part(f, c))):
+                norm = label_key(text)
+                if norm in labels and labels[norm] != f.key:
+                    raise ValueError(
+                        f"label {text!r} of field {f.key!r} is also a label of {labels[norm]!r}"
+                    )
+                labels[norm] = f.key
+        types = {f.key: f.type for f in self.fields}
+        dated = (FieldType.DATE, FieldType.DATETIME)
+        for f in self.fields:
+            if f.not_before and (types.get(f.not_before) not in dated or f.type not in dated):
+                raise ValueError(f"field {f.key!r}: not_before must join two date fields")
+            if f.date_field and types.get(f.date_field) is not FieldType.DATE:
+                raise ValueError(f"field {f.key!r}: date_field must name a date field")
+        return self
+
+
+def _part(f: _FieldModel, c: _ColumnModel) -> tuple[str, ...]:
+    """A time range's parts are labels of their own on the form; a table's columns are not."""
+    return (c.label_zh, *c.aliases) if f.type is FieldType.TIME_RANGE else ()
+
+
+def _check_choices(kind: FieldType, choices: list[str]) -> None:
+    wants = kind in (FieldType.CHOICE, FieldType.MULTICHOICE)
+    if wants and len(choices) < 2:
+        raise ValueError(f"a {kind.value!r} field needs at least two choices")
+    if not wants and choices:
+        raise ValueError(f"a {kind.value!r} field cannot have choices")
+
+
+def _column(m: _ColumnModel) -> FieldDef:
+    return FieldDef(
+        key=m.key,
+        label_zh=m.label_zh,
+        label_en=m.label_en,
+        type=m.type,
+        required=m.required,
+        aliases=tuple(m.aliases),
+        choices=tuple(m.choices),
+        help_zh=m.help_zh,
+        help_en=m.help_en,
+        example=m.example,
+    )
+
+
+def _form(m: _FormModel) -> FormDef:
+    fields = tuple(
+        FieldDef(
+            key=f.key,
+            label_zh=f.label_zh,
+            label_en=f.label_en,
+            type=f.type,
+            required=f.required,
+            aliases=tuple(f.aliases),
+            choices=tuple(f.choices),
+            columns=tuple(_column(c) for c in f.columns),
+            help_zh=f.help_zh,
+            help_en=f.help_en,
+            rule=f.rule,
+            not_before=f.not_before,
+            date_field=f.date_field,
+            example=f.example,
+        )
+        for f in m.fields
+    )
+    return FormDef(
+        kind=m.kind,
+        version=m.version,
+        title_zh=m.title_zh,
+        title_en=m.title_en,
+        title_aliases=tuple(m.title_aliases),
+        fields=fields,
+        instructions_zh=m.instructions_zh,
+        instructions_en=m.instructions_en,
+        rule_prefix=m.rule_prefix,
+    )
+
+
+def load_form(path: Path) -> FormDef:
+    """Load and check one definition file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CatalogError(f"{path}: {exc}") from exc
+    try:
+        model = _FormModel.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = _location(raw, first["loc"])
+        raise CatalogError(f"{path}: {where}: {first['msg']}") from exc
+    if model.kind != path.stem:
+        raise CatalogError(f"{path}: kind: {model.kind!r} must match the file name {path.stem!r}")
+    return _form(model)
+
+
+def _location(raw: object, loc: tuple[int | str, ...]) -> str:
+    """Render a pydantic location as ``fields[3] (key 'purpose').type``."""
+    parts: list[str] = []
+    node = raw
+    for step in loc:
+        if isinstance(step, int):
+            name = node[step].get("key") if isinstance(node, list) and step < len(node) else None
+            parts[-1] += f"[{step}]" + (f" (key {name!r})" if isinstance(name, str) else "")
+            node = node[step] if isinstance(node, list) and step < len(node) else None
+        else:
+            parts.append(step)
+            node = node.get(step) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
+
+
+class _LayoutModel(_Strict):
+    number_column: str = Field(min_length=1)
+    required_mark: str = "*"
+    table_rows: int = Field(default=6, ge=1, le=50)
+    type_hints: dict[FieldType, str] = {}
+
+
+def load_layout(path: Path) -> BlankLayout:
+    """The blank-form words (``_blank.toml``); defaults when the file is absent."""
+    if not path.is_file():
+        return BlankLayout()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        model = _LayoutModel.model_validate(raw)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CatalogError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CatalogError(f"{path}: {_location(raw, first['loc'])}: {first['msg']}") from exc
+    hints = {kind.value: text for kind, text in model.type_hints.items()}
+    return BlankLayout(
+        model.number_column, model.required_mark, model.table_rows, MappingProxyType(hints)
+    )
+
+
+def load_catalog(directory: Path) -> FormCatalog:
+    """Load every ``*.toml`` in *directory* (``_*.toml`` are shared settings, not forms).
+
+    Raises CatalogError naming the file and key of the first problem.
+    """
+    if not directory.is_dir():
+        raise CatalogError(f"{directory}: form definition directory not found")
+    forms: dict[str, FormDef] = {}
+    titles: dict[str, str] = {}
+    for path in sorted(p for p in directory.glob("*.toml") if not p.name.startswith("_")):
+        form = load_form(path)
+        for title in form.titles:
+            other = titles.setdefault(label_key(title), form.kind)
+            if other != form.kind:
+                raise CatalogError(f"{path}: title {title!r} is also a title of {other!r}")
+        forms[form.kind] = form
+    if not forms:
+        raise CatalogError(f"{directory}: no form definitions (*.toml)")
+    return FormCatalog(MappingProxyType(forms), load_layout(directory / "_blank.toml"))
+
+
+def default_forms_dir() -> Path:
+    """The checkout's ``forms/`` (mailflow runs installed editable), else one inside the package."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package.parent / "forms", package / "forms"):
+        if candidate.is_dir():
+            return candidate
+    return package.parent / "forms"
+
+
+def default_blank_dir() -> Path:
+    return default_forms_dir() / "blank"

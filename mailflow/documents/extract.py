@@ -1,0 +1,324 @@
+"""Find each field's raw value in a form's blocks, whatever the layout.
+
+The rules, in the order they apply (first non-empty value of a field wins):
+- a cell that *is* a label (after folding: "申 请 人：", "*申请人", aliases) takes the cells
+  to its right up to the next label; with nothing to its right (next cell is a label or
+  the row ends) it takes the cell(s) below it — the stacked layout;
+- a row holding two or more column labels of a table field (事项 / 负责人 / 完成时间) is a
+  header: the rows under it, up to the next labelled row, are that table's rows (blank
+  rows skipped);
+- any other text, in a cell or a paragraph, is searched for "label：value" pairs, several
+  per line allowed ("申请人：张三    部门：IT部"); a paragraph that is only a label, or ends
+  at "label：", continues on the following lines (multi-line fields);
+- a content control titled or tagged with a label (or a field key) gives that field.
+Nothing here parses values: that is validate.py's job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from mailflow.documents.definitions import FieldType, FormDef
+from mailflow.documents.layout import Block, Cell, Grid, Line, Pair, RawValue, raw_text
+from mailflow.documents.text import clean_value, fold, label_key
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What a label names: a field, or one part (start/end) of a time-range field."""
+
+    field: str
+    part: str | None = None
+
+
+@dataclass(frozen=True)
+class FormIndex:
+    form: FormDef
+    labels: dict[str, Slot]
+    columns: dict[str, dict[str, str]]  # table field → label key → column key
+    inline: re.Pattern[str]
+    types: dict[str, FieldType]
+
+
+_BOUNDARY = r"(?:^|(?<=[\s,;。、|)\]】>]))"
+_NOTE_LINE = re.compile(r"^\s*[(（【\[].*[)）】\]]\s*$")
+_OTHER_LABEL = re.compile(r"^\s*[^\s:：]{2,12}\s*[:：]")
+
+
+@lru_cache(maxsize=64)
+def form_index(form: FormDef) -> FormIndex:
+    labels: dict[str, Slot] = {}
+    columns: dict[str, dict[str, str]] = {}
+    for f in form.fields:
+        for text in f.labels:
+            labels[label_key(text)] = Slot(f.key)
+        if f.type is FieldType.TIME_RANGE:
+            for c in f.columns:
+                for text in c.labels:
+                    labels[label_key(text)] = Slot(f.key, c.key)
+        if f.type is FieldType.TABLE:
+            columns[f.key] = {label_key(t): c.key for c in f.columns for t in c.labels}
+    alternatives = sorted(labels, key=len, reverse=True)
+    body = "|".join(r"\s*".join(re.escape(ch) for ch in key) for key in alternatives)
+    inline = re.compile(rf"{_BOUNDARY}(?:[*#]\s*)?(?P<label>{body})\s*(?:\([^()]{{0,20}}\)\s*)?:")
+    return FormIndex(form, labels, columns, inline, {f.key: f.type for f in form.fields})
+
+
+@dataclass
+class Extracted:
+    """Raw values found for one form: plain fields, time-range parts, table rows."""
+
+    values: dict[str, RawValue] = field(default_factory=dict)
+    parts: dict[str, dict[str, RawValue]] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, RawValue]]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)  # fields whose label appeared at all
+
+    def put(self, slot: Slot, value: RawValue | None) -> bool:
+        """Record *value* unless the slot already has one; True when it was taken."""
+        self.seen.add(slot.field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return False
+        if slot.part is not None:
+            target = self.parts.setdefault(slot.field, {})
+            if slot.part in target:
+                return False
+            target[slot.part] = value
+            return True
+        if slot.field in self.values:
+            return False
+        self.values[slot.field] = value
+        return True
+
+
+def _fold_map(text: str) -> tuple[str, list[int]]:
+    """*text* folded character by character, with each folded index's original index."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        folded = fold(ch) if not ch.isascii() or ch.isupper() else ch
+        out.append(folded)
+        where.extend([i] * len(folded))
+    where.append(len(text))
+    return "".join(out), where
+
+
+class _Extractor:
+    def __init__(self, index: FormIndex) -> None:
+        self.ix = index
+        self.out = Extracted()
+        self.pending: Slot | None = None  # a field still taking continuation lines
+
+    # -- labels -------------------------------------------------------------------------
+    def label_of(self, text: str) -> tuple[Slot, str] | None:
+        """The slot a label cell names, and any value written under the label in that cell."""
+        if not text or len(text) > 80:
+            return None
+        slot = self.ix.labels.get(label_key(text))
+        if slot is not None:
+            return slot, ""
+        if "\n" in text:
+            first, rest = text.split("\n", 1)
+            slot = self.ix.labels.get(label_key(first))
+            if slot is not None:
+                lines = [ln for ln in rest.split("\n") if not _NOTE_LINE.match(ln)]
+                return slot, clean_value("\n".join(lines))
+        return None
+
+    def header_of(self, row: Sequence[Cell]) -> tuple[str, list[tuple[str, Cell]]] | None:
+        """(table field, [(column key, header cell)]) when *row* is a table's header row."""
+        for table, columns in self.ix.columns.items():
+            found = [(columns[k], c) for c in row if (k := label_key(c.text)) in columns]
+            if len({key for key, _ in found}) >= 2:
+                return table, found
+        return None
+
+    def inline_pairs(self, text: str) -> list[tuple[Slot, str, int]]:
+        """(slot, value, start) for each "label：value" in *text*."""
+        if ":" not in text and "：" not in text and "︰" not in text:
+            return []
+        folded, where = _fold_map(text)
+        matches = [
+            (m, self.ix.labels.get(label_key(m.group("label"))))
+            for m in self.ix.inline.finditer(folded)
+        ]
+        pairs: list[tuple[Slot, str, int]] = []
+        for i, (m, slot) in enumerate(matches):
+            if slot is None:
+                continue
+            end = matches[i + 1][0].start() if i + 1 < len(matches) else len(folded)
+            value = clean_value(text[where[m.end()] : where[end]])
+            pairs.append((slot, value, where[m.start()]))
+        return pairs
+
+    # -- blocks -------------------------------------------------------------------------
+    def blocks(self, blocks: Iterable[Block]) -> Extracted:
+        for block in blocks:
+            if isinstance(block, Line):
+                self.line(block.text)
+            elif isinstance(block, Grid):
+                self.pending = None
+                self.grid(block)
+            elif isinstance(block, Pair):
+                self.pair(block)
+        return self.out
+
+    def pair(self, pair: Pair) -> None:
+        slot = self.ix.labels.get(label_key(pair.label))
+        if slot is None and pair.label in self.ix.types:
+            slot = Slot(pair.label)
+        if slot is not None and self.ix.types[slot.field] is not FieldType.TABLE:
+            self.out.put(slot, clean_value(pair.value))
+
+    def line(self, text: str) -> None:
+        pairs = self.inline_pairs(text)
+        if pairs:
+            head = clean_value(text[: pairs[0][2]])
+            if head:
+                self.continue_pending(head)
+            self.pending = None
+            for slot, value, _ in pairs:
+                taken = self.out.put(slot, value)
+                if taken or not value:
+                    self.pending = slot if self.takes_more(slot, value) else None
+            return
+        label = self.label_of(text.strip())
+        if label is not None:
+            slot, value = label
+            self.out.put(slot, value)
+            self.pending = slot
+            return
+        if _OTHER_LABEL.match(text):
+            self.pending = None  # "审批意见：…" — some label we do not know ends the value
+            return
+        self.continue_pending(clean_value(text))
+
+    def takes_more(self, slot: Slot, value: str) -> bool:
+        kind = self.ix.types[slot.field]
+        return not value or kind in (FieldType.MULTILINE, FieldType.LIST)
+
+    def continue_pending(self, text: str) -> None:
+        slot = self.pending
+        if slot is None or not text or self.ix.types[slot.field] is FieldType.TABLE:
+            return
+        if slot.part is not None:
+            current = self.out.parts.get(slot.field, {}).get(slot.part)
+        else:
+            current = self.out.values.get(slot.field)
+        if current is None:
+            self.out.put(slot, text)
+            return
+        if not self.takes_more(slot, raw_text(current)) and raw_text(current):
+            self.pending = None
+            return
+        joined = f"{raw_text(current)}\n{text}"
+        if slot.part is not None:
+            self.out.parts[slot.field][slot.part] = joined
+        else:
+            self.out.values[slot.field] = joined
+
+    # -- tables -------------------------------------------------------------------------
+    def grid(self, grid: Grid) -> None:
+        rows = grid.rows
+        labels = [[self.label_of(c.text) for c in row] for row in rows]
+        used = [[False] * len(row) for row in rows]
+        r = 0
+        while r < len(rows):
+            header = self.header_of(rows[r])
+            if header is not None:
+                r = self.table_rows(rows, labels, used, r, header)
+                continue
+            self.label_row(rows, labels, used, r)
+            r += 1
+        for r, row in enumerate(rows):
+            for i, cell in enumerate(row):
+                if not used[r][i] and labels[r][i] is None and cell.value is not None:
+                    for slot, value, _ in self.inline_pairs(cell.text):
+                        self.out.put(slot, value)
+
+    def label_row(
+        self,
+        rows: Sequence[Sequence[Cell]],
+        labels: Sequence[Sequence[tuple[Slot, str] | None]],
+        used: list[list[bool]],
+        r: int,
+    ) -> None:
+        row = rows[r]
+        for i, cell in enumerate(row):
+            found = labels[r][i]
+            if found is None or used[r][i]:
+                continue
+            used[r][i] = True
+            slot, inline = found
+            if self.ix.types[slot.field] is FieldType.TABLE:
+                self.out.seen.add(slot.field)
+                continue
+            if inline:
+                self.out.put(slot, inline)
+                continue
+            j = i + 1
+            while j < len(row) and labels[r][j] is None:
+                j += 1
+            if j > i + 1:
+                for k in range(i + 1, j):
+                    used[r][k] = True
+                self.out.put(slot, _join(row[i + 1 : j]))
+            elif r + 1 < len(rows):
+                below = [
+                    k
+                    for k, c in enumerate(rows[r + 1])
+                    if c.overlaps(cell.col, cell.span) and labels[r + 1][k] is None
+                ]
+                if below and self.header_of(rows[r + 1]) is None:
+                    for k in below:
+                        used[r + 1][k] = True
+                    self.out.put(slot, _join([rows[r + 1][k] for k in below]))
+                else:
+                    self.out.seen.add(slot.field)
+            else:
+                self.out.seen.add(slot.field)
+
+    def table_rows(
+        self,
+        rows: Sequence[Sequence[Cell]],
+        labels: Sequence[Sequence[tuple[Slot, str] | None]],
+        used: list[list[bool]],
+        h: int,
+        header: tuple[str, list[tuple[str, Cell]]],
+    ) -> int:
+        table, columns = header
+        self.out.seen.add(table)
+        used[h] = [True] * len(rows[h])
+        found = self.out.tables.setdefault(table, [])
+        r = h + 1
+        while r < len(rows):
+            row = rows[r]
+            if any(x is not None for x in labels[r]) or self.header_of(row) is not None:
+                break
+            used[r] = [True] * len(row)
+            record: dict[str, RawValue] = {}
+            for key, head in columns:
+                value = _join([c for c in row if c.overlaps(head.col, head.span)])
+                if value is not None and key not in record:
+                    record[key] = value
+            if record:
+                found.append(record)
+            r += 1
+        return r
+
+
+def _join(cells: Sequence[Cell]) -> RawValue | None:
+    """One cell's own value (keeps an .xlsx date a date), or the texts of several joined."""
+    filled = [c for c in cells if c.value is not None and c.text.strip()]
+    if not filled:
+        return None
+    if len(filled) == 1:
+        return filled[0].value
+    return "\n".join(c.text for c in filled)
+
+
+def extract(form: FormDef, blocks: Iterable[Block]) -> Extracted:
+    """The raw values of *form*'s fields found in *blocks*."""
+    return _Extractor(form_index(form)).blocks(blocks)

@@ -1,0 +1,143 @@
+"""Public entry: the bytes of a (safety-checked) .docx or .xlsx → one reading per form in it.
+
+Pipeline: reader (docx_reader / xlsx_reader: file → layout blocks) → recognise (which
+forms, which blocks) → extract (labels → raw values) → validate (typed values, problems).
+Everything is pure: bytes in, frozen records out, no clock, no I/O.
+
+Problem codes are documented in ``problems.py`` (FieldProblem is re-exported here):
+missing, invalid_date, invalid_datetime, invalid_time_range, not_a_choice,
+several_choices, invalid_yesno, invalid_email, end_before_start, table_row_incomplete,
+old_version.
+
+Any failure inside the readers on a hostile or broken file (the guard lets through only
+zip-safe, unencrypted, macro-free packages, but a package can still be malformed) becomes
+``UnreadableForm`` with a reason here, at the boundary; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from mailflow.documents.definitions import FormCatalog
+from mailflow.documents.docx_reader import read_docx
+from mailflow.documents.extract import extract
+from mailflow.documents.layout import RawDocument
+from mailflow.documents.problems import PROBLEM_CODES, FieldProblem
+from mailflow.documents.recognise import Section, recognise
+from mailflow.documents.validate import json_safe, validate
+from mailflow.documents.values import TimeRange
+from mailflow.documents.xlsx_reader import read_xlsx
+
+__all__ = [
+    "PROBLEM_CODES",
+    "FieldProblem",
+    "FormReading",
+    "TimeRange",
+    "UnknownForm",
+    "UnreadableForm",
+    "read_form",
+]
+
+
+class UnknownForm(Exception):
+    """The file was read, but holds none of the catalog's forms (no marker, title or labels)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class UnreadableForm(Exception):
+    """The file passed the safety guard but the reader could not make sense of it."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class FormReading:
+    """One form found in a file: its kind, typed values and problems.
+
+    ``values`` holds only fields that are filled and valid: str (text, multiline, choice,
+    email_or_person), date, datetime, bool (yesno), list[str] (list, multichoice),
+    TimeRange, list[dict[str, object]] (table rows).
+    """
+
+    kind: str
+    version: int | None
+    title_zh: str
+    source_name: str
+    values: Mapping[str, object]
+    problems: tuple[FieldProblem, ...]
+    recognised_by: str  # "marker", "title" or "labels"
+    part: str = ""  # "document" for a .docx, the sheet name for an .xlsx
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def json_values(self) -> dict[str, object]:
+        """The values made JSON-safe (ISO dates, {start, end} ranges) for the database."""
+        return {key: json_safe(value) for key, value in self.values.items()}
+
+
+def _reading(
+    section: Section, catalog: FormCatalog, source_name: str, default_year: int | None
+) -> FormReading:
+    form = catalog.get(section.kind)
+    values, problems = validate(form, extract(form, section.blocks), default_year=default_year)
+    if section.version is not None and section.version < form.version:
+        problems.insert(
+            0,
+            FieldProblem(
+                field_key=None,
+                label_zh=form.title_zh,
+                label_en=form.title_en,
+                code="old_version",
+                value=str(section.version),
+                help_zh=form.instructions_zh.strip(),
+                help_en=form.instructions_en.strip(),
+            ),
+        )
+    return FormReading(
+        kind=form.kind,
+        version=section.version,
+        title_zh=form.title_zh,
+        source_name=source_name,
+        values=MappingProxyType(values),
+        problems=tuple(problems),
+        recognised_by=section.recognised_by,
+        part=section.part,
+    )
+
+
+def read_form(
+    data: bytes,
+    fmt: Literal["docx", "xlsx"],
+    catalog: FormCatalog,
+    *,
+    source_name: str = "",
+    default_year: int | None = None,
+) -> list[FormReading]:
+    """Every form in the file, in order. *default_year* completes dates like "11月25日".
+
+    Raises UnknownForm when no form is recognised, UnreadableForm when the file cannot be
+    read at all.
+    """
+    if fmt not in ("docx", "xlsx"):
+        raise ValueError(f"fmt must be 'docx' or 'xlsx', not {fmt!r}")
+    try:
+        doc: RawDocument = read_docx(data) if fmt == "docx" else read_xlsx(data)
+        sections = recognise(doc, catalog)
+        readings = [_reading(s, catalog, source_name, default_year) for s in sections]
+    except Exception as exc:  # the boundary: a broken file must never crash the caller
+        reason = str(exc).strip() or type(exc).__name__
+        raise UnreadableForm(f"{type(exc).__name__}: {reason}"[:300]) from exc
+    if not readings:
+        where = f"{len(doc.parts)} sheet(s)" if fmt == "xlsx" else "the document"
+        raise UnknownForm(f"no form marker, title or labels found in {where}")
+    return readings

@@ -1,0 +1,172 @@
+"""Which forms a file holds, and which blocks belong to each.
+
+In order of trust: our hidden marker (a blank we generated, even renamed or re-saved),
+then the form's title (a form typed up by hand: "系统帐号申请表", "XX公司会议纪要"), then
+its labels (no title at all, but six of the account form's labels). A marker or a title
+starts a new form, so one .docx can hold two forms and one sheet can hold two stacked
+forms; each worksheet is read on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from mailflow.documents.definitions import FormCatalog, FormDef
+from mailflow.documents.extract import extract
+from mailflow.documents.layout import Block, Cell, Grid, Line, Marker, Pair, RawDocument
+from mailflow.documents.text import label_key
+
+MAX_TITLE_PREFIX = 12  # "XX有限公司IT管理部" before a title is still a title line
+MIN_LABELS = 3  # a form recognised by labels alone shows at least this many…
+MIN_LABEL_SHARE = 0.3  # …and this share of its fields
+
+
+@dataclass(frozen=True)
+class Section:
+    kind: str
+    version: int | None
+    recognised_by: str  # "marker", "title" or "labels"
+    blocks: tuple[Block, ...]
+    part: str
+
+
+@dataclass
+class _Open:
+    kind: str | None
+    version: int | None
+    by: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def has_content(self) -> bool:
+        return any(isinstance(b, Grid | Pair) or (isinstance(b, Line) and b.text.strip())
+                   for b in self.blocks)  # fmt: skip
+
+
+@lru_cache(maxsize=16)
+def _titles(catalog_forms: tuple[FormDef, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = [
+        (label_key(t).strip("《》<>「」“”\"'"), f.kind) for f in catalog_forms for t in f.titles
+    ]
+    return tuple(sorted(pairs, key=lambda p: -len(p[0])))
+
+
+class Recogniser:
+    def __init__(self, catalog: FormCatalog) -> None:
+        self.catalog = catalog
+        self.titles = _titles(tuple(catalog.forms.values()))
+
+    def title_kind(self, text: str) -> str | None:
+        """The kind whose title *text* is (allowing a short prefix such as a company name)."""
+        if not text or len(text) > 60 or "\n" in text.strip():
+            return None
+        key = label_key(text).strip("《》<>「」“”\"'")
+        if ":" in key or "。" in key:
+            return None
+        for title, kind in self.titles:
+            if key == title:
+                return kind
+            if key.endswith(title) and len(key) - len(title) <= MAX_TITLE_PREFIX:
+                return kind
+        return None
+
+    def explode(self, blocks: Iterable[Block]) -> list[Block]:
+        """Split grids at rows holding just a title, the title becoming a Line of its own."""
+        out: list[Block] = []
+        for block in blocks:
+            if not isinstance(block, Grid):
+                out.append(block)
+                continue
+            start = 0
+            for r, row in enumerate(block.rows):
+                title = self._title_row(row)
+                if title is None:
+                    continue
+                if r > start:
+                    out.append(Grid(block.rows[start:r]))
+                out.append(Line(title))
+                start = r + 1
+            if start < len(block.rows):
+                out.append(Grid(block.rows[start:]) if start else block)
+        return out
+
+    def _title_row(self, row: Sequence[Cell]) -> str | None:
+        filled = [c for c in row if c.value is not None and c.text.strip()]
+        if not 1 <= len(filled) <= 2:
+            return None
+        text = filled[0].text
+        return text if self.title_kind(text) else None
+
+    def part(self, name: str, blocks: Iterable[Block]) -> list[Section]:
+        done: list[_Open] = []
+        cur = _Open(None, None, "")
+        for block in self.explode(blocks):
+            if isinstance(block, Marker) and block.kind in self.catalog.forms:
+                done.append(cur)
+                cur = _Open(block.kind, block.version, "marker")
+                continue
+            kind = self.title_kind(block.text) if isinstance(block, Line) else None
+            if kind is not None:
+                if cur.kind == kind and not cur.has_content():
+                    continue
+                done.append(cur)
+                cur = _Open(kind, None, "title")
+                continue
+            cur.blocks.append(block)
+        done.append(cur)
+        return self.settle(name, done)
+
+    def settle(self, name: str, opened: list[_Open]) -> list[Section]:
+        """Give unknown pieces a kind by their labels; fold false title starts back."""
+        sections: list[_Open] = []
+        for piece in opened:
+            false_start = piece.kind is not None and piece.by == "title" and sections
+            if false_start and not extract(self.catalog.get(str(piece.kind)), piece.blocks).seen:
+                sections[-1].blocks.extend([Line(""), *piece.blocks])
+                continue
+            if piece.kind is None:
+                if not piece.has_content():
+                    continue
+                piece.kind = self.by_labels(piece.blocks)
+                piece.by = "labels"
+                if piece.kind is None:
+                    continue
+            sections.append(piece)
+        return [
+            Section(s.kind, s.version, s.by, tuple(s.blocks), name)
+            for s in sections
+            if s.kind is not None
+        ]
+
+    def by_labels(self, blocks: Sequence[Block]) -> str | None:
+        scores: list[tuple[float, str]] = []
+        for form in self.catalog.forms.values():
+            seen = len(extract(form, blocks).seen)
+            if seen >= MIN_LABELS and seen >= MIN_LABEL_SHARE * len(form.fields):
+                scores.append((seen / len(form.fields), form.kind))
+        scores.sort(reverse=True)
+        if not scores or (len(scores) > 1 and scores[0][0] == scores[1][0]):
+            return None
+        return scores[0][1]
+
+
+def recognise(doc: RawDocument, catalog: FormCatalog) -> list[Section]:
+    """Every form found in *doc*, in file order."""
+    rec = Recogniser(catalog)
+    sections = [s for part in doc.parts for s in rec.part(part.name, part.blocks)]
+    marker = doc.file_marker
+    if marker is None or marker.kind not in catalog.forms:
+        return sections
+    if any(s.recognised_by == "marker" for s in sections):
+        return sections
+    # A file-wide marker (custom property) vouches for the form when only one is found.
+    if len(sections) == 1 and sections[0].kind == marker.kind:
+        s = sections[0]
+        return [Section(s.kind, marker.version, "marker", s.blocks, s.part)]
+    if not sections:
+        for part in doc.parts:
+            blocks = tuple(rec.explode(part.blocks))
+            if extract(catalog.get(marker.kind), blocks).seen:
+                return [Section(marker.kind, marker.version, "marker", blocks, part.name)]
+    return sections

@@ -1,0 +1,213 @@
+"""Turn a form's raw values into typed values, collecting a FieldProblem for each one wrong.
+
+One pass per field (typed parse, then "required"), then the cross-field rules: an end
+date not before its start (``not_before``), a time range whose times-only form takes its
+day from a date field (``date_field``). The caller gets every problem at once so the
+reply to the applicant lists all of them, not the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from mailflow.documents.definitions import FieldDef, FieldType, FormDef
+from mailflow.documents.extract import Extracted
+from mailflow.documents.layout import RawValue, raw_text
+from mailflow.documents.problems import FieldProblem
+from mailflow.documents.values import (
+    ValueProblem,
+    parse_choice,
+    parse_choices,
+    parse_date,
+    parse_datetime,
+    parse_list,
+    parse_person,
+    parse_range_parts,
+    parse_text,
+    parse_time_range,
+    parse_yesno,
+)
+
+_SHOWN = 200  # characters of a wrong value quoted back in the reply
+
+
+def parse_value(f: FieldDef, raw: RawValue, default_year: int | None) -> object | None:
+    """*raw* as *f*'s Python type; None when empty. Raises ValueProblem."""
+    kind = f.type
+    value: object
+    if kind is FieldType.TEXT:
+        value = parse_text(raw, multiline=False)
+    elif kind is FieldType.MULTILINE:
+        value = parse_text(raw, multiline=True)
+    elif kind is FieldType.DATE:
+        value = parse_date(raw, default_year)
+    elif kind is FieldType.DATETIME:
+        value = parse_datetime(raw, default_year)
+    elif kind is FieldType.YESNO:
+        value = parse_yesno(raw)
+    elif kind is FieldType.CHOICE:
+        value = parse_choice(raw, f.choices)
+    elif kind is FieldType.MULTICHOICE:
+        value = parse_choices(raw, f.choices)
+    elif kind is FieldType.EMAIL_OR_PERSON:
+        value = parse_person(raw)
+    elif kind is FieldType.LIST:
+        value = parse_list(raw)
+    else:
+        raise ValueError(f"{kind} is not a plain field type")
+    return None if value in ("", [], None) else value
+
+
+class _Validator:
+    def __init__(self, form: FormDef, found: Extracted, default_year: int | None) -> None:
+        self.form = form
+        self.found = found
+        self.year = default_year
+        self.values: dict[str, object] = {}
+        self.problems: list[FieldProblem] = []
+        self.flagged: set[str] = set()
+
+    def problem(
+        self,
+        f: FieldDef,
+        code: str,
+        raw: RawValue | None = None,
+        *,
+        row: int | None = None,
+        column: FieldDef | None = None,
+    ) -> None:
+        helper = column or f
+        self.flagged.add(f.key)
+        self.problems.append(
+            FieldProblem(
+                field_key=f.key,
+                label_zh=f.label_zh,
+                label_en=f.label_en,
+                code=code,
+                value=raw_text(raw)[:_SHOWN] if raw is not None else "",
+                help_zh=helper.help_zh or f.help_zh,
+                help_en=helper.help_en or f.help_en,
+                rule=f.rule,
+                row=row,
+                column_key=column.key if column else None,
+                column_label_zh=column.label_zh if column else "",
+                column_label_en=column.label_en if column else "",
+            )
+        )
+
+    def run(self) -> tuple[dict[str, object], list[FieldProblem]]:
+        later = []
+        for f in self.form.fields:
+            if f.type is FieldType.TIME_RANGE:
+                later.append(f)
+            elif f.type is FieldType.TABLE:
+                self.table(f)
+            else:
+                self.plain(f)
+        for f in later:
+            self.time_range(f)
+        self.order_rules()
+        for f in self.form.fields:
+            if f.required and f.key not in self.values and f.key not in self.flagged:
+                self.problem(f, "missing")
+        ordered = {f.key: self.values[f.key] for f in self.form.fields if f.key in self.values}
+        order = {f.key: i for i, f in enumerate(self.form.fields)}
+        self.problems.sort(key=lambda p: (order.get(p.field_key or "", -1), p.row or 0))
+        return ordered, self.problems
+
+    def plain(self, f: FieldDef) -> None:
+        raw = self.found.values.get(f.key)
+        if raw is None:
+            return
+        try:
+            value = parse_value(f, raw, self.year)
+        except ValueProblem as exc:
+            self.problem(f, exc.code, raw)
+            return
+        if value is not None:
+            self.values[f.key] = value
+
+    def time_range(self, f: FieldDef) -> None:
+        base = self.values.get(f.date_field) if f.date_field else None
+        base_day = base if isinstance(base, date) and not isinstance(base, datetime) else None
+        whole = self.found.values.get(f.key)
+        parts = self.found.parts.get(f.key, {})
+        start_def, end_def = (f.columns[0], f.columns[1]) if len(f.columns) == 2 else (f, f)
+        try:
+            if whole is not None:
+                self.values[f.key] = parse_time_range(raw_text(whole), self.year, base_day)
+                return
+            start, end = parts.get(start_def.key), parts.get(end_def.key)
+            if start is not None and end is None and isinstance(start, str):
+                self.values[f.key] = parse_time_range(start, self.year, base_day)
+                return
+            if start is None and end is None:
+                return
+            for part, raw in ((start_def, start), (end_def, end)):
+                if raw is None:
+                    self.problem(f, "missing", column=part)
+            if start is None or end is None:
+                return
+            self.values[f.key] = parse_range_parts(start, end, self.year, base_day)
+        except ValueProblem as exc:
+            shown = whole if whole is not None else " 至 ".join(raw_text(v) for v in parts.values())
+            column = end_def if exc.code == "end_before_start" and whole is None else None
+            self.problem(f, exc.code, shown, column=column)
+
+    def table(self, f: FieldDef) -> None:
+        rows: list[dict[str, object]] = []
+        for number, raw_row in enumerate(self.found.tables.get(f.key, []), start=1):
+            row: dict[str, object] = {}
+            for column in f.columns:
+                raw = raw_row.get(column.key)
+                value: object | None = None
+                if raw is not None:
+                    try:
+                        value = parse_value(column, raw, self.year)
+                    except ValueProblem as exc:
+                        self.problem(f, exc.code, raw, row=number, column=column)
+                        continue
+                if value is None:
+                    if column.required:
+                        self.problem(f, "table_row_incomplete", row=number, column=column)
+                    continue
+                row[column.key] = value
+            rows.append(row)
+        if rows:
+            self.values[f.key] = rows
+
+    def order_rules(self) -> None:
+        for f in self.form.fields:
+            if not f.not_before:
+                continue
+            later, earlier = self.values.get(f.key), self.values.get(f.not_before)
+            if _comparable(later, earlier) and later < earlier:  # type: ignore[operator]
+                self.problem(f, "end_before_start", self.found.values.get(f.key))
+
+
+def _comparable(a: object, b: object) -> bool:
+    if isinstance(a, datetime) or isinstance(b, datetime):
+        return isinstance(a, datetime) and isinstance(b, datetime)
+    return isinstance(a, date) and isinstance(b, date)
+
+
+def validate(
+    form: FormDef, found: Extracted, *, default_year: int | None = None
+) -> tuple[dict[str, object], list[FieldProblem]]:
+    """Typed values of the fields that are filled and valid, and every problem found."""
+    return _Validator(form, found, default_year).run()
+
+
+def json_safe(value: Any) -> Any:
+    """A typed value as JSON: dates and times as ISO strings, TimeRange as {start, end}."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "as_json"):
+        return value.as_json()
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

@@ -1,0 +1,480 @@
+"""Value parsers: the text (or typed cell) a person wrote → a typed value, or a problem code.
+
+Each parser is pure and raises ``ValueProblem(code)`` with one of the codes documented in
+``reading.py``; the caller attaches the field. They accept the ways people in practice
+write things on Chinese forms: 2026年11月25日, 11月25日 (year from the mail), Excel serial
+numbers, "23:30 至 次日 01:30", ☑/■/√/[x] marks, lists separated by 、，；/ or new lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from mailflow.documents.layout import RawValue, raw_text
+from mailflow.documents.text import clean_value, fold, squeeze
+
+
+class ValueProblem(Exception):
+    """A value could not be read; ``code`` is one of the FieldProblem codes."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A planned window; ``end`` may fall on the next day (changes cross midnight)."""
+
+    start: datetime
+    end: datetime
+
+    def as_json(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+# --- dates and times ---------------------------------------------------------------------
+
+_EXCEL_EPOCH = date(1899, 12, 30)
+_SERIAL_RANGE = (10_000, 80_000)  # 1927 … 2119: a number outside is not meant as a date
+
+_YMD = r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?"
+_MD = r"(?P<m2>\d{1,2})\s*月\s*(?P<d2>\d{1,2})\s*[日号]?"
+_NEXT = r"(?P<next>次日|翌日|第二天|次晨)"
+_WEEKDAY = r"(?:\s*\(?\s*(?:周|星期|礼拜)[一二三四五六日天]\s*\)?)?"
+_PERIOD = r"(?P<ap>上午|下午|晚上|凌晨|中午|早上|早晨|傍晚|夜间|am|pm)?"
+_TIME = (
+    _PERIOD
+    + r"\s*(?P<h>\d{1,2})\s*(?:(?::\s*(?P<mi>\d{1,2})(?::\d{1,2})?)"
+    + r"|(?:[时点]\s*(?:(?P<mi2>\d{1,2})\s*分?|(?P<half>半))?))"
+    + r"\s*(?P<ap2>am|pm)?"
+)
+_MOMENT = re.compile(
+    rf"(?:(?:{_YMD}|{_MD}|{_NEXT}){_WEEKDAY}\s*(?:t\s*)?)?(?:{_TIME})?{_WEEKDAY}",
+)
+_DATE_SUFFIX = re.compile(r"(?:之前|以前|前|止|为止)$")
+_RANGE_SEPARATOR = re.compile(r"^\s*(?:至|到|~|～|-{1,2}|—{1,2}|–|－|—|to)\s*$")
+
+
+@dataclass(frozen=True)
+class _Moment:
+    day: date | None
+    next_day: bool
+    clock: time | None
+    span: tuple[int, int]
+
+
+def _moments(text: str, default_year: int | None) -> list[_Moment]:
+    """Every date/time mention in *text* (already folded), in order."""
+    found: list[_Moment] = []
+    for m in _MOMENT.finditer(text):
+        if m.end() == m.start():
+            continue
+        groups = m.groupdict()
+        day: date | None = None
+        if groups["y"]:
+            day = _make_date(int(groups["y"]), int(groups["m"]), int(groups["d"]))
+        elif groups["m2"]:
+            if default_year is None:
+                raise ValueProblem("invalid_date")
+            day = _make_date(default_year, int(groups["m2"]), int(groups["d2"]))
+        clock = _make_time(groups) if groups["h"] is not None else None
+        if day is None and clock is None and not groups["next"]:
+            continue
+        found.append(_Moment(day, bool(groups["next"]), clock, m.span()))
+    return found
+
+
+def _make_date(y: int, m: int, d: int) -> date:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        raise ValueProblem("invalid_date") from None
+
+
+def _make_time(groups: dict[str, str | None]) -> time:
+    hour = int(groups["h"] or 0)
+    minute = int(groups["mi"] or groups["mi2"] or 0) + (30 if groups["half"] else 0)
+    period = groups["ap"] or groups["ap2"] or ""
+    afternoon = period in ("下午", "晚上", "傍晚", "夜间", "pm")
+    if (afternoon and hour < 12) or (period == "中午" and hour < 11):
+        hour += 12
+    if hour == 24 and minute == 0:
+        hour = 0  # "24:00" is the next midnight; callers see it via end <= start
+    if hour > 23 or minute > 59:
+        raise ValueProblem("invalid_datetime")
+    return time(hour, minute)
+
+
+def _leftover(text: str, moments: Sequence[_Moment]) -> str:
+    """What remains of *text* once the date mentions are cut out (to reject "下周三前")."""
+    pieces, last = [], 0
+    for m in moments:
+        pieces.append(text[last : m.span[0]])
+        last = m.span[1]
+    pieces.append(text[last:])
+    return squeeze("".join(pieces))
+
+
+def _serial(value: float) -> datetime | None:
+    if not _SERIAL_RANGE[0] <= value < _SERIAL_RANGE[1]:
+        return None
+    return datetime.combine(_EXCEL_EPOCH, time()) + timedelta(days=value)
+
+
+def parse_date(raw: RawValue, default_year: int | None = None) -> date:
+    """2026-11-25, 2026/11/25, 2026.11.25, 2026年11月25日, 11月25日, 20261125, Excel serial."""
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    if isinstance(raw, bool | time):
+        raise ValueProblem("invalid_date")
+    if isinstance(raw, int | float):
+        moment = _serial(float(raw))
+        if moment is None:
+            raise ValueProblem("invalid_date")
+        return moment.date()
+    text = squeeze(fold(raw))
+    text = _DATE_SUFFIX.sub("", text)
+    if re.fullmatch(r"\d{5}(?:\.\d+)?", text):
+        moment = _serial(float(text))
+        if moment is not None:
+            return moment.date()
+    if re.fullmatch(r"\d{8}", text):
+        return _make_date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    try:
+        moments = _moments(text, default_year)
+    except ValueProblem:
+        raise ValueProblem("invalid_date") from None
+    if len(moments) != 1 or moments[0].day is None or _leftover(text, moments):
+        raise ValueProblem("invalid_date")
+    return moments[0].day
+
+
+def parse_datetime(raw: RawValue, default_year: int | None = None) -> datetime:
+    """A date with a time of day: "2026-11-25 23:30", "11月25日 23时30分", an Excel datetime.
+
+    A range written where one moment is asked ("16:00-18:00") reads as its start.
+    """
+    if isinstance(raw, datetime):
+        return raw.replace(second=0, microsecond=0)
+    if isinstance(raw, bool | date | time):
+        raise ValueProblem("invalid_datetime")
+    if isinstance(raw, int | float):
+        moment = _serial(float(raw))
+        if moment is None:
+            raise ValueProblem("invalid_datetime")
+        return (moment + timedelta(seconds=30)).replace(second=0, microsecond=0)
+    text = fold(clean_value(raw))
+    try:
+        moments = _moments(text, default_year)
+    except ValueProblem:
+        raise ValueProblem("invalid_datetime") from None
+    if not moments or _leftover_range(text, moments):
+        raise ValueProblem("invalid_datetime")
+    first = moments[0]
+    if first.day is None or first.clock is None:
+        raise ValueProblem("invalid_datetime")
+    return datetime.combine(first.day, first.clock)
+
+
+def _leftover_range(text: str, moments: Sequence[_Moment]) -> bool:
+    """True when *text* holds more than moments joined by a range word (至, 到, -, ~)."""
+    if len(moments) > 2:
+        return True
+    pieces = [text[: moments[0].span[0]], text[moments[-1].span[1] :]]
+    if squeeze("".join(pieces)):
+        return True
+    if len(moments) == 2:
+        between = text[moments[0].span[1] : moments[1].span[0]]
+        return not _RANGE_SEPARATOR.match(between)
+    return False
+
+
+def parse_time_range(
+    raw: RawValue, default_year: int | None = None, base_day: date | None = None
+) -> TimeRange:
+    """ "2026-11-25 23:30 至 2026-11-26 01:30", "11月25日 23:30 至 次日 01:30", "23:30-01:30".
+
+    A range given as times only takes its day from *base_day* (the form's change date). An
+    end without a date is on the start's day, or the next day when it is not after the
+    start (the change crosses midnight). Explicit dates the wrong way round are
+    ``end_before_start``.
+    """
+    if not isinstance(raw, str):
+        raise ValueProblem("invalid_time_range")
+    text = fold(clean_value(raw))
+    try:
+        moments = _moments(text, default_year)
+    except ValueProblem:
+        raise ValueProblem("invalid_time_range") from None
+    if len(moments) != 2 or _leftover_range(text, moments):
+        raise ValueProblem("invalid_time_range")
+    start = moment_start(moments[0], base_day)
+    return TimeRange(start, moment_end(moments[1], start))
+
+
+def moment_start(m: _Moment, base_day: date | None) -> datetime:
+    day = m.day or base_day
+    if day is None or m.clock is None or m.next_day:
+        raise ValueProblem("invalid_time_range")
+    return datetime.combine(day, m.clock)
+
+
+def moment_end(m: _Moment, start: datetime) -> datetime:
+    if m.clock is None:
+        raise ValueProblem("invalid_time_range")
+    if m.day is not None:
+        end = datetime.combine(m.day, m.clock)
+        if end < start:
+            raise ValueProblem("end_before_start")
+        return end
+    day = start.date() + timedelta(days=1) if m.next_day else start.date()
+    end = datetime.combine(day, m.clock)
+    if end <= start and not m.next_day:
+        end += timedelta(days=1)
+    if end < start:
+        raise ValueProblem("end_before_start")
+    return end
+
+
+def parse_range_parts(
+    start_raw: RawValue,
+    end_raw: RawValue,
+    default_year: int | None = None,
+    base_day: date | None = None,
+) -> TimeRange:
+    """A range given in two cells (计划开始时间 / 计划结束时间); the end may say 次日 01:30."""
+    start = _one_moment(start_raw, default_year, base_day, None)
+    end = _one_moment(end_raw, default_year, base_day, start)
+    return TimeRange(start, end)
+
+
+def _one_moment(
+    raw: RawValue, default_year: int | None, base_day: date | None, start: datetime | None
+) -> datetime:
+    if isinstance(raw, datetime):
+        moment = raw.replace(second=0, microsecond=0)
+        if start is not None and moment < start:
+            raise ValueProblem("end_before_start")
+        return moment
+    if isinstance(raw, time):
+        raw = raw.strftime("%H:%M")
+    if not isinstance(raw, str):
+        try:
+            return _one_moment(parse_datetime(raw), default_year, base_day, start)
+        except ValueProblem:
+            raise ValueProblem("invalid_datetime") from None
+    text = fold(clean_value(raw))
+    try:
+        moments = _moments(text, default_year)
+    except ValueProblem:
+        raise ValueProblem("invalid_datetime") from None
+    if len(moments) != 1 or _leftover(text, moments):
+        raise ValueProblem("invalid_datetime")
+    try:
+        if start is None:
+            return moment_start(moments[0], base_day)
+        return moment_end(moments[0], start)
+    except ValueProblem as exc:
+        raise ValueProblem(
+            "end_before_start" if exc.code == "end_before_start" else "invalid_datetime"
+        ) from None
+
+
+# --- choices, yes/no ---------------------------------------------------------------------
+
+MARKED = frozenset("☑☒■√✓✔●◉▣✅▪⊠")
+UNMARKED = frozenset("☐□○◯▢")
+TICKS = frozenset("√✓✔✅")
+_BRACKET_MARKED = re.compile(r"[\[(]\s*[x√✓✔v*]\s*[\])]")
+_BRACKET_EMPTY = re.compile(r"[\[(]\s*[\])]")
+
+
+def _mark_text(text: str) -> str:
+    """Fold and turn "[x]", "(√)" into ☑ and "[ ]", "( )" into ☐ (one character each)."""
+    folded = fold(text)
+    folded = _BRACKET_MARKED.sub("☑", folded)
+    return _BRACKET_EMPTY.sub("☐", folded)
+
+
+def _occurrences(text: str, choices: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(start, end, choice index) of each choice in *text*, longest choices first, no overlap."""
+    taken = [False] * len(text)
+    found: list[tuple[int, int, int]] = []
+    order = sorted(range(len(choices)), key=lambda i: -len(choices[i]))
+    for i in order:
+        needle = fold(choices[i])
+        start = text.find(needle)
+        while start >= 0:
+            end = start + len(needle)
+            if not any(taken[start:end]):
+                found.append((start, end, i))
+                for k in range(start, end):
+                    taken[k] = True
+            start = text.find(needle, end)
+    return sorted(found)
+
+
+def _neighbour(text: str, pos: int, step: int) -> tuple[str, int]:
+    """The first non-space character from *pos* going *step* (+1/-1), and its index."""
+    while 0 <= pos < len(text):
+        if not text[pos].isspace():
+            return text[pos], pos
+        pos += step
+    return "", -1
+
+
+def marked_choices(text: str, choices: Sequence[str]) -> tuple[list[int], bool]:
+    """Indices of the choices marked in *text*, and whether *text* used marks at all.
+
+    The side the boxes sit on (☐绝密 or 绝密☐) is taken from the majority; a tick written on
+    the other side of an unticked box ("☐机密√") still counts unless it is the next choice's
+    own box.
+    """
+    occ = _occurrences(text, choices)
+    marks = MARKED | UNMARKED
+    used = any(ch in marks for ch in text)
+    if not occ:
+        return [], used
+    before = [_neighbour(text, s - 1, -1) for s, _, _ in occ]
+    after = [_neighbour(text, e, 1) for _, e, _ in occ]
+    boxes_before = sum(ch in marks and ch not in TICKS for ch, _ in before)
+    boxes_after = sum(ch in marks and ch not in TICKS for ch, _ in after)
+    if boxes_before == boxes_after == 0:
+        boxes_before = sum(ch in marks for ch, _ in before)
+        boxes_after = sum(ch in marks for ch, _ in after)
+    own, other = (before, after) if boxes_before >= boxes_after else (after, before)
+    owned = {pos for _, pos in own if pos >= 0}
+    chosen: list[int] = []
+    for k, (_, _, index) in enumerate(occ):
+        ch_own, _ = own[k]
+        ch_other, pos_other = other[k]
+        ticked = ch_own in MARKED or (ch_other in MARKED and pos_other not in owned)
+        if ticked and index not in chosen:
+            chosen.append(index)
+    return chosen, used
+
+
+def parse_choices(raw: RawValue, choices: Sequence[str]) -> list[str]:
+    """All choices selected in *raw*: marked ones if marks are used, else the ones written.
+
+    Returns [] for an empty value or boxes left unticked. Raises ``not_a_choice`` when
+    something is written or ticked that is none of the choices.
+    """
+    text = _mark_text(raw_text(raw))
+    if not squeeze(text):
+        return []
+    chosen, used_marks = marked_choices(text, choices)
+    if used_marks:
+        leftover = _strip_choices(text, choices)
+        if not chosen and any(ch in MARKED for ch in leftover):
+            raise ValueProblem("not_a_choice")
+        return [choices[i] for i in sorted(chosen)]
+    written = sorted({i for _, _, i in _occurrences(text, choices)})
+    if not written:
+        raise ValueProblem("not_a_choice")
+    return [choices[i] for i in written]
+
+
+def _strip_choices(text: str, choices: Sequence[str]) -> str:
+    for c in sorted(choices, key=len, reverse=True):
+        text = text.replace(fold(c), " ")
+    return text
+
+
+def parse_choice(raw: RawValue, choices: Sequence[str]) -> str | None:
+    """Exactly one choice (None when nothing is chosen); two or more is ``several_choices``."""
+    chosen = parse_choices(raw, choices)
+    if len(chosen) > 1:
+        raise ValueProblem("several_choices")
+    return chosen[0] if chosen else None
+
+
+_YES = frozenset(
+    {"是", "y", "yes", "true", "1", "√", "✓", "✔", "有", "需要", "对", "已确认", "已测试", "影响"}
+)
+_NO = frozenset(
+    {"否", "n", "no", "false", "0", "×", "✗", "✘", "无", "不", "不是", "没有", "不需要", "未"}
+    | {"不影响", "未确认", "未测试", "非"}
+)
+_YESNO_CHOICES = ("是", "否")
+_YESNO_LEAD = re.compile(r"^(是|否|有|无|y|n|yes|no)(?:[(（,，。;；:：、]|$)")
+
+
+def parse_yesno(raw: RawValue) -> bool | None:
+    """是/否, Y/N, yes/no, 有/无, a lone √ or ×, or a tick on 是 or 否 (None when empty)."""
+    if isinstance(raw, bool):
+        return raw
+    text = _mark_text(raw_text(raw))
+    word = squeeze(text).strip("。.!！")
+    if not word:
+        return None
+    if word in _YES:
+        return True
+    if word in _NO:
+        return False
+    lead = _YESNO_LEAD.match(word)
+    if lead and not any(ch in MARKED | UNMARKED for ch in word):
+        return lead.group(1) in _YES
+    if any(ch in MARKED | UNMARKED for ch in word):
+        try:
+            chosen = parse_choice(text.replace("不是", "否"), _YESNO_CHOICES)
+        except ValueProblem as exc:
+            raise ValueProblem(
+                "several_choices" if exc.code == "several_choices" else "invalid_yesno"
+            ) from None
+        return None if chosen is None else chosen == "是"
+    raise ValueProblem("invalid_yesno")
+
+
+# --- lists, people -----------------------------------------------------------------------
+
+_LIST_SPLIT = re.compile(r"[、，,;；/\n\t|｜]|\u3000+| {2,}")
+_ITEM_NUMBER = re.compile(
+    r"^(?:\(?\d{1,2}[.、)．]|\(\d{1,2}\)|[①-⑳]|[一二三四五六七八九十]{1,2}、)\s*"
+)
+_NONE_WORDS = frozenset(
+    {"无", "没有", "暂无", "不涉及", "不需要", "无需", "否", "n/a", "na", "none", "-", "—", "/"}
+)
+
+
+def parse_list(raw: RawValue) -> list[str]:
+    """Items separated by 、，,;；/ | new lines (or wide gaps), order kept, empties dropped."""
+    text = clean_value(raw_text(raw))
+    if squeeze(fold(text)).strip("。.") in _NONE_WORDS:
+        return []
+    items: list[str] = []
+    for piece in _LIST_SPLIT.split(text):
+        item = _ITEM_NUMBER.sub("", piece.strip()).strip(" 。.")
+        if item and item not in items:
+            items.append(item)
+    return items
+
+
+_ADDRESS = re.compile(r"[^\s<>()（）\[\]【】,;，；:：\"'“”]+@[^\s<>()（）\[\]【】,;，；:：\"'“”]+")
+_VALID_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9\u00a1-\uffff-]+(?:\.[A-Za-z0-9\u00a1-\uffff-]+)+"
+)
+
+
+def parse_person(raw: RawValue) -> str:
+    """A name, an address or "Name <address>": kept as written; any address must be valid."""
+    text = " ".join(clean_value(raw_text(raw)).split())
+    for address in _ADDRESS.findall(text):
+        address = address.strip(".。")
+        if not _VALID_ADDRESS.fullmatch(address) or ".." in address:
+            raise ValueProblem("invalid_email")
+    if "@" in text and not _ADDRESS.search(text):
+        raise ValueProblem("invalid_email")
+    return text
+
+
+def parse_text(raw: RawValue, *, multiline: bool) -> str:
+    """Free text: trimmed; a one-line field joins stray line breaks with a space."""
+    text = clean_value(raw_text(raw))
+    return text if multiline else " ".join(line for line in text.split("\n") if line)
