@@ -636,3 +636,23 @@ def test_raw_big5_file_name_with_backslash_trail_byte() -> None:
     body = part("Content-Type: text/plain; charset=big5", "你好".encode("big5"))
     (att,) = parse_mail(multipart(body, raw_part)).attachments
     assert att.original_filename == name
+
+
+@pytest.mark.parametrize(
+    ("to", "expected"),
+    [
+        ("<it@example.com>,", ["it@example.com"]),
+        ("", []),
+        ("undisclosed-recipients:;", []),
+        ("IT: a@example.com, b@example.com;", ["a@example.com", "b@example.com"]),
+        ("a@example.com,,b@example.com", ["a@example.com", "b@example.com"]),
+        ("zs@example.com <zs@example.com>", ["zs@example.com"]),  # address as its own name
+        ("a@example.com, a@example.com", ["a@example.com", "a@example.com"]),
+        ("alice@example.com <bob@example.com>", None),  # two different: ambiguous
+        ("x, a@example.org <b@example.org>", None),
+    ],
+)
+def test_address_lists(to: str, expected: list[str] | None) -> None:
+    parsed = parse_mail(mail(f"From: a@example.com\nTo: {to}"))
+    assert [a.addr for a in parsed.to] == (expected or [])
+    assert any("To header" in d for d in parsed.defects) is (expected is None)

@@ -604,16 +604,35 @@ def _parse_addresses(value: str, hint: tuple[str, ...]) -> tuple[Address, ...] |
     bare = _strip_quotes_and_comments(value)
     if bare is None:
         return None
-    pairs = getaddresses([value])
-    if len(pairs) != bare.count(",") + 1:
-        return None
+    # Group syntax ("Team: a@x, b@y;", "undisclosed-recipients:;") adds no mailboxes.
+    bare = _GROUP_NAME.sub(r"\1", bare).replace(";", "")
+    expected = sum(1 for segment in bare.split(",") if segment.strip())
+    pairs = [(n, a) for n, a in getaddresses([value]) if n or a]
+    if len(pairs) != expected:
+        pairs = [(n, a) for n, a in _merge_repeated(pairs)]
+        if len(pairs) != expected:
+            return None
     result: list[Address] = []
     for name, addr in pairs:
         if "[" in addr or (addr and addr not in value):
             return None
-        if name or addr:
-            result.append(_address(name, addr, hint))
+        result.append(_address(name, addr, hint))
     return tuple(result)
+
+
+_GROUP_NAME = re.compile(r"(^|,)[^,:<>@]*:")
+
+
+def _merge_repeated(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``a@x.cn <a@x.cn>`` (the address written as its own display name, common from
+    Outlook and webmail) reads as two addresses; when both are the same it is one."""
+    out: list[tuple[str, str]] = []
+    for name, addr in pairs:
+        if out and not out[-1][0] and out[-1][1] and out[-1][1].lower() == addr.lower():
+            out[-1] = (out[-1][1], addr)
+        else:
+            out.append((name, addr))
+    return out
 
 
 _BAD_DOMAIN = re.compile(r"[\s<>()\[\],;:\\\"@]")
