@@ -656,3 +656,40 @@ def test_address_lists(to: str, expected: list[str] | None) -> None:
     parsed = parse_mail(mail(f"From: a@example.com\nTo: {to}"))
     assert [a.addr for a in parsed.to] == (expected or [])
     assert any("To header" in d for d in parsed.defects) is (expected is None)
+
+
+def test_r_gen_3_every_non_body_part_becomes_an_attachment() -> None:
+    raw = multipart(
+        part("Content-Type: text/plain; charset=utf-8", "正文".encode()),
+        part("Content-Type: image/png\nContent-ID: <logo@x>\nContent-Disposition: inline"),
+        part("Content-Type: text/plain; charset=utf-8", "第二段".encode()),
+        part('Content-Type: text/calendar; method=REQUEST; name="invite.ics"', b"BEGIN:"),
+        part('Content-Type: application/pdf; name="a.pdf"', b"%PDF"),
+    )
+    parsed = parse_mail(raw)
+    assert parsed.text == "正文"
+    assert [a.filename for a in parsed.attachments] == [
+        "attachment-1.png",
+        "attachment-2.txt",
+        "invite.ics",
+        "a.pdf",
+    ]
+    assert parsed.attachments[1].data == "第二段".encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400), st.integers(1, 999))
+def test_safe_filename_properties(original: str, index: int) -> None:
+    name = safe_filename(original, index, XLSX)
+    assert name and name.strip(". ") == name.rstrip(". ") and not name.endswith((" ", "."))
+    assert not set('/\\\x00<>:"|?*') & set(name)
+    assert all(ord(ch) >= 32 for ch in name)
+    assert len(name.encode("utf-8")) <= 200
+    assert name.split(".")[0].upper() not in ("CON", "PRN", "AUX", "NUL")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_header_decoding_never_raises(value: str) -> None:
+    decode_header_value(value)
+    decode_header_value(value.encode("utf-8", "replace").decode("ascii", "surrogateescape"))

@@ -362,7 +362,7 @@ class _Reader:
                 plain = self._text(data, leaf)
             elif is_body and leaf.ctype == "text/html" and html is None:
                 html = self._text(data, leaf)
-            else:
+            else:  # R-GEN-3: every non-body part is kept, so the archive has it all
                 original = filename or ""
                 attachments.append(
                     MailAttachment(
