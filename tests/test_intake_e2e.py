@@ -39,7 +39,7 @@ def thirty_mails(dovecot: Any) -> tuple[list[bytes], list[str], list[str]]:
     """Return (raw mails, human senders, robot senders); humans are Dovecot users."""
     humans: list[str] = []
     mails: list[bytes] = []
-    docx = b"PK\x03\x04 not really a form"  # attachment bytes only matter for the archive
+    pdf = b"%PDF-1.4\n% scanned attachment\n"  # not a form: archived, acknowledged
     for i in range(20):
         addr = f"staff{i:02d}@example.test"
         dovecot.add_user(addr, "pw")
@@ -52,13 +52,13 @@ def thirty_mails(dovecot: Any) -> tuple[list[bytes], list[str], list[str]]:
         elif style == 1:
             raw = mailbuild.human_mail(sender=addr, to=SERVICE, charset="gb18030",
                                        subject=f"数据提取申请 𠮷{i} 〇", body="详见附件。",
-                                       attachments=[(f"业务数据提取申请表-{i}.docx", docx,
-                                                     "application/octet-stream")])
+                                       attachments=[(f"业务数据提取说明-{i}.pdf", pdf,
+                                                     "application/pdf")])
         elif style == 2:
             raw = mailbuild.human_mail(sender=addr, to=SERVICE, subject=f"系统变更申请 {i}",
                                        body="附件为变更申请表。", filename_style="rfc2231",
-                                       attachments=[(f"系统变更申请表（{i}）最终版.xlsx", docx,
-                                                     "application/octet-stream")])
+                                       attachments=[(f"系统变更方案（{i}）最终版.pdf", pdf,
+                                                     "application/pdf")])
         elif style == 3:
             raw = mailbuild.html_only_mail(sender=addr, to=SERVICE, subject=f"会议纪要 {i}",
                                            html=f"<p>本周例会纪要<b>{i}</b></p>")
