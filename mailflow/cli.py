@@ -94,6 +94,7 @@ def demo(
     """Run mailflow on bundled sample mails (SQLite + Maildir, replies to a local folder)."""
     from mailflow.demo import run_demo
 
+    configure("warning")  # the demo prints its own account of what happened
     run_demo(directory, console)
 
 

@@ -93,7 +93,7 @@ def _print_mails(service: Service, console: Console) -> None:
             str(mail.id),
             f"{mail.from_name} <{mail.from_addr}>" if mail.from_name else mail.from_addr,
             mail.subject[:40],
-            mail.kind,
+            mail.kind if mail.kind == "human" else f"{mail.kind}\n({mail.kind_reason})",
             STATUS_ZH.get(mail.status, mail.status),
             ", ".join(refs.get(mail.id, [])),
         )
@@ -134,3 +134,10 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
         names = [part.get_filename() or "" for part in msg.iter_attachments()]
         table.add_row(row.primary_recipient, row.subject, ", ".join(names))
     console.print(table)
+    if rows:
+        first = BytesParser(policy=policy.default).parsebytes(rows[0].raw)
+        body = first.get_body(preferencelist=("plain",))
+        if body is not None:
+            console.print(f"\n[bold]第一封回复的正文 / text of the first reply[/bold] "
+                          f"(to {rows[0].primary_recipient}):")
+            console.print(body.get_content().strip(), highlight=False, markup=False)
