@@ -128,6 +128,7 @@ class Department(_Section):
     name: str
     manager: str = ""
     interface_persons: tuple[str, ...] = ()
+    heads: tuple[str, ...] = ()
     is_it: bool = False
 
 
@@ -165,7 +166,7 @@ class Settings(_Section):
             if p.department and p.department not in dept_keys:
                 raise ValueError(f"people: {p.email} names unknown department {p.department!r}")
         for d in self.departments:
-            for who in (d.manager, *d.interface_persons):
+            for who in (d.manager, *d.interface_persons, *d.heads):
                 if who and who.lower() not in emails:
                     raise ValueError(
                         f"departments: {d.key} names {who!r}, who is not in [[people]]"
