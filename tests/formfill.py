@@ -230,6 +230,16 @@ def _fill_docx_table(
         return
 
 
+def replace_in_part(data: bytes, part: str, old: str, new: str) -> bytes:
+    """*data* (a zip package) with *old* replaced by *new* in part *part* (which must hold it)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        parts = {info.filename: package.read(info) for info in package.infolist()}
+    text = parts[part].decode("utf-8")
+    assert old in text, f"{old!r} not in {part}"
+    parts[part] = text.replace(old, new).encode("utf-8")
+    return _rezip(parts)
+
+
 def _rezip(parts: Mapping[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:

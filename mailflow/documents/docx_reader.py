@@ -62,8 +62,13 @@ class _Tags:
         self.w = w
         self.body = t("body")
         self.p, self.r, self.t, self.tab, self.br, self.cr = (
-            t("p"), t("r"), t("t"), t("tab"), t("br"), t("cr"),
-        )  # fmt: skip
+            t("p"),
+            t("r"),
+            t("t"),
+            t("tab"),
+            t("br"),
+            t("cr"),
+        )
         self.sym, self.del_text, self.instr = t("sym"), t("delText"), t("instrText")
         self.del_, self.move_from = t("del"), t("moveFrom")
         self.tbl, self.tr, self.tc = t("tbl"), t("tr"), t("tc")

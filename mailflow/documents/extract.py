@@ -246,6 +246,11 @@ class _Extractor:
         r: int,
     ) -> None:
         row = rows[r]
+        # A row of labels with no value anywhere is the top half of a stacked layout.
+        values_in_row = any(
+            labels[r][i] is None and c.value is not None and c.text.strip()
+            for i, c in enumerate(row)
+        )
         for i, cell in enumerate(row):
             found = labels[r][i]
             if found is None or used[r][i]:
@@ -261,10 +266,11 @@ class _Extractor:
             j = i + 1
             while j < len(row) and labels[r][j] is None:
                 j += 1
-            if j > i + 1:
+            beside = _join(row[i + 1 : j])
+            if beside is not None or (j > i + 1 and values_in_row):
                 for k in range(i + 1, j):
                     used[r][k] = True
-                self.out.put(slot, _join(row[i + 1 : j]))
+                self.out.put(slot, beside)
             elif r + 1 < len(rows):
                 below = [
                     k

@@ -40,8 +40,10 @@ class _Open:
     blocks: list[Block] = field(default_factory=list)
 
     def has_content(self) -> bool:
-        return any(isinstance(b, Grid | Pair) or (isinstance(b, Line) and b.text.strip())
-                   for b in self.blocks)  # fmt: skip
+        return any(
+            isinstance(b, Grid | Pair) or (isinstance(b, Line) and b.text.strip())
+            for b in self.blocks
+        )
 
 
 @lru_cache(maxsize=16)

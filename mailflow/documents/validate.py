@@ -141,8 +141,11 @@ class _Validator:
                 return
             start, end = parts.get(start_def.key), parts.get(end_def.key)
             if start is not None and end is None and isinstance(start, str):
-                self.values[f.key] = parse_time_range(start, self.year, base_day)
-                return
+                try:  # the whole range written into the start cell
+                    self.values[f.key] = parse_time_range(start, self.year, base_day)
+                    return
+                except ValueProblem:
+                    pass
             if start is None and end is None:
                 return
             for part, raw in ((start_def, start), (end_def, end)):

@@ -434,7 +434,7 @@ def parse_yesno(raw: RawValue) -> bool | None:
 
 # --- lists, people -----------------------------------------------------------------------
 
-_LIST_SPLIT = re.compile(r"[、，,;；/\n\t|｜]|\u3000+| {2,}")
+_LIST_SPLIT = re.compile(r"[、，,;；/\n\t|｜]|\u3000+| {2,}|\s+(?=\(\d{1,2}\)|\d{1,2}[.、)．])")
 _ITEM_NUMBER = re.compile(
     r"^(?:\(?\d{1,2}[.、)．]|\(\d{1,2}\)|[①-⑳]|[一二三四五六七八九十]{1,2}、)\s*"
 )

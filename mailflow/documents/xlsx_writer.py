@@ -108,8 +108,12 @@ class _Sheet:
 
     def table(self, f: FieldDef) -> None:
         ws = self.ws
-        self.merged(f"{f.label_zh}（{f.help_zh}）" if f.help_zh else f.label_zh,
-                    font=Font(bold=True), height=20, align=_WRAP)  # fmt: skip
+        self.merged(
+            f"{f.label_zh}（{f.help_zh}）" if f.help_zh else f.label_zh,
+            font=Font(bold=True),
+            height=20,
+            align=_WRAP,
+        )
         headers = [self.layout.number_column, *(c.label_zh for c in f.columns)]
         for col, text in enumerate(headers[:LAST_COLUMN], start=1):
             cell = ws.cell(row=self.row, column=col, value=text)
@@ -139,11 +143,19 @@ def blank_workbook(form: FormDef, layout: BlankLayout) -> openpyxl.Workbook:
     for letter, width in zip("ABCD", (24, 30, 16, 18), strict=True):
         ws.column_dimensions[letter].width = width
     sheet = _Sheet(ws, layout)
-    sheet.merged(form.title_zh, font=Font(bold=True, size=16), height=32,
-                 align=Alignment(horizontal="center", vertical="center"))  # fmt: skip
+    sheet.merged(
+        form.title_zh,
+        font=Font(bold=True, size=16),
+        height=32,
+        align=Alignment(horizontal="center", vertical="center"),
+    )
     instructions = form.instructions_zh.strip()
-    sheet.merged(instructions, font=Font(size=9, color="595959"),
-                 height=13 * (instructions.count("\n") + 1) + 6, align=_WRAP)  # fmt: skip
+    sheet.merged(
+        instructions,
+        font=Font(size=9, color="595959"),
+        height=13 * (instructions.count("\n") + 1) + 6,
+        align=_WRAP,
+    )
     for f in form.fields:
         if f.type is not FieldType.TABLE:
             sheet.field(f)
