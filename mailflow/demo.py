@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def run_demo(directory: Path, console: Console) -> None:
         with console.status("taking mail in…"):
             report = service.run_once()
         _print_mails(service, console)
-        _print_forms(service, console)
+        _print_forms(service, settings, console)
         _print_replies(service, settings, console)
         with service.factory() as session:
             blobs = session.execute(select(func.count()).select_from(InboundMail)).scalar_one()
@@ -100,18 +101,23 @@ def _print_mails(service: Service, console: Console) -> None:
     console.print(table)
 
 
-def _print_forms(service: Service, console: Console) -> None:
+def _print_forms(service: Service, settings: Settings, console: Console) -> None:
+    from mailflow.documents.definitions import load_catalog
+
+    catalog = load_catalog(settings.forms.definitions_dir)
     with service.factory() as session:
         requests = session.execute(select(Request).order_by(Request.id)).scalars().all()
     for req in requests:
-        if not req.fields:
+        if not req.fields or req.kind not in catalog.forms:
             continue
-        table = Table(title=f"{req.reference} · {req.kind} · 读取的字段 / fields read",
+        form = catalog.get(req.kind)
+        labels = {f.key: f.label_zh for f in form.fields}
+        table = Table(title=f"{req.reference} · {form.title_zh} · 读取的字段 / fields read",
                       show_header=False)
-        table.add_column("field")
-        table.add_column("value", overflow="fold")
+        table.add_column("栏目")
+        table.add_column("值", overflow="fold")
         for key, value in req.fields.items():
-            table.add_row(key, _show(value))
+            table.add_row(labels.get(key, key), _show(value))
         console.print(table)
 
 
@@ -134,10 +140,14 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
         names = [part.get_filename() or "" for part in msg.iter_attachments()]
         table.add_row(row.primary_recipient, row.subject, ", ".join(names))
     console.print(table)
-    if rows:
-        first = BytesParser(policy=policy.default).parsebytes(rows[0].raw)
-        body = first.get_body(preferencelist=("plain",))
-        if body is not None:
-            console.print(f"\n[bold]第一封回复的正文 / text of the first reply[/bold] "
-                          f"(to {rows[0].primary_recipient}):")
-            console.print(body.get_content().strip(), highlight=False, markup=False)
+    for purpose, title in (("requester_ack", "回执 / receipt"),
+                           ("form_problems", "请修改后重新提交 / please correct")):
+        sample = next((r for r in rows if r.purpose == purpose), None)
+        if sample is None:
+            continue
+        msg = BytesParser(policy=policy.default).parsebytes(sample.raw)
+        body = msg.get_body(preferencelist=("plain",))
+        if isinstance(body, EmailMessage):
+            console.print(f"\n[bold]{title}[/bold] — to {sample.primary_recipient}, "
+                          f"subject: {sample.subject}")
+            console.print(str(body.get_content()).strip(), highlight=False, markup=False)

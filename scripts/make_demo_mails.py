@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email import policy
 from email.headerregistry import Address
@@ -103,13 +102,49 @@ def bounce_mail() -> bytes:
 
 
 def form_mails() -> list[bytes]:
-    """Filled request forms, once the form readers exist (see mailflow.documents)."""
-    try:
-        from tests.demo_forms import demo_form_mails
-    except ImportError:
-        return []
-    maker: Callable[..., list[bytes]] = demo_form_mails
-    return maker(_mail)
+    """Filled request forms of all four kinds, plus two that need correcting."""
+    from mailflow.documents.definitions import default_forms_dir, load_catalog
+    from tests.formfill import SAMPLES, fill_docx, fill_xlsx
+
+    catalog = load_catalog(default_forms_dir())
+    blank = default_forms_dir() / "blank"
+    docx_mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    xlsx_mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+    def docx(kind: str, values: dict[str, object]) -> bytes:
+        return fill_docx((blank / f"{kind}.docx").read_bytes(), catalog.get(kind), values)
+
+    def xlsx(kind: str, values: dict[str, object]) -> bytes:
+        return fill_xlsx((blank / f"{kind}.xlsx").read_bytes(), catalog.get(kind), values)
+
+    extraction = {**SAMPLES["data_extraction"], "applicant": "李娜 <li.na@example.com>",
+                  "department": "财务部"}
+    account = {**SAMPLES["account"], "applicant": "王强", "department": "市场部"}
+    change = dict(SAMPLES["system_change"])
+    minutes = dict(SAMPLES["minutes"])
+    incomplete = {k: v for k, v in extraction.items() if k not in ("purpose", "scope_of_use")}
+    encrypted = (ROOT.parent / "shared/corpus/msoffcrypto-tool/inputs/example_password.docx")
+    return [
+        _mail(5, "李娜", "li.na@example.com", "业务数据提取申请——10月新增用户清单",
+              "您好，附件是数据提取申请表，请审批。\n\n李娜",
+              attachments=[("业务数据提取申请表-李娜.docx", docx("data_extraction", extraction),
+                            docx_mime)]),
+        _mail(6, "王强", "wang.qiang@example.com", "系统帐号申请（CRM权限变更）",
+              "见附件。", client="Microsoft Outlook 16.0",
+              attachments=[("系统帐号申请表.xlsx", xlsx("account", account), xlsx_mime)]),
+        _mail(7, "赵敏", "zhao.min@example.com", "计费系统月度版本升级 变更申请",
+              "各位好，变更申请表见附件，计划11月25日晚实施。",
+              attachments=[("系统变更申请表（计费系统）.docx", docx("system_change", change),
+                            docx_mime)]),
+        _mail(8, "周八", "zhou.ba@example.com", "第47周项目周例会 会议纪要",
+              "会议纪要见附件，请各位查收。",
+              attachments=[("会议纪要-第47周.xlsx", xlsx("minutes", minutes), xlsx_mime)]),
+        _mail(9, "钱敏", "qian.min@example.com", "数据提取申请", "请处理。",
+              attachments=[("数据提取申请表.docx", docx("data_extraction", incomplete),
+                            docx_mime)]),
+        _mail(10, "吴霞", "wu.xia@example.com", "帐号申请（加密文件）", "密码另行告知。",
+              attachments=[("帐号申请表.docx", encrypted.read_bytes(), docx_mime)]),
+    ]
 
 
 def main() -> None:

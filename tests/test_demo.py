@@ -39,5 +39,11 @@ def test_demo_takes_in_archives_and_acknowledges(tmp_path: Path) -> None:
     assert not any("MAILER-DAEMON" in r or "sun.li" in r for r in recipients)
     assert "zhang.wei@example.com" in " ".join(recipients)
     assert "张伟" in out  # decoded GBK sender name in the table
+    # the filled forms of all four kinds were read into fields, the bad ones answered
+    for title in ("业务数据提取申请表", "系统帐号申请表", "系统变更申请表", "会议纪要"):
+        assert f"{title} · 读取的字段" in out
+    assert "使用目的" in out and "仅限市场部经营分析组内部使用" in out
+    assert "「使用目的」未填写" in out  # the correction reply, field by field
+    assert "请修改后重新提交" in out
     # the sample Maildir in the repository is untouched (the demo works on a copy)
     assert len(list((DEMO_DIR / "maildir" / "cur").iterdir())) == len(samples)
