@@ -194,10 +194,22 @@ _EMPTY_WORKSHEET = (
 )
 
 _KIND_BY_EXTENSION = {
-    "docx": "docx", "dotx": "docx", "docm": "docm", "dotm": "docm",
-    "xlsx": "xlsx", "xltx": "xlsx", "xlsm": "xlsm", "xltm": "xlsm", "xlsb": "xlsb",
-    "doc": "doc", "dot": "doc", "wps": "doc", "xls": "xls", "xlt": "xls", "et": "xls",
-}  # fmt: skip
+    "docx": "docx",
+    "dotx": "docx",
+    "docm": "docm",
+    "dotm": "docm",
+    "xlsx": "xlsx",
+    "xltx": "xlsx",
+    "xlsm": "xlsm",
+    "xltm": "xlsm",
+    "xlsb": "xlsb",
+    "doc": "doc",
+    "dot": "doc",
+    "wps": "doc",
+    "xls": "xls",
+    "xlt": "xls",
+    "et": "xls",
+}
 _KIND_BY_MIME = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.template": "docx",
@@ -394,7 +406,8 @@ def _check_package(data: bytes, limits: SafetyLimits) -> CheckedOffice:
     again = _inspect_package(cleaned, limits)  # our own rewrite goes through the guard too
     if again.macro_parts or again.main_type != _PLAIN_MAIN[again.fmt]:
         raise _refuse(Refusal.CORRUPT, "macro parts could not be removed cleanly")
-    return CheckedOffice(fmt=again.fmt, data=cleaned, macros_removed=bool(package.macro_parts))
+    removed = bool(package.macro_parts or package.macro_sheets)
+    return CheckedOffice(fmt=again.fmt, data=cleaned, macros_removed=removed)
 
 
 # --------------------------------------------------------------------------- zip guard
@@ -466,7 +479,7 @@ def _open_archive(
     seen: set[str] = set()
     declared = 0
     for info in infos:
-        _check_member_name(info.filename, what)
+        _check_member_name(info.orig_filename, what)  # as stored: zipfile cuts at NUL
         if info.filename.lower() in seen:
             raise _refuse(Refusal.CORRUPT, f"{what}: duplicate member {info.filename!r}")
         seen.add(info.filename.lower())
@@ -751,7 +764,7 @@ class _XmlChecker:
     def feed(self, chunk: bytes, final: bool = False) -> None:
         try:
             self.parser.Parse(chunk, final)
-        except expat.ExpatError as exc:
+        except (expat.ExpatError, ValueError) as exc:  # ValueError: unsupported encoding
             raise _refuse(Refusal.CORRUPT, f"{self.part!r} is not well-formed XML ({exc})") from exc
 
 
@@ -788,17 +801,15 @@ class _Package:
     sheet_rids: list[str] = field(default_factory=list)
     macro_parts: set[str] = field(default_factory=set)
     macro_sheets: set[str] = field(default_factory=set)
+    by_part: dict[str, str] = field(default_factory=dict)  # lower-case "/part" → type
+    by_extension: dict[str, str] = field(default_factory=dict)  # lower-case extension → type
 
     def content_type(self, member: str) -> str | None:
-        wanted = "/" + member.lower()
-        for part, ctype in self.overrides:
-            if part.lower() == wanted:
-                return ctype
-        ext = posixpath.splitext(member)[1][1:].lower()
-        for extension, ctype in self.defaults:
-            if extension.lower() == ext:
-                return ctype
-        return None
+        """As OPC and python-docx resolve it: the Override, else the Default for the extension."""
+        found = self.by_part.get("/" + member.lower())
+        if found is None:
+            found = self.by_extension.get(posixpath.splitext(member)[1][1:].lower())
+        return found
 
 
 def _rels_member(part: str) -> str:
@@ -836,8 +847,15 @@ def _read_content_types(package: _Package, blob: bytes) -> None:
         name, ctype = item.get(key), item.get("ContentType")
         if not name or not ctype:
             raise _refuse(Refusal.CORRUPT, "[Content_Types].xml entry without name or type")
-        target = package.defaults if key == "Extension" else package.overrides
-        target.append((name, ctype))
+        entries, index = (
+            (package.defaults, package.by_extension)
+            if key == "Extension"
+            else (package.overrides, package.by_part)
+        )
+        if name.lower() in index:  # readers disagree on which duplicate wins
+            raise _refuse(Refusal.CORRUPT, f"[Content_Types].xml lists {name!r} twice")
+        entries.append((name, ctype))
+        index[name.lower()] = ctype
 
 
 def _read_rels(blob: bytes, part: str) -> list[_Rel]:
@@ -945,10 +963,17 @@ def _scan_member(
     if mode >= _XmlMode.EXPAT:
         big = info.file_size > _LXML_MAX_TEXT
         checker = _XmlChecker(name, mode == _XmlMode.LXML, big, on_start)
-    head = bytearray()
     kept = bytearray() if keep else None
     nested: bytearray | None = None
     window = limits.max_xml_scan_bytes
+    head: bytearray | None = bytearray()  # held back until the head check has passed
+
+    def accept(chunk: bytes) -> None:
+        if checker is not None:
+            checker.feed(chunk)
+        if kept is not None:
+            kept.extend(chunk)
+
     for index, chunk in enumerate(_with_prefix(_inflate(package.data, info, budget), 4)):
         if index == 0 and chunk.startswith(_ZIP_MAGIC):
             nested = bytearray()
@@ -956,22 +981,22 @@ def _scan_member(
             nested += chunk
             if len(nested) > limits.max_file_bytes:
                 raise _refuse(Refusal.ZIP_BOMB, f"embedded archive {name!r} over the size limit")
-            continue
-        if len(head) < window:
-            head += chunk[: window - len(head)]
-            if len(head) == window:
-                _check_head(bytes(head), name, mode, complete=False, window=window)
-        if checker is not None:
-            checker.feed(chunk)
-        if kept is not None:
-            kept += chunk
+        elif head is None:
+            accept(chunk)
+        else:
+            head += chunk
+            if len(head) >= window:
+                _check_head(bytes(head[:window]), name, mode, complete=False, window=window)
+                accept(bytes(head))
+                head = None
     if nested is not None:
         if keep:
             raise _refuse(Refusal.CORRUPT, f"{name!r} is a zip archive, not XML")
         _check_embedded_zip(bytes(nested), name, limits, budget)
         return None
-    if len(head) < window:
+    if head is not None:
         _check_head(bytes(head), name, mode, complete=True, window=window)
+        accept(bytes(head))
     if checker is not None:
         checker.feed(b"", final=True)
     return bytes(kept) if kept is not None else None
@@ -995,6 +1020,8 @@ def _main_collector(package: _Package) -> Callable[[str, list[str]], bool]:
 
 def _check_structure(package: _Package, names: set[str]) -> None:
     """What python-docx and openpyxl rely on when they open the package."""
+    if package.main not in names:
+        raise _refuse(Refusal.CORRUPT, f"main part {package.main!r} missing")
     if package.root.startswith(_STRICT_PREFIX):
         raise _refuse(Refusal.UNSUPPORTED, "Strict Open XML document (save as a normal file)")
     if package.root != _ROOTS[package.fmt]:
