@@ -117,7 +117,7 @@ def forms_generate(directory: Path) -> None:
 
     catalog = load_catalog(settings().forms.definitions_dir)
     for path in generate_blank_forms(catalog, directory):
-        console.print(str(path))
+        typer.echo(str(path))
 
 
 @config_app.command("check")
