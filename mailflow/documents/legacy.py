@@ -135,11 +135,13 @@ class LegacyConverter:
                 raise FileRefused(
                     Refusal.LEGACY_FORMAT, f"LibreOffice could not be started ({exc})"
                 ) from exc
-            timed_out = not _wait_unreaped(process.pid, self.timeout_s)
-            # The leader is not reaped yet, so its process-group id cannot have been reused:
-            # killing the group only reaches soffice and what it started.
-            _kill_group(process.pid)
-            returncode = process.wait()
+            try:
+                timed_out = not _wait_unreaped(process.pid, self.timeout_s)
+            finally:
+                # The leader is not reaped yet, so its process-group id cannot have been
+                # reused: killing the group only reaches soffice and what it started.
+                _kill_group(process.pid)
+                returncode = process.wait()
         if timed_out:
             raise FileRefused(
                 Refusal.LEGACY_FORMAT,
@@ -152,7 +154,10 @@ def _wait_unreaped(pid: int, timeout_s: float) -> bool:
     """Wait until ``pid`` exits, leaving it a zombie (WNOWAIT); False on timeout."""
     deadline = time.monotonic() + timeout_s
     while True:
-        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # someone else reaped it: it has exited
             return True
         if time.monotonic() >= deadline:
             return False

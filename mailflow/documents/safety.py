@@ -232,10 +232,6 @@ _ENCODING_DECL = re.compile(r"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-
 _MARKUP_BOMB = re.compile(r"<!\s*(doctype|entity)", re.IGNORECASE)
 
 
-def _refuse(refusal: Refusal, detail: str) -> FileRefused:
-    return FileRefused(refusal, detail)
-
-
 # --------------------------------------------------------------------------- classification
 
 
@@ -341,24 +337,24 @@ def check_office_file(
 ) -> CheckedOffice:
     """Return a package a reader may open, or raise :class:`FileRefused` saying why not."""
     if len(data) > limits.max_file_bytes:
-        raise _refuse(
+        raise FileRefused(
             Refusal.TOO_LARGE, f"{len(data)} bytes, limit is {limits.max_file_bytes} bytes"
         )
     if not data:
-        raise _refuse(Refusal.CORRUPT, "the file is empty (0 bytes)")
+        raise FileRefused(Refusal.CORRUPT, "the file is empty (0 bytes)")
     if data.startswith(_OLE_MAGIC):
         return _check_ole(data, limits, converter)
     if data.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
         kind = _zip_kind(data)
         if kind == "xlsb":
-            raise _refuse(Refusal.UNSUPPORTED, "binary Excel workbook (.xlsb)")
+            raise FileRefused(Refusal.UNSUPPORTED, "binary Excel workbook (.xlsb)")
         if kind is None and _claimed_kind(filename, content_type) not in _OOXML_KINDS:
-            raise _refuse(Refusal.UNSUPPORTED, "a zip archive that is not a Word or Excel file")
+            raise FileRefused(Refusal.UNSUPPORTED, "a zip archive that is not a Word or Excel file")
         return _check_package(data, limits)
     other = _other_format(data)
     if other is not None:
-        raise _refuse(Refusal.UNSUPPORTED, f"content is {other.lstrip('.')}, not a form format")
-    raise _refuse(Refusal.CORRUPT, "neither a zip package nor an OLE file")
+        raise FileRefused(Refusal.UNSUPPORTED, f"content is {other.lstrip('.')}, not a form format")
+    raise FileRefused(Refusal.CORRUPT, "neither a zip package nor an OLE file")
 
 
 def _check_ole(
@@ -366,24 +362,28 @@ def _check_ole(
 ) -> CheckedOffice:
     streams = _ole_streams(data)
     if streams is None:
-        raise _refuse(Refusal.CORRUPT, "OLE compound file that cannot be read")
+        raise FileRefused(Refusal.CORRUPT, "OLE compound file that cannot be read")
     if "encryptedpackage" in streams or "encryptioninfo" in streams:
-        raise _refuse(Refusal.ENCRYPTED, "password-protected Office document (OLE-wrapped OOXML)")
+        raise FileRefused(
+            Refusal.ENCRYPTED, "password-protected Office document (OLE-wrapped OOXML)"
+        )
     source = _ole_source(streams)
     if source is None:
-        raise _refuse(Refusal.UNSUPPORTED, "OLE file that is neither a Word nor an Excel document")
+        raise FileRefused(
+            Refusal.UNSUPPORTED, "OLE file that is neither a Word nor an Excel document"
+        )
     if _ole_encrypted(data):
-        raise _refuse(Refusal.ENCRYPTED, f"password-protected .{source} document")
+        raise FileRefused(Refusal.ENCRYPTED, f"password-protected .{source} document")
     if converter is None:
-        raise _refuse(Refusal.LEGACY_FORMAT, f".{source} file and no converter is configured")
+        raise FileRefused(Refusal.LEGACY_FORMAT, f".{source} file and no converter is configured")
     converted = converter.convert(data, source)
     expected = "docx" if source == "doc" else "xlsx"
     try:  # the converter's output passes the whole guard, size limit included
         checked = check_office_file(converted, f"converted.{expected}", limits=limits)
     except FileRefused as exc:
-        raise _refuse(exc.refusal, f"after converting .{source}: {exc.detail}") from exc
+        raise FileRefused(exc.refusal, f"after converting .{source}: {exc.detail}") from exc
     if checked.fmt != expected:
-        raise _refuse(Refusal.LEGACY_FORMAT, f"converting .{source} did not give a .{expected}")
+        raise FileRefused(Refusal.LEGACY_FORMAT, f"converting .{source} did not give a .{expected}")
     had_macros = any(s.startswith(("macros/", "_vba_project_cur/")) for s in streams)
     return replace(
         checked, converted_from=source, macros_removed=checked.macros_removed or had_macros
@@ -404,8 +404,8 @@ def _check_package(data: bytes, limits: SafetyLimits) -> CheckedOffice:
     if cleaned is None:
         return CheckedOffice(fmt=package.fmt, data=data, macros_removed=False)
     again = _inspect_package(cleaned, limits)  # our own rewrite goes through the guard too
-    if again.macro_parts or again.main_type != _PLAIN_MAIN[again.fmt]:
-        raise _refuse(Refusal.CORRUPT, "macro parts could not be removed cleanly")
+    if again.macro_parts or again.macro_sheets or again.main_type != _PLAIN_MAIN[again.fmt]:
+        raise FileRefused(Refusal.CORRUPT, "macro parts could not be removed cleanly")
     removed = bool(package.macro_parts or package.macro_sheets)
     return CheckedOffice(fmt=again.fmt, data=cleaned, macros_removed=removed)
 
@@ -423,7 +423,7 @@ class _Budget:
     def take(self, n: int, part: str) -> None:
         self.used += n
         if self.used > self.limit:
-            raise _refuse(
+            raise FileRefused(
                 Refusal.ZIP_BOMB,
                 f"more than {self.limit} bytes uncompressed (reached at {part!r})",
             )
@@ -439,10 +439,10 @@ def _directory_totals(data: bytes) -> tuple[int, int]:
     """Member count and central-directory size, read before zipfile builds its index."""
     pos = data.rfind(_EMPTY_ZIP_MAGIC, max(0, len(data) - (_EOCD.size + 0xFFFF)))
     if pos < 0 or pos + _EOCD.size > len(data):
-        raise _refuse(Refusal.CORRUPT, "zip end record missing (truncated or not a zip)")
+        raise FileRefused(Refusal.CORRUPT, "zip end record missing (truncated or not a zip)")
     _, disk, _, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(data, pos)
     if disk != 0:
-        raise _refuse(Refusal.CORRUPT, "multi-volume zip")
+        raise FileRefused(Refusal.CORRUPT, "multi-volume zip")
     if count == 0xFFFF or 0xFFFFFFFF in (cd_size, cd_offset):
         loc = pos - _ZIP64_LOCATOR.size
         if loc >= 0 and data[loc : loc + 4] == b"PK\x06\x07":
@@ -462,31 +462,33 @@ def _open_archive(
     """Index a zip and check everything the central directory declares, before inflating."""
     count, cd_size = _directory_totals(data)
     if count > limits.max_members or cd_size > limits.max_members * _MAX_CD_BYTES_PER_MEMBER:
-        raise _refuse(
+        raise FileRefused(
             Refusal.ZIP_BOMB, f"{what}: {count} members declared, limit {limits.max_members}"
         )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
     except Exception as exc:  # BadZipFile, ValueError, struct.error, UnicodeDecodeError…
-        raise _refuse(Refusal.CORRUPT, f"{what}: not a readable zip ({exc})") from exc
+        raise FileRefused(Refusal.CORRUPT, f"{what}: not a readable zip ({exc})") from exc
     if not infos:
-        raise _refuse(Refusal.CORRUPT, f"{what}: empty zip")
+        raise FileRefused(Refusal.CORRUPT, f"{what}: empty zip")
     if len(infos) != count:
-        raise _refuse(Refusal.CORRUPT, f"{what}: zip directory counts disagree")
+        raise FileRefused(Refusal.CORRUPT, f"{what}: zip directory counts disagree")
     if not data.startswith(_ZIP_MAGIC) or min(i.header_offset for i in infos) != 0:
-        raise _refuse(Refusal.CORRUPT, f"{what}: data before the first zip member")
+        raise FileRefused(Refusal.CORRUPT, f"{what}: data before the first zip member")
     seen: set[str] = set()
     declared = 0
     for info in infos:
         _check_member_name(info.orig_filename, what)  # as stored: zipfile cuts at NUL
         if info.filename.lower() in seen:
-            raise _refuse(Refusal.CORRUPT, f"{what}: duplicate member {info.filename!r}")
+            raise FileRefused(Refusal.CORRUPT, f"{what}: duplicate member {info.filename!r}")
         seen.add(info.filename.lower())
         if info.flag_bits & 0x1:
-            raise _refuse(Refusal.ENCRYPTED, f"{what}: zip member {info.filename!r} is encrypted")
+            raise FileRefused(
+                Refusal.ENCRYPTED, f"{what}: zip member {info.filename!r} is encrypted"
+            )
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _refuse(
+            raise FileRefused(
                 Refusal.CORRUPT, f"{what}: compression method {info.compress_type} not allowed"
             )
         if info.file_size > limits.ratio_floor_bytes and (
@@ -494,16 +496,16 @@ def _open_archive(
         ):
             ratio = f"ratio {info.file_size / max(info.compress_size, 1):.0f}"
             if _suspect_refusal(data, info, limits.max_xml_scan_bytes) is Refusal.XML_BOMB:
-                raise _refuse(
+                raise FileRefused(
                     Refusal.XML_BOMB, f"DOCTYPE/ENTITY declaration in {info.filename!r} ({ratio})"
                 )
-            raise _refuse(
+            raise FileRefused(
                 Refusal.ZIP_BOMB,
                 f"{what}: {info.filename!r} declares {ratio}, limit {limits.max_ratio:g}",
             )
         declared += info.file_size
     if budget.used + declared > budget.limit:
-        raise _refuse(
+        raise FileRefused(
             Refusal.ZIP_BOMB,
             f"{what}: declares {declared} bytes uncompressed, limit {budget.limit}",
         )
@@ -511,7 +513,7 @@ def _open_archive(
     for info, following in zip(ordered, [*ordered[1:], None], strict=True):
         end = _data_offset(data, info) + info.compress_size
         if end > (following.header_offset if following else len(data)):
-            raise _refuse(
+            raise FileRefused(
                 Refusal.CORRUPT, f"{what}: member {info.filename!r} truncated or overlapping"
             )
     return infos
@@ -544,21 +546,21 @@ def _check_member_name(name: str, what: str) -> None:
         or any(s in ("", ".", "..") for s in segments)
     )
     if bad:
-        raise _refuse(Refusal.CORRUPT, f"{what}: unsafe member name {name!r}")
+        raise FileRefused(Refusal.CORRUPT, f"{what}: unsafe member name {name!r}")
 
 
 def _data_offset(data: bytes, info: zipfile.ZipInfo) -> int:
     start = info.header_offset
     if start + _LOCAL_HEADER.size > len(data):
-        raise _refuse(Refusal.CORRUPT, f"member {info.filename!r} truncated")
+        raise FileRefused(Refusal.CORRUPT, f"member {info.filename!r} truncated")
     header = _LOCAL_HEADER.unpack_from(data, start)
     if header[0] != _ZIP_MAGIC:
-        raise _refuse(Refusal.CORRUPT, f"bad local header for {info.filename!r}")
+        raise FileRefused(Refusal.CORRUPT, f"bad local header for {info.filename!r}")
     name_len, extra_len = header[10], header[11]
     raw_name = data[start + _LOCAL_HEADER.size : start + _LOCAL_HEADER.size + name_len]
     encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
     if raw_name != info.orig_filename.encode(encoding, errors="surrogateescape"):
-        raise _refuse(Refusal.CORRUPT, f"local and central names differ for {info.filename!r}")
+        raise FileRefused(Refusal.CORRUPT, f"local and central names differ for {info.filename!r}")
     return int(start + _LOCAL_HEADER.size + name_len + extra_len)
 
 
@@ -567,7 +569,7 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, budget: _Budget) -> Iterator[by
     start = _data_offset(data, info)
     raw = memoryview(data)[start : start + info.compress_size]
     if len(raw) != info.compress_size:
-        raise _refuse(Refusal.CORRUPT, f"member {info.filename!r} truncated")
+        raise FileRefused(Refusal.CORRUPT, f"member {info.filename!r} truncated")
     produced = 0
     crc = 0
 
@@ -575,7 +577,7 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, budget: _Budget) -> Iterator[by
         nonlocal produced, crc
         produced += len(chunk)
         if produced > info.file_size:
-            raise _refuse(
+            raise FileRefused(
                 Refusal.ZIP_BOMB,
                 f"{info.filename!r} inflates past its declared {info.file_size} bytes",
             )
@@ -598,15 +600,15 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, budget: _Budget) -> Iterator[by
                     piece = raw[pos : pos + _CHUNK]
                     pos += len(piece)
                     if not piece:
-                        raise _refuse(Refusal.CORRUPT, f"member {info.filename!r} truncated")
+                        raise FileRefused(Refusal.CORRUPT, f"member {info.filename!r} truncated")
                 chunk = inflater.decompress(piece, _CHUNK)
                 if chunk:
                     account(chunk)
                     yield chunk
         except zlib.error as exc:
-            raise _refuse(Refusal.CORRUPT, f"member {info.filename!r}: {exc}") from exc
+            raise FileRefused(Refusal.CORRUPT, f"member {info.filename!r}: {exc}") from exc
     if produced != info.file_size or (crc & 0xFFFFFFFF) != info.CRC:
-        raise _refuse(Refusal.CORRUPT, f"member {info.filename!r} fails its size/CRC check")
+        raise FileRefused(Refusal.CORRUPT, f"member {info.filename!r} fails its size/CRC check")
 
 
 def _with_prefix(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
@@ -630,7 +632,7 @@ def _check_embedded_zip(blob: bytes, name: str, limits: SafetyLimits, budget: _B
         chunks = _with_prefix(_inflate(blob, info, budget), 4)
         for index, chunk in enumerate(chunks):
             if index == 0 and chunk.startswith(_ZIP_MAGIC):
-                raise _refuse(Refusal.ZIP_BOMB, f"zip nested more than one level in {name!r}")
+                raise FileRefused(Refusal.ZIP_BOMB, f"zip nested more than one level in {name!r}")
 
 
 # --------------------------------------------------------------------------- XML checks
@@ -654,7 +656,7 @@ def _decode_head(head: bytes, part: str, *, strict: bool) -> str | None:
     ):
         if head.startswith(bom):
             if codec.startswith("utf-32") and strict:
-                raise _refuse(Refusal.CORRUPT, f"{part!r}: UTF-32 XML is not allowed in Office")
+                raise FileRefused(Refusal.CORRUPT, f"{part!r}: UTF-32 XML is not allowed in Office")
             return head[len(bom) :].decode(codec, errors="replace")
     stripped = head.lstrip(b" \t\r\n")
     if stripped[:2] == b"<\x00":
@@ -663,12 +665,12 @@ def _decode_head(head: bytes, part: str, *, strict: bool) -> str | None:
         return head.decode("utf-16-be", errors="replace")
     if not stripped.startswith(b"<"):
         if strict:
-            raise _refuse(Refusal.CORRUPT, f"{part!r} is not XML")
+            raise FileRefused(Refusal.CORRUPT, f"{part!r} is not XML")
         return None
     text = head.decode("latin-1")
     declared = _ENCODING_DECL.match(text.lstrip())
     if strict and declared and declared.group(1).lower() not in _ALLOWED_XML_ENCODINGS:
-        raise _refuse(
+        raise FileRefused(
             Refusal.CORRUPT,
             f"{part!r} declares encoding {declared.group(1)!r}; Office XML is UTF-8 or UTF-16",
         )
@@ -681,7 +683,7 @@ def _check_head(head: bytes, part: str, mode: int, complete: bool, window: int) 
     if text is None:
         return
     if _MARKUP_BOMB.search(text):
-        raise _refuse(Refusal.XML_BOMB, f"DOCTYPE/ENTITY declaration in {part!r}")
+        raise FileRefused(Refusal.XML_BOMB, f"DOCTYPE/ENTITY declaration in {part!r}")
     if mode == _XmlMode.SNIFF:
         return
     pos = 0
@@ -700,10 +702,10 @@ def _check_head(head: bytes, part: str, mode: int, complete: bool, window: int) 
             continue
         if text.startswith("<", pos) and not text.startswith("<!", pos):
             return  # the root element starts inside the window: no DOCTYPE can follow
-        raise _refuse(Refusal.CORRUPT, f"{part!r}: unexpected content before the root element")
+        raise FileRefused(Refusal.CORRUPT, f"{part!r}: unexpected content before the root element")
     if not complete:
-        raise _refuse(Refusal.XML_BOMB, f"{part!r}: XML prolog longer than {window} bytes")
-    raise _refuse(Refusal.CORRUPT, f"{part!r}: no XML root element")
+        raise FileRefused(Refusal.XML_BOMB, f"{part!r}: XML prolog longer than {window} bytes")
+    raise FileRefused(Refusal.CORRUPT, f"{part!r}: no XML root element")
 
 
 class _XmlChecker:
@@ -740,15 +742,15 @@ class _XmlChecker:
                 self.parser.CharacterDataHandler = self._data
 
     def _forbidden(self, *_: object) -> NoReturn:
-        raise _refuse(Refusal.XML_BOMB, f"DOCTYPE/ENTITY declaration in {self.part!r}")
+        raise FileRefused(Refusal.XML_BOMB, f"DOCTYPE/ENTITY declaration in {self.part!r}")
 
     def _start(self, name: str, attrs: list[str]) -> None:
         self.depth += 1
         self.text = 0
         if self.depth > _LXML_MAX_DEPTH:
-            raise _refuse(Refusal.CORRUPT, f"{self.part!r} nests deeper than {_LXML_MAX_DEPTH}")
+            raise FileRefused(Refusal.CORRUPT, f"{self.part!r} nests deeper than {_LXML_MAX_DEPTH}")
         if any(len(value) > _LXML_MAX_TEXT for value in attrs[1::2]):
-            raise _refuse(Refusal.CORRUPT, f"{self.part!r} has an attribute over 10 MB")
+            raise FileRefused(Refusal.CORRUPT, f"{self.part!r} has an attribute over 10 MB")
         if self.on_start is not None and not self.on_start(name, attrs):
             self.on_start = None
 
@@ -759,13 +761,15 @@ class _XmlChecker:
     def _data(self, data: str) -> None:
         self.text += len(data)
         if self.text > _LXML_MAX_TEXT:
-            raise _refuse(Refusal.CORRUPT, f"{self.part!r} has a text node over 10 MB")
+            raise FileRefused(Refusal.CORRUPT, f"{self.part!r} has a text node over 10 MB")
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         try:
             self.parser.Parse(chunk, final)
         except (expat.ExpatError, ValueError) as exc:  # ValueError: unsupported encoding
-            raise _refuse(Refusal.CORRUPT, f"{self.part!r} is not well-formed XML ({exc})") from exc
+            raise FileRefused(
+                Refusal.CORRUPT, f"{self.part!r} is not well-formed XML ({exc})"
+            ) from exc
 
 
 # --------------------------------------------------------------------------- OPC structure
@@ -828,16 +832,16 @@ def _parse_control(blob: bytes, part: str) -> Element:
     try:
         root: Element = SafeET.fromstring(blob, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise _refuse(Refusal.XML_BOMB, f"DOCTYPE/ENTITY declaration in {part!r}") from exc
+        raise FileRefused(Refusal.XML_BOMB, f"DOCTYPE/ENTITY declaration in {part!r}") from exc
     except SafeET.ParseError as exc:
-        raise _refuse(Refusal.CORRUPT, f"{part!r} is not well-formed XML ({exc})") from exc
+        raise FileRefused(Refusal.CORRUPT, f"{part!r} is not well-formed XML ({exc})") from exc
     return root
 
 
 def _read_content_types(package: _Package, blob: bytes) -> None:
     root = _parse_control(blob, "[Content_Types].xml")
     if root.tag != f"{{{_CT_NS}}}Types":
-        raise _refuse(Refusal.CORRUPT, "[Content_Types].xml has the wrong root element")
+        raise FileRefused(Refusal.CORRUPT, "[Content_Types].xml has the wrong root element")
     for item in root:
         key = {f"{{{_CT_NS}}}Default": "Extension", f"{{{_CT_NS}}}Override": "PartName"}.get(
             item.tag
@@ -846,14 +850,14 @@ def _read_content_types(package: _Package, blob: bytes) -> None:
             continue
         name, ctype = item.get(key), item.get("ContentType")
         if not name or not ctype:
-            raise _refuse(Refusal.CORRUPT, "[Content_Types].xml entry without name or type")
+            raise FileRefused(Refusal.CORRUPT, "[Content_Types].xml entry without name or type")
         entries, index = (
             (package.defaults, package.by_extension)
             if key == "Extension"
             else (package.overrides, package.by_part)
         )
         if name.lower() in index:  # readers disagree on which duplicate wins
-            raise _refuse(Refusal.CORRUPT, f"[Content_Types].xml lists {name!r} twice")
+            raise FileRefused(Refusal.CORRUPT, f"[Content_Types].xml lists {name!r} twice")
         entries.append((name, ctype))
         index[name.lower()] = ctype
 
@@ -861,12 +865,12 @@ def _read_content_types(package: _Package, blob: bytes) -> None:
 def _read_rels(blob: bytes, part: str) -> list[_Rel]:
     root = _parse_control(blob, part)
     if root.tag != f"{{{_REL_NS}}}Relationships":
-        raise _refuse(Refusal.CORRUPT, f"{part!r} has the wrong root element")
+        raise FileRefused(Refusal.CORRUPT, f"{part!r} has the wrong root element")
     rels = []
     for item in root.iter(f"{{{_REL_NS}}}Relationship"):
         rid, rtype, target = item.get("Id"), item.get("Type"), item.get("Target")
         if not rid or not rtype or target is None:
-            raise _refuse(Refusal.CORRUPT, f"{part!r}: relationship without Id, Type or Target")
+            raise FileRefused(Refusal.CORRUPT, f"{part!r}: relationship without Id, Type or Target")
         rels.append(_Rel(rid, rtype, target, item.get("TargetMode")))
     return rels
 
@@ -875,28 +879,30 @@ def _find_main(package: _Package) -> None:
     """The officeDocument target: exactly one, present, of a Word/Excel main type."""
     package_rels = package.rels.get("_rels/.rels")
     if package_rels is None:
-        raise _refuse(Refusal.CORRUPT, "package relationships (_rels/.rels) missing")
+        raise FileRefused(Refusal.CORRUPT, "package relationships (_rels/.rels) missing")
     mains = [r for r in package_rels if r.short_type == "officeDocument" and not r.external]
     if any(r.rtype.startswith(_STRICT_PREFIX) for r in mains):
-        raise _refuse(Refusal.UNSUPPORTED, "Strict Open XML document (save as a normal file)")
+        raise FileRefused(Refusal.UNSUPPORTED, "Strict Open XML document (save as a normal file)")
     mains = [r for r in mains if r.rtype == _RT_OFFICE_DOCUMENT]
     if len(mains) != 1:
-        raise _refuse(Refusal.CORRUPT, f"{len(mains)} main documents in the package, expected 1")
+        raise FileRefused(
+            Refusal.CORRUPT, f"{len(mains)} main documents in the package, expected 1"
+        )
     package.main = _resolve("", mains[0].target)
     ctype = (package.content_type(package.main) or "").lower()
     if ctype in _OTHER_MAIN_TYPES:
-        raise _refuse(Refusal.UNSUPPORTED, f"{_OTHER_MAIN_TYPES[ctype]} main part")
+        raise FileRefused(Refusal.UNSUPPORTED, f"{_OTHER_MAIN_TYPES[ctype]} main part")
     if ctype not in _MAIN_TYPES:
-        raise _refuse(Refusal.CORRUPT, f"main part {package.main!r} has content type {ctype!r}")
+        raise FileRefused(Refusal.CORRUPT, f"main part {package.main!r} has content type {ctype!r}")
     package.fmt = _MAIN_TYPES[ctype]
     package.main_type = ctype
     declared_mains = [
         p for p, t in package.overrides if t.lower() in _MAIN_TYPES | _OTHER_MAIN_TYPES
     ]
     if len(declared_mains) > 1 or any(p.lstrip("/") != package.main for p in declared_mains):
-        raise _refuse(Refusal.CORRUPT, "content types declare a different or second main part")
+        raise FileRefused(Refusal.CORRUPT, "content types declare a different or second main part")
     if package.fmt == "xlsx" and not declared_mains and package.main != "xl/workbook.xml":
-        raise _refuse(Refusal.CORRUPT, "workbook part has no content type override")
+        raise FileRefused(Refusal.CORRUPT, "workbook part has no content type override")
 
 
 def _xml_mode(package: _Package, member: str) -> int:
@@ -917,7 +923,7 @@ def _inspect_package(data: bytes, limits: SafetyLimits) -> _Package:
     package = _Package(data=data, infos=infos)
     names = {i.filename for i in infos}
     if "[Content_Types].xml" not in names:
-        raise _refuse(Refusal.CORRUPT, "[Content_Types].xml missing: not an Office package")
+        raise FileRefused(Refusal.CORRUPT, "[Content_Types].xml missing: not an Office package")
 
     def control_first(info: zipfile.ZipInfo) -> tuple[int, int]:
         name = info.filename
@@ -936,7 +942,7 @@ def _inspect_package(data: bytes, limits: SafetyLimits) -> _Package:
         if control and blob is not None:
             control_bytes += len(blob)
             if control_bytes > _MAX_CONTROL_BYTES:
-                raise _refuse(Refusal.ZIP_BOMB, "relationship parts over 16 MB")
+                raise FileRefused(Refusal.ZIP_BOMB, "relationship parts over 16 MB")
             if name == "[Content_Types].xml":
                 _read_content_types(package, blob)
             else:
@@ -953,7 +959,7 @@ def _scan_member(
     name = info.filename
     if name.endswith("/"):
         if info.file_size:
-            raise _refuse(Refusal.CORRUPT, f"directory entry {name!r} has content")
+            raise FileRefused(Refusal.CORRUPT, f"directory entry {name!r} has content")
         return None
     mode = _XmlMode.LXML if keep else _xml_mode(package, name)
     on_start = None
@@ -980,7 +986,9 @@ def _scan_member(
         if nested is not None:
             nested += chunk
             if len(nested) > limits.max_file_bytes:
-                raise _refuse(Refusal.ZIP_BOMB, f"embedded archive {name!r} over the size limit")
+                raise FileRefused(
+                    Refusal.ZIP_BOMB, f"embedded archive {name!r} over the size limit"
+                )
         elif head is None:
             accept(chunk)
         else:
@@ -991,7 +999,7 @@ def _scan_member(
                 head = None
     if nested is not None:
         if keep:
-            raise _refuse(Refusal.CORRUPT, f"{name!r} is a zip archive, not XML")
+            raise FileRefused(Refusal.CORRUPT, f"{name!r} is a zip archive, not XML")
         _check_embedded_zip(bytes(nested), name, limits, budget)
         return None
     if head is not None:
@@ -1021,18 +1029,20 @@ def _main_collector(package: _Package) -> Callable[[str, list[str]], bool]:
 def _check_structure(package: _Package, names: set[str]) -> None:
     """What python-docx and openpyxl rely on when they open the package."""
     if package.main not in names:
-        raise _refuse(Refusal.CORRUPT, f"main part {package.main!r} missing")
+        raise FileRefused(Refusal.CORRUPT, f"main part {package.main!r} missing")
     if package.root.startswith(_STRICT_PREFIX):
-        raise _refuse(Refusal.UNSUPPORTED, "Strict Open XML document (save as a normal file)")
+        raise FileRefused(Refusal.UNSUPPORTED, "Strict Open XML document (save as a normal file)")
     if package.root != _ROOTS[package.fmt]:
-        raise _refuse(Refusal.CORRUPT, f"main part {package.main!r} has root {package.root!r}")
+        raise FileRefused(Refusal.CORRUPT, f"main part {package.main!r} has root {package.root!r}")
     for part, declared in package.overrides:  # openpyxl opens shared strings by content type
         if declared.lower() == _CT_SHARED_STRINGS and part.lstrip("/") not in names:
-            raise _refuse(Refusal.CORRUPT, f"content types name a missing part {part!r}")
+            raise FileRefused(Refusal.CORRUPT, f"content types name a missing part {part!r}")
     main_rels = {r.rid for r in package.rels.get(_rels_member(package.main), [])}
     for rid in package.sheet_rids:
         if rid not in main_rels:
-            raise _refuse(Refusal.CORRUPT, f"workbook sheet refers to unknown relationship {rid!r}")
+            raise FileRefused(
+                Refusal.CORRUPT, f"workbook sheet refers to unknown relationship {rid!r}"
+            )
     # Walk the relationship graph depth-first, as python-docx does (recursively).
     visited: set[str] = set()
     stack: list[Iterator[tuple[str, _Rel]]] = [iter([("", r) for r in package.rels["_rels/.rels"]])]
@@ -1049,20 +1059,20 @@ def _check_structure(package: _Package, names: set[str]) -> None:
             continue
         visited.add(target)
         if target not in names:
-            raise _refuse(
+            raise FileRefused(
                 Refusal.CORRUPT,
                 f"relationship {rel.rid!r} of {source or 'the package'!r} "
                 f"points to missing {target!r}",
             )
         ctype = package.content_type(target)
         if ctype is None:
-            raise _refuse(Refusal.CORRUPT, f"part {target!r} has no content type")
+            raise FileRefused(Refusal.CORRUPT, f"part {target!r} has no content type")
         if _is_macro(ctype, rel, target):
             package.macro_parts.add(target)
         elif ctype.lower() in _MACROSHEET_CTS or rel.short_type in _MACROSHEET_REL_NAMES:
             package.macro_sheets.add(target)
         if len(stack) >= _MAX_REL_DEPTH:
-            raise _refuse(Refusal.CORRUPT, f"relationships nest deeper than {_MAX_REL_DEPTH}")
+            raise FileRefused(Refusal.CORRUPT, f"relationships nest deeper than {_MAX_REL_DEPTH}")
         stack.append(iter([(target, r) for r in package.rels.get(_rels_member(target), [])]))
     for name in names:  # macro parts nobody points at are dropped too
         ctype = package.content_type(name)
