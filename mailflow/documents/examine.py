@@ -23,6 +23,7 @@ from mailflow.mail.parse import MailAttachment, ParsedMail
 
 log = structlog.get_logger(__name__)
 
+OFFICE_SUFFIXES = (".docx", ".xlsx", ".docm", ".xlsm", ".doc", ".xls", ".dotx", ".xltx")
 MIME = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -67,6 +68,10 @@ class FormDesk:
         for att in mail.attachments:
             kind = office_kind(att.filename, att.content_type, att.data)
             if kind is None:
+                if att.filename.lower().endswith(OFFICE_SUFFIXES):
+                    # named like a form but is something else (a PDF renamed .docx…): say so
+                    problems.append(AttachmentProblem(att.filename, "unsupported",
+                                                      "not an Office file despite its name"))
                 continue  # pictures, PDFs, signatures: archived, not forms
             self._examine_one(att, year, accepted, problems, notes)
         return FormsOutcome(tuple(accepted), tuple(problems), tuple(notes))

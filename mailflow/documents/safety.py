@@ -37,7 +37,7 @@ from xml.parsers import expat
 
 import defusedxml.ElementTree as SafeET
 import msoffcrypto
-import olefile  # type: ignore[import-untyped]  # comes with msoffcrypto-tool
+import olefile
 import puremagic
 from defusedxml import DefusedXmlException
 
