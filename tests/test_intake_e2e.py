@@ -8,7 +8,6 @@ person acknowledged exactly once, robots never, INBOX empty; reruns and crashes 
 from __future__ import annotations
 
 import email
-import json
 import subprocess
 import sys
 from collections import Counter
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailflow_testing import mailbuild
 from sqlalchemy import func, select
 
 from mailflow.clock import SystemClock
@@ -26,6 +24,8 @@ from mailflow.service import Service
 from mailflow.store.archive import Archive, sha256_hex
 from mailflow.store.db import make_engine, session_factory
 from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
+from mailflow_testing import mailbuild
+from mailflow_testing.config_file import write_config
 from tests.stack import SERVICE, stack_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -239,7 +239,7 @@ def test_run_once_cli_on_a_config_file(mailstack: Any, sqlite_url: str, tmp_path
                                                  subject="命令行", body="…"))
     settings = stack_settings(dovecot, smtp, sqlite_url, tmp_path)
     config = tmp_path / "config.toml"
-    config.write_text(_toml(settings), encoding="utf-8")
+    write_config(settings, config)
     result = subprocess.run(
         [sys.executable, "-m", "mailflow", "--config", str(config), "run", "--once",
          "--now", "2026-11-24T10:00+08:00"],
@@ -249,13 +249,3 @@ def test_run_once_cli_on_a_config_file(mailstack: Any, sqlite_url: str, tmp_path
     assert "taken in 1" in result.stdout
     (message,) = smtp.wait_for(1)
     assert b"REQ-2026-000001" in message.data
-
-
-def _toml(settings: Settings) -> str:
-    data = json.loads(settings.model_dump_json(exclude_none=True))
-    lines: list[str] = []
-    for section in ("mailbox", "smtp", "storage"):
-        lines.append(f"[{section}]")
-        for key, value in data[section].items():
-            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-    return "\n".join(lines) + "\n"

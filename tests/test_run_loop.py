@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,20 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from mailflow_testing import mailbuild
-
+from mailflow_testing.config_file import write_config
 from tests.stack import SERVICE, stack_settings
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_config(settings: Any, path: Path) -> Path:
-    data = json.loads(settings.model_dump_json(exclude_none=True))
-    lines: list[str] = []
-    for section in ("mailbox", "smtp", "storage"):
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in data[section].items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def start(config: Path, cwd: Path) -> subprocess.Popen[bytes]:
