@@ -1,0 +1,160 @@
+"""``python -m bench``: run the benchmarks, print a table, write bench/results/<ts>.json.
+
+Targets (issue 7, 2 cores, SQLite): mailflow within 2.0x of the floor, latency p50 < 0.8 s
+and p95 < 1.5 s, peak memory < 300 MB reading a 20 MB spreadsheet form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.latency import LatencyResult, run_latency
+from bench.memory import MemoryCase, run_memory
+from bench.throughput import ThroughputResult, run_throughput
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = RESULTS.parents[1]
+PARTS = ("throughput", "latency", "memory", "search")
+TARGETS = {"ratio": 2.0, "p50": 0.8, "p95": 1.5, "spreadsheet_mb": 300.0}
+SEARCH_NA = "n/a (archive search not built yet)"
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--mails", type=int, default=2000, help="throughput: mails (2000)")
+    parser.add_argument("--latency", type=int, default=200,
+                        help="latency: mails appended one at a time (200)")
+    parser.add_argument("--gap", type=float, default=0.2,
+                        help="latency: pause after each acknowledgment, seconds (0.2)")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--profile", action="store_true",
+                        help="throughput: cProfile the mailflow pass into bench/results/")
+    parser.add_argument("--note", default="", help="free text stored with the results")
+    options = parser.parse_args(argv)
+    options.parts = [p.strip() for p in options.only.split(",") if p.strip()]
+    unknown = set(options.parts) - set(PARTS)
+    if unknown:
+        parser.error(f"--only: unknown {sorted(unknown)}; choose from {','.join(PARTS)}")
+    return options
+
+
+def _git() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                              check=False)
+        return done.stdout.strip()
+
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def _verdict(ok: bool) -> str:
+    return "[green]PASS[/green]" if ok else "[red]MISS[/red]"
+
+
+def _table(results: dict[str, Any], tp: ThroughputResult | None, lat: LatencyResult | None,
+           mem: list[MemoryCase] | None) -> Table:
+    table = Table(title=f"mailflow benchmark {results['started']} "
+                        f"({results['machine']['cpus']} cores, SQLite)")
+    for column in ("measure", "value", "target", ""):
+        table.add_column(column)
+    verdicts: dict[str, bool] = {}
+    if tp is not None:
+        c = tp.checks
+        complete = (c["acks_at_server"] == c["forms_registered"] == c["floor_forms_read"]
+                    == c["floor_acks_at_server"] == tp.mails and c["inbox_left"] == 0)
+        fp = tp.floor_parts
+        table.add_row(f"throughput, {tp.mails} form mails",
+                      f"{tp.mailflow_seconds:.1f} s = {tp.mails / tp.mailflow_seconds:.1f} forms/s",
+                      "", "" if complete else "[red]INCOMPLETE[/red]")
+        table.add_row("  floor (fetch + parse + forms + smtp)",
+                      f"{tp.floor_seconds:.1f} s = {tp.mails / tp.floor_seconds:.1f} forms/s "
+                      f"({fp['fetch']:.1f} + {fp['parse']:.1f} + {fp['forms']:.1f} + "
+                      f"{fp['smtp']:.1f})", "", "")
+        verdicts["ratio"] = complete and tp.ratio <= TARGETS["ratio"]
+        table.add_row("  mailflow / floor", f"{tp.ratio:.2f}", f"≤ {TARGETS['ratio']}",
+                      _verdict(verdicts["ratio"]))
+    if lat is not None and lat.samples:
+        verdicts["p50"] = lat.p50 < TARGETS["p50"]
+        verdicts["p95"] = lat.p95 < TARGETS["p95"]
+        n = len(lat.samples)
+        table.add_row(f"latency p50 ({n} mails, IDLE)", f"{lat.p50:.3f} s",
+                      f"< {TARGETS['p50']} s", _verdict(verdicts["p50"]))
+        table.add_row("latency p95", f"{lat.p95:.3f} s", f"< {TARGETS['p95']} s",
+                      _verdict(verdicts["p95"]))
+        table.add_row("latency max", f"{lat.max:.3f} s", "", "")
+    for case in mem or ():
+        if case.name == "spreadsheet":
+            verdicts["spreadsheet_mb"] = case.peak_rss_mb < TARGETS["spreadsheet_mb"]
+            target, verdict = f"< {TARGETS['spreadsheet_mb']:.0f} MB", _verdict(
+                verdicts["spreadsheet_mb"])
+            label = f"peak memory, {case.size / 1e6:.0f} MB spreadsheet form"
+        else:
+            target, verdict = "", ""
+            label = f"peak memory, {case.size / 1e6:.0f} MB mail (parse + intake)"
+        table.add_row(label, f"{case.peak_rss_mb:.0f} MB RSS (Python heap "
+                      f"{case.traced_peak_mb:.0f} MB, {case.seconds:.1f} s)", target, verdict)
+    if "search" in results["parts"]:
+        table.add_row("archive search, 100,000 requests", SEARCH_NA, "", "")
+    results["verdicts"] = {k: ("PASS" if v else "MISS") for k, v in verdicts.items()}
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = _options(argv)
+    console = Console()
+
+    def progress(text: str) -> None:
+        console.print(f"[dim]{text}[/dim]")
+
+    started = datetime.now(UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(exist_ok=True)
+    results: dict[str, Any] = {
+        "started": started.isoformat(timespec="seconds"),
+        "parts": options.parts,
+        "options": {"mails": options.mails, "latency": options.latency, "gap": options.gap},
+        "note": options.note,
+        "git": _git(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "loadavg_start": os.getloadavg()},
+    }
+    tp = lat = None
+    mem = None
+    if "throughput" in options.parts:
+        profile = RESULTS / f"{stamp}-throughput.prof" if options.profile else None
+        tp = run_throughput(options.mails, profile=profile,
+                            log=RESULTS / f"{stamp}-throughput.log", progress=progress)
+        results["throughput"] = tp.as_json()
+        if profile:
+            progress(f"profile: {profile}")
+    if "latency" in options.parts:
+        lat = run_latency(options.latency, gap=options.gap, progress=progress)
+        results["latency"] = lat.as_json()
+    if "memory" in options.parts:
+        mem = run_memory(progress=progress)
+        results["memory"] = [case.as_json() for case in mem]
+    if "search" in options.parts:
+        results["search"] = SEARCH_NA
+    results["machine"]["loadavg_end"] = os.getloadavg()
+    console.print(_table(results, tp, lat, mem))
+    out = RESULTS / f"{stamp}.json"
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    console.print(f"results: {out.relative_to(REPO)}")
+    return 0 if all(v == "PASS" for v in results["verdicts"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
