@@ -14,6 +14,7 @@ What a person may have used to fill a form, and how it reads here:
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+import zipfile
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -35,8 +36,7 @@ from mailflow.documents.ooxml import (
     custom_property,
     main_part,
     open_package,
-    parse_xml,
-    read_part,
+    stream_xml,
 )
 
 W_TRANSITIONAL: Final = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -44,8 +44,8 @@ W_STRICT: Final = "http://purl.oclc.org/ooxml/wordprocessingml/main"
 W14: Final = "http://schemas.microsoft.com/office/word/2010/wordml"
 MC: Final = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 
-MAX_BLOCKS = 5000  # a form has a few dozen; stop walking an enormous document early
-MAX_CELLS = 20000
+MAX_BLOCKS = 3000  # a form has a few dozen blocks and a few hundred cells: stop walking
+MAX_CELLS = 5000  # an enormous document early
 
 # w:sym characters (Wingdings, Wingdings 2, Symbol…) that people use as boxes and ticks.
 _SYM_MARKED = frozenset({"F0FE", "F0FD", "F0FC", "F0FB", "F052", "F054", "F050", "F051", "F0D6"})
@@ -122,23 +122,26 @@ class _Walker:
 
     # -- block level --------------------------------------------------------------------
     def container(self, el: ET.Element) -> None:
-        k = self.k
         for child in el:
             if self.full():
                 return
-            tag = child.tag
-            if tag == k.p:
-                self.paragraph(child)
-            elif tag == k.tbl:
-                self.table(child)
-            elif tag == k.sdt:
-                self.block_sdt(child)
-            elif tag in (k.custom_xml, k.smart_tag) or tag == k.mc_choice:
-                self.container(child)
-            elif tag == k.mc_alt:
-                choice = child.find(k.mc_choice)
-                if choice is not None:
-                    self.container(choice)
+            self.block(child)
+
+    def block(self, child: ET.Element) -> None:
+        k = self.k
+        tag = child.tag
+        if tag == k.p:
+            self.paragraph(child)
+        elif tag == k.tbl:
+            self.table(child)
+        elif tag == k.sdt:
+            self.block_sdt(child)
+        elif tag in (k.custom_xml, k.smart_tag) or tag == k.mc_choice:
+            self.container(child)
+        elif tag == k.mc_alt:
+            choice = child.find(k.mc_choice)
+            if choice is not None:
+                self.container(choice)
 
     def block_sdt(self, sdt: ET.Element) -> None:
         content = sdt.find(self.k.sdt_content)
@@ -341,22 +344,46 @@ def _sdt_label(sdt: ET.Element, k: _Tags) -> str:
     return ""
 
 
+def _walk(package: zipfile.ZipFile, name: str) -> list[Block]:
+    """Stream the main part, handing each body-level element to the walker as it completes.
+
+    Each element is dropped once read and the walk stops at MAX_BLOCKS/MAX_CELLS, so a
+    huge document costs no more than its first few thousand cells.
+    """
+    walker: _Walker | None = None
+    body: ET.Element | None = None
+    depth = 0
+    for event, element in stream_xml(package, name):
+        if event == "start":
+            depth += 1
+            if depth == 1:
+                ns = element.tag[1:].partition("}")[0] if element.tag.startswith("{") else ""
+                tags = _TAGS.get(ns)
+                if tags is None:
+                    raise PackageError(f"{name} is not a WordprocessingML document")
+                walker = _Walker(tags)
+            elif depth == 2 and walker is not None and element.tag == walker.k.body:
+                body = element
+            continue
+        depth -= 1
+        if depth == 2 and body is not None and walker is not None:
+            walker.block(element)
+            body.clear()
+            if walker.full():
+                break
+    if walker is None:
+        raise PackageError(f"{name} is empty")
+    return walker.blocks
+
+
 def read_docx(data: bytes) -> RawDocument:
     """The document body as blocks (one Part), plus the file marker from custom properties."""
     package = open_package(data)
     with package:
         name = main_part(package, "word/document.xml")
-        xml = read_part(package, name)
-        if xml is None:
+        if name not in package.NameToInfo:
             raise PackageError(f"no main document part ({name})")
-        root = parse_xml(xml, name)
+        blocks = _walk(package, name)
         marker_value = custom_property(package, MARKER_NAME)
-    tags = _TAGS.get(root.tag[1:].partition("}")[0] if root.tag.startswith("{") else "")
-    if tags is None:
-        raise PackageError(f"{name} is not a WordprocessingML document")
-    body = root.find(tags.body)
-    walker = _Walker(tags)
-    if body is not None:
-        walker.container(body)
     file_marker: Marker | None = parse_marker(marker_value) if marker_value else None
-    return RawDocument((Part("document", tuple(walker.blocks)),), file_marker)
+    return RawDocument((Part("document", tuple(blocks)),), file_marker)

@@ -94,7 +94,10 @@ class Extracted:
 
 
 def _fold_map(text: str) -> tuple[str, list[int]]:
-    """*text* folded character by character, with each folded index's original index."""
+    """*text* folded, with each folded index's original index (identity when lengths match)."""
+    whole = fold(text)
+    if len(whole) == len(text):
+        return whole, list(range(len(text) + 1))
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):

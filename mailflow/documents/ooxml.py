@@ -12,6 +12,7 @@ import io
 import posixpath
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Iterator
 
 MAX_PART_BYTES = 32 * 1024 * 1024  # a form's document.xml is a few hundred KB at most
 
@@ -58,6 +59,62 @@ def parse_xml(data: bytes, name: str) -> ET.Element:
         return ET.fromstring(data)  # noqa: S314
     except ET.ParseError as exc:
         raise PackageError(f"{name}: XML syntax error ({exc})") from exc
+
+
+STREAM_CHUNK = 64 * 1024
+
+
+def stream_xml(package: zipfile.ZipFile, name: str) -> Iterator[tuple[str, ET.Element]]:
+    """("start"/"end", element) events of part *name*, parsed as it decompresses.
+
+    The caller may stop early (a worksheet after its first rows) and should ``clear()``
+    what it has read, so neither time nor memory depends on the part's size (hence no
+    size cap here). A DOCTYPE before the root element is refused, as in parse_xml.
+    """
+    try:
+        info = package.getinfo(name)
+    except KeyError:
+        return
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+    started = False
+    tail = b""
+    try:
+        with package.open(info) as source:
+            while chunk := source.read(STREAM_CHUNK):
+                if not started and (b"<!DOCTYPE" in tail + chunk or b"<!doctype" in tail + chunk):
+                    raise PackageError(f"{name}: has a DOCTYPE declaration (refused)")
+                tail = chunk[-16:]
+                parser.feed(chunk)
+                for event, element in _events(parser):
+                    started = True
+                    yield event, element
+            parser.close()
+            yield from _events(parser)
+    except ET.ParseError as exc:
+        raise PackageError(f"{name}: XML syntax error ({exc})") from exc
+
+
+def _events(parser: ET.XMLPullParser[ET.Element]) -> Iterator[tuple[str, ET.Element]]:
+    for item in parser.read_events():
+        if len(item) == 2 and isinstance(item[1], ET.Element):  # only start/end were asked for
+            yield item[0], item[1]
+
+
+def part_rels(package: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """Relationship id → (type, target part name) for *part* (targets resolved)."""
+    folder, _, base = part.rpartition("/")
+    name = f"{folder}/_rels/{base}.rels" if folder else f"_rels/{base}.rels"
+    data = read_part(package, name)
+    if data is None:
+        return {}
+    rels: dict[str, tuple[str, str]] = {}
+    for rel in parse_xml(data, name).iter(f"{{{RELS_NS}}}Relationship"):
+        target = rel.get("Target") or ""
+        if rel.get("TargetMode") == "External" or not target:
+            continue
+        path = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
+        rels[rel.get("Id") or ""] = (rel.get("Type") or "", posixpath.normpath(path))
+    return rels
 
 
 def main_part(package: zipfile.ZipFile, default: str) -> str:
