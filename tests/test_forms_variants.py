@@ -305,6 +305,15 @@ def alias_docx(_: Path) -> bytes:
     return make_docx(para("XX有限公司系统账号申请表"), table(rows))
 
 
+def instructions_mention_labels_docx(_: Path) -> bytes:
+    return make_docx(
+        para("业务数据提取申请表"),
+        para("填表说明：使用目的：请写明用途。数据密级：三选一。"),
+        table(_dx_rows()),
+        para("备注：使用范围：以审批为准"),
+    )
+
+
 def time_range_one_cell_docx(_: Path) -> bytes:
     rows = [["变更名称", "升级"], ["变更操作时间", "11月25日 23:30 至 次日 01:30"]]
     return make_docx(para("系统变更申请表"), table(rows))
@@ -597,6 +606,13 @@ CASES: dict[str, Case] = {
         ("data_extraction",),
         ({"applicant": "张三", "wanted_by": date(2026, 11, 25), "classification": "机密"},),
         by="title",
+    ),
+    "instructions-mentioning-labels-lose-to-the-table": Case(
+        instructions_mention_labels_docx,
+        "docx",
+        ("data_extraction",),
+        ({"purpose": "月度经营分析", "scope_of_use": "市场部内部", "classification": "机密"},),
+        no_problems=("purpose", "scope_of_use", "classification"),
     ),
     "midnight-range-one-cell": Case(
         time_range_one_cell_docx,

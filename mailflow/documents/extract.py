@@ -67,6 +67,11 @@ def form_index(form: FormDef) -> FormIndex:
     return FormIndex(form, labels, columns, inline, {f.key: f.type for f in form.fields})
 
 
+# How much a source is trusted: a labelled table cell over "label：value" written inside a
+# cell, over a loose paragraph (instructions above a table may mention labels too).
+LINE, CELL_TEXT, CELL = 0, 1, 2
+
+
 @dataclass
 class Extracted:
     """Raw values found for one form: plain fields, time-range parts, table rows."""
@@ -75,22 +80,32 @@ class Extracted:
     parts: dict[str, dict[str, RawValue]] = field(default_factory=dict)
     tables: dict[str, list[dict[str, RawValue]]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)  # fields whose label appeared at all
+    ranks: dict[Slot, int] = field(default_factory=dict)
 
-    def put(self, slot: Slot, value: RawValue | None) -> bool:
-        """Record *value* unless the slot already has one; True when it was taken."""
+    def get(self, slot: Slot) -> RawValue | None:
+        if slot.part is not None:
+            return self.parts.get(slot.field, {}).get(slot.part)
+        return self.values.get(slot.field)
+
+    def put(self, slot: Slot, value: RawValue | None, rank: int) -> bool:
+        """Record *value* unless the slot holds one from an equal or better source.
+
+        True when it was taken. Empty values are never taken (but the label counts as seen).
+        """
         self.seen.add(slot.field)
         if value is None or (isinstance(value, str) and not value.strip()):
             return False
-        if slot.part is not None:
-            target = self.parts.setdefault(slot.field, {})
-            if slot.part in target:
-                return False
-            target[slot.part] = value
-            return True
-        if slot.field in self.values:
+        if self.ranks.get(slot, -1) >= rank:
             return False
-        self.values[slot.field] = value
+        self.replace(slot, value)
+        self.ranks[slot] = rank
         return True
+
+    def replace(self, slot: Slot, value: RawValue) -> None:
+        if slot.part is not None:
+            self.parts.setdefault(slot.field, {})[slot.part] = value
+        else:
+            self.values[slot.field] = value
 
 
 def _fold_map(text: str) -> tuple[str, list[int]]:
@@ -173,7 +188,7 @@ class _Extractor:
         if slot is None and pair.label in self.ix.types:
             slot = Slot(pair.label)
         if slot is not None and self.ix.types[slot.field] is not FieldType.TABLE:
-            self.out.put(slot, clean_value(pair.value))
+            self.out.put(slot, clean_value(pair.value), CELL)
 
     def line(self, text: str) -> None:
         pairs = self.inline_pairs(text)
@@ -183,15 +198,15 @@ class _Extractor:
                 self.continue_pending(head)
             self.pending = None
             for slot, value, _ in pairs:
-                taken = self.out.put(slot, value)
-                if taken or not value:
-                    self.pending = slot if self.takes_more(slot, value) else None
+                taken = self.out.put(slot, value, LINE)
+                owned = taken or (not value and self.out.get(slot) is None)
+                self.pending = slot if owned and self.takes_more(slot, value) else None
             return
         label = self.label_of(text.strip())
         if label is not None:
             slot, value = label
-            self.out.put(slot, value)
-            self.pending = slot
+            taken = self.out.put(slot, value, LINE)
+            self.pending = slot if taken or self.out.get(slot) is None else None
             return
         if _OTHER_LABEL.match(text):
             self.pending = None  # "审批意见：…" — some label we do not know ends the value
@@ -203,24 +218,17 @@ class _Extractor:
         return not value or kind in (FieldType.MULTILINE, FieldType.LIST)
 
     def continue_pending(self, text: str) -> None:
+        """Add a following paragraph to the field a previous paragraph's label opened."""
         slot = self.pending
         if slot is None or not text or self.ix.types[slot.field] is FieldType.TABLE:
             return
-        if slot.part is not None:
-            current = self.out.parts.get(slot.field, {}).get(slot.part)
-        else:
-            current = self.out.values.get(slot.field)
+        current = self.out.get(slot)
         if current is None:
-            self.out.put(slot, text)
-            return
-        if not self.takes_more(slot, raw_text(current)) and raw_text(current):
-            self.pending = None
-            return
-        joined = f"{raw_text(current)}\n{text}"
-        if slot.part is not None:
-            self.out.parts[slot.field][slot.part] = joined
+            self.out.put(slot, text, LINE)
+        elif self.out.ranks.get(slot) == LINE and self.takes_more(slot, ""):
+            self.out.replace(slot, f"{raw_text(current)}\n{text}")
         else:
-            self.out.values[slot.field] = joined
+            self.pending = None
 
     # -- tables -------------------------------------------------------------------------
     def grid(self, grid: Grid) -> None:
@@ -239,7 +247,7 @@ class _Extractor:
             for i, cell in enumerate(row):
                 if not used[r][i] and labels[r][i] is None and cell.value is not None:
                     for slot, value, _ in self.inline_pairs(cell.text):
-                        self.out.put(slot, value)
+                        self.out.put(slot, value, CELL_TEXT)
 
     def label_row(
         self,
@@ -264,7 +272,7 @@ class _Extractor:
                 self.out.seen.add(slot.field)
                 continue
             if inline:
-                self.out.put(slot, inline)
+                self.out.put(slot, inline, CELL)
                 continue
             j = i + 1
             while j < len(row) and labels[r][j] is None:
@@ -273,7 +281,7 @@ class _Extractor:
             if beside is not None or (j > i + 1 and values_in_row):
                 for k in range(i + 1, j):
                     used[r][k] = True
-                self.out.put(slot, beside)
+                self.out.put(slot, beside, CELL)
             elif r + 1 < len(rows):
                 below = [
                     k
@@ -283,7 +291,7 @@ class _Extractor:
                 if below and self.header_of(rows[r + 1]) is None:
                     for k in below:
                         used[r + 1][k] = True
-                    self.out.put(slot, _join([rows[r + 1][k] for k in below]))
+                    self.out.put(slot, _join([rows[r + 1][k] for k in below]), CELL)
                 else:
                     self.out.seen.add(slot.field)
             else:
