@@ -32,10 +32,13 @@ from mailflow.documents.layout import (
     parse_marker,
 )
 from mailflow.documents.ooxml import (
+    WHOLE_PART_BYTES,
     PackageError,
     custom_property,
     main_part,
     open_package,
+    parse_xml,
+    read_part,
     stream_xml,
 )
 
@@ -344,12 +347,29 @@ def _sdt_label(sdt: ET.Element, k: _Tags) -> str:
     return ""
 
 
-def _walk(package: zipfile.ZipFile, name: str) -> list[Block]:
-    """Stream the main part, handing each body-level element to the walker as it completes.
+def _tags_for(root: ET.Element, name: str) -> _Tags:
+    ns = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""
+    tags = _TAGS.get(ns)
+    if tags is None:
+        raise PackageError(f"{name} is not a WordprocessingML document")
+    return tags
 
-    Each element is dropped once read and the walk stops at MAX_BLOCKS/MAX_CELLS, so a
-    huge document costs no more than its first few thousand cells.
-    """
+
+def _walk(package: zipfile.ZipFile, name: str) -> list[Block]:
+    """Walk the main part's body: parsed in one go when small (fastest), else streamed."""
+    if package.getinfo(name).file_size > WHOLE_PART_BYTES:
+        return _walk_streamed(package, name)
+    root = parse_xml(read_part(package, name) or b"", name)
+    walker = _Walker(_tags_for(root, name))
+    body = root.find(walker.k.body)
+    if body is not None:
+        walker.container(body)
+    return walker.blocks
+
+
+def _walk_streamed(package: zipfile.ZipFile, name: str) -> list[Block]:
+    """Hand each body-level element to the walker as it completes, then drop it; stop at
+    MAX_BLOCKS/MAX_CELLS, so a huge document costs no more than its first cells."""
     walker: _Walker | None = None
     body: ET.Element | None = None
     depth = 0
@@ -357,11 +377,7 @@ def _walk(package: zipfile.ZipFile, name: str) -> list[Block]:
         if event == "start":
             depth += 1
             if depth == 1:
-                ns = element.tag[1:].partition("}")[0] if element.tag.startswith("{") else ""
-                tags = _TAGS.get(ns)
-                if tags is None:
-                    raise PackageError(f"{name} is not a WordprocessingML document")
-                walker = _Walker(tags)
+                walker = _Walker(_tags_for(element, name))
             elif depth == 2 and walker is not None and element.tag == walker.k.body:
                 body = element
             continue

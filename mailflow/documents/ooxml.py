@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterator
 
 MAX_PART_BYTES = 32 * 1024 * 1024  # a form's document.xml is a few hundred KB at most
+WHOLE_PART_BYTES = 2 * 1024 * 1024  # parsed in one go below this (faster), streamed above
 
 RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 OFFICE_DOCUMENT_TYPES = (

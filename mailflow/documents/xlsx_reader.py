@@ -34,6 +34,7 @@ from mailflow.documents.layout import (
     parse_marker,
 )
 from mailflow.documents.ooxml import (
+    WHOLE_PART_BYTES,
     PackageError,
     custom_property,
     main_part,
@@ -196,39 +197,48 @@ def _value(c: ET.Element, ctx: _Context) -> RawValue | None:
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
+def _row_elements(package: zipfile.ZipFile, name: str, n: _Names) -> Iterator[ET.Element]:
+    """The sheet's ``<row>`` elements in order: parsed whole when small, streamed when not."""
+    if package.getinfo(name).file_size <= WHOLE_PART_BYTES:
+        root = parse_xml(read_part(package, name) or b"", name)
+        data = root.find(n.sheet_data)
+        yield from data.findall(n.row) if data is not None else ()
+        return
+    container: ET.Element | None = None
+    for event, element in stream_xml(package, name):
+        if event == "start":
+            if element.tag == n.sheet_data:
+                container = element
+        elif element.tag == n.row:
+            yield element
+            if container is not None:
+                container.clear()  # rows already read are dropped
+        elif element.tag == n.sheet_data:
+            return
+
+
 def _sheet(package: zipfile.ZipFile, name: str, ctx: _Context) -> Grid:
     n = ctx.n
     rows: list[tuple[Cell, ...]] = []
-    cells: list[Cell] = []
     row_number = 0
-    col = -1
-    container: ET.Element | None = None
-    for event, element in stream_xml(package, name):
-        tag = element.tag
-        if event == "start":
-            if tag == n.row:
-                r = element.get("r") or ""
-                row_number = int(r) if r.isdigit() else row_number + 1
-                if row_number > MAX_ROWS:
-                    break
-                cells, col = [], -1
-            elif tag == n.sheet_data:
-                container = element
-            continue
-        if tag == n.c:
-            col = _column(element.get("r"), col)
+    for row in _row_elements(package, name, n):
+        r = row.get("r") or ""
+        row_number = int(r) if r.isdigit() else row_number + 1
+        if row_number > MAX_ROWS:
+            break
+        cells: list[Cell] = []
+        col = -1
+        for c in row:
+            if c.tag != n.c:
+                continue
+            col = _column(c.get("r"), col)
             if col < MAX_COLS:
-                value = _value(element, ctx)
+                value = _value(c, ctx)
                 if value is not None:
                     cells.append(Cell(col, 1, value))
-        elif tag == n.row:
-            while len(rows) < row_number - 1:
-                rows.append(())
-            rows.append(tuple(cells))
-            if container is not None:
-                container.clear()
-        elif tag == n.sheet_data:
-            break
+        while len(rows) < row_number - 1:
+            rows.append(())
+        rows.append(tuple(cells))
     while rows and not rows[-1]:
         rows.pop()
     return Grid(tuple(rows))
