@@ -102,9 +102,14 @@ class BlankLayout:
     required_mark: str = "*"
     table_rows: int = 6
     type_hints: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    example_hint: str = "{example}"
 
-    def hint(self, kind: FieldType) -> str:
-        return self.type_hints.get(kind.value, "")
+    def hint(self, f: FieldDef) -> str:
+        """The note printed under *f*'s label: how to write its type, else its example."""
+        by_type = self.type_hints.get(f.type.value, "")
+        if by_type or not f.example:
+            return by_type
+        return self.example_hint.format(example=f.example)
 
 
 @dataclass(frozen=True)
@@ -309,6 +314,7 @@ class _LayoutModel(_Strict):
     required_mark: str = "*"
     table_rows: int = Field(default=6, ge=1, le=50)
     type_hints: dict[FieldType, str] = {}
+    example_hint: str = Field(default="{example}", pattern=r"\{example\}")
 
 
 def load_layout(path: Path) -> BlankLayout:
@@ -325,7 +331,11 @@ def load_layout(path: Path) -> BlankLayout:
         raise CatalogError(f"{path}: {_location(raw, first['loc'])}: {first['msg']}") from exc
     hints = {kind.value: text for kind, text in model.type_hints.items()}
     return BlankLayout(
-        model.number_column, model.required_mark, model.table_rows, MappingProxyType(hints)
+        model.number_column,
+        model.required_mark,
+        model.table_rows,
+        MappingProxyType(hints),
+        model.example_hint,
     )
 
 

@@ -109,7 +109,7 @@ def _label(f: FieldDef, layout: BlankLayout, text: str = "") -> str:
     if f.required:
         runs += _run(f" {layout.required_mark}", color="C00000")
     body = _para(runs)
-    hint = layout.hint(f.type)
+    hint = layout.hint(f)
     if hint:
         body += _para(_run(f"（{hint}）", size=16, color="7F7F7F"))
     return body

@@ -39,11 +39,22 @@ def label_key(text: str) -> str:
     key = squeeze(fold(text))
     for _ in range(3):
         before = key
-        key = _DECOR.sub("", key)
-        key = _TRAILING_NOTE.sub("", key)
+        key = _strip_group(_TRAILING_NOTE.sub("", _DECOR.sub("", key)))
         if key == before:
             break
     return _LEADING_NUMBER.sub("", key)
+
+
+def _strip_group(key: str) -> str:
+    """Drop a trailing "(…)" whose brackets balance, nested ones included (not the whole key)."""
+    if not key.endswith(")"):
+        return key
+    depth = 0
+    for i in range(len(key) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(key[i], 0)
+        if depth == 0:
+            return key[:i] if i > 0 else key
+    return key
 
 
 def clean_value(text: str) -> str:

@@ -16,6 +16,8 @@ import re
 import zipfile
 
 import openpyxl
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.workbook.defined_name import DefinedName
@@ -40,10 +42,15 @@ def _box(ws: Worksheet, row: int, first: int, last: int) -> None:
         ws.cell(row=row, column=col).border = _BORDER
 
 
-def _label_text(f: FieldDef, layout: BlankLayout) -> str:
-    text = f.label_zh + (f" {layout.required_mark}" if f.required else "")
-    hint = layout.hint(f.type)
-    return f"{text}\n（{hint}）" if hint else text
+def _label_text(f: FieldDef, layout: BlankLayout) -> CellRichText:
+    """Label (bold), a red required mark, and a small grey hint on a second line."""
+    parts: list[str | TextBlock] = [TextBlock(InlineFont(b=True), f.label_zh)]
+    if f.required:
+        parts.append(TextBlock(InlineFont(b=True, color="C00000"), f" {layout.required_mark}"))
+    hint = layout.hint(f)
+    if hint:
+        parts.append(TextBlock(InlineFont(sz=8, color="7F7F7F"), f"\n（{hint}）"))
+    return CellRichText(*parts)
 
 
 class _Sheet:
@@ -71,10 +78,9 @@ class _Sheet:
         else:
             self.labelled(f, _label_text(f, self.layout))
 
-    def labelled(self, f: FieldDef, label: str) -> None:
+    def labelled(self, f: FieldDef, label: CellRichText) -> None:
         ws, r = self.ws, self.row
         cell = ws.cell(row=r, column=1, value=label)
-        cell.font = Font(bold=True)
         cell.fill = _LABEL_FILL
         cell.alignment = _WRAP
         ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=LAST_COLUMN)
@@ -88,7 +94,7 @@ class _Sheet:
             if f.type is not FieldType.MULTICHOICE:
                 self.validation(options).add(value.coordinate)
         _box(ws, r, 1, LAST_COLUMN)
-        lines = label.count("\n") + 1
+        lines = str(label).count("\n") + 1
         ws.row_dimensions[r].height = 66 if f.type is FieldType.MULTILINE else 15 + 13 * lines
         self.row += 1
 
