@@ -4,6 +4,27 @@ The forms are data so that a wording change (a new alias people use, a new help 
 a TOML edit, not a code change. The TOML is checked with pydantic (unknown keys, wrong
 types, a choice field without choices, two fields answering to the same label) and turned
 into frozen dataclasses; an error names the file and the key so an admin can fix it.
+
+One file per kind, named after it::
+
+    kind = "account"            # = file name; version = 1 (bump when fields change)
+    rule_prefix = "R-AC"        # PROCESS_RULES section
+    title_zh / title_en / title_aliases / instructions_zh / instructions_en
+    [[fields]]                  # in the order printed on the blank
+    key = "request_kind"        # snake_case, the key in FormReading.values
+    label_zh / label_en / aliases = [...]   # aliases: other wordings people use
+    type = "choice"             # text multiline date datetime time_range yesno choice
+                                # multichoice email_or_person list table
+    required = true
+    choices = [...]             # choice / multichoice only
+    help_zh / help_en           # "how to fill it", quoted in the reply about a problem
+    rule = "R-AC-1"             # optional: the rule this field serves
+    not_before = "other_key"    # optional, dates: may not precede that field
+    date_field = "change_date"  # optional, time_range: the day for "23:30-01:30"
+    example = "李四"            # optional: printed as a hint under the label
+    [[fields.columns]]          # table: its columns; time_range: its start/end parts
+
+``forms/_blank.toml`` holds the words printed on every blank (hints per type, 序号).
 """
 
 from __future__ import annotations
