@@ -131,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "loadavg_start": os.getloadavg()},
     }
+    out = RESULTS / f"{stamp}.json"
+
+    def save() -> None:  # after every part: a later failure keeps what was measured
+        results["machine"]["loadavg_end"] = os.getloadavg()
+        out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
+
     tp = lat = None
     mem = None
     if "throughput" in options.parts:
@@ -138,20 +145,20 @@ def main(argv: list[str] | None = None) -> int:
         tp = run_throughput(options.mails, profile=profile,
                             log=RESULTS / f"{stamp}-throughput.log", progress=progress)
         results["throughput"] = tp.as_json()
+        save()
         if profile:
             progress(f"profile: {profile}")
     if "latency" in options.parts:
         lat = run_latency(options.latency, gap=options.gap, progress=progress)
         results["latency"] = lat.as_json()
+        save()
     if "memory" in options.parts:
         mem = run_memory(progress=progress)
         results["memory"] = [case.as_json() for case in mem]
     if "search" in options.parts:
         results["search"] = SEARCH_NA
-    results["machine"]["loadavg_end"] = os.getloadavg()
     console.print(_table(results, tp, lat, mem))
-    out = RESULTS / f"{stamp}.json"
-    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    save()
     console.print(f"results: {out.relative_to(REPO)}")
     return 0 if all(v == "PASS" for v in results["verdicts"].values()) else 1
 
