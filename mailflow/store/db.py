@@ -1,7 +1,8 @@
 """Engine and session setup, and schema upgrades through Alembic on start.
 
 SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` so a writer never meets a read lock halfway
-through a transaction; PostgreSQL goes through psycopg 3.
+through a transaction; PostgreSQL goes through psycopg 3, with a connect timeout and TCP
+keepalives so an unreachable server is an error to retry, never a hang.
 """
 
 from __future__ import annotations
@@ -13,11 +14,22 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: PostgreSQL advisory lock key ("mailflow" in ASCII) held while migrating
+MIGRATION_LOCK = 0x6D61696C666C6F77
+#: libpq defaults are "wait forever" (connect) and the kernel's 2 h (keepalive): a server
+#: that vanished from the network would freeze the service instead of raising an error
+PG_CONNECT_DEFAULTS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def normalise_url(url: str) -> str:
@@ -49,6 +61,10 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    if parsed.get_backend_name() == "postgresql":
+        # a key given in the URL's query (?connect_timeout=3) wins over these defaults
+        defaults = {k: v for k, v in PG_CONNECT_DEFAULTS.items() if k not in parsed.query}
+        return create_engine(url, pool_pre_ping=True, connect_args=defaults)
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -71,8 +87,22 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to *revision*; run on every start, a no-op when current."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema to *revision*; run on every start, a no-op when current.
+
+    Several processes starting at once on one PostgreSQL database would all run the same
+    migration and all but one fail (duplicate table): an advisory lock lets one migrate while
+    the others wait, then find nothing to do. On SQLite ``BEGIN IMMEDIATE`` serialises them.
+    """
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            lock.commit()
 
 
 def current_revision(engine: Engine) -> str | None:
