@@ -3,26 +3,31 @@
 ``run_once`` takes in everything waiting and sends what is due (cron, tests, the demo).
 ``run_forever`` stays up: IMAP IDLE for near-instant pickup with polling as the fallback,
 reconnects with backoff when the server drops, and stops cleanly on SIGTERM/SIGINT.
+
+Both read the mailbox only while holding the ``mailbox`` lease (store/lease.py), renewed during
+long intake passes, so of several processes exactly one reads at a time; the others send.
+Nothing here has to survive a crash: the intake's keys and the outbox make a rerun exact,
+and the claims a dead process left on outbox rows are freed by the next one (send_due).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import socket
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from mailflow.clock import Clock
+from mailflow.clock import Clock, SystemClock
 from mailflow.config import Settings
 from mailflow.delivery import DeliveryReport, OutboxDelivery
 from mailflow.documents.outcome import FormsOutcome
@@ -30,19 +35,21 @@ from mailflow.errors import SourceError
 from mailflow.intake import Intake, IntakeReport
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
-from mailflow.mail.sources import MailSource, make_source
+from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
 from mailflow.mail.transport import Transport, make_transport
 from mailflow.reception import Reception
-from mailflow.store import lease
+from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
-from mailflow.store.db import make_engine, session_factory, upgrade
-from mailflow.store.models import OutboxMessage, utc
+from mailflow.store.db import make_engine, session_factory, transaction, upgrade
+from mailflow.store.models import OutboxMessage, ReferenceCounter, utc
 from mailflow.templates import Templates
 
 log = structlog.get_logger(__name__)
 
 
 MAILBOX_LEASE = "mailbox"
+#: the database is not reachable right now (down, restarting, connection cut): retry later
+DB_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class StopRequested(Exception):
@@ -76,15 +83,22 @@ class Service:
         self._source = source
         examine, blanks, titles = _forms_wiring(settings)
         self.reception = Reception(settings, self.templates, examine, blanks, titles)
+        self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
-                             settings.own_addresses, after_commit=after_commit)
+                             settings.own_addresses, after_commit=self._after_commit)
         self.transport = transport or make_transport(
             settings.smtp, settings.storage.resolved_outbox_dir()
         )
-        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = worker or lease.worker_identity()
         self.delivery = OutboxDelivery(self.factory, self.transport, self.archive, clock,
                                        settings.smtp, self.worker)
         self._lease_ttl = timedelta(seconds=settings.service.lease_seconds)
+        # leases measure real time between processes, whatever --now pretends
+        self._lease_clock: Clock = SystemClock()
+        self._holding = False  # True while an intake pass runs under the mailbox lease
+        self._lease_lost = False
+        self._renewed_at = float("-inf")
+        self._prepare_reference_counters()
         self._loop = asyncio.new_event_loop()
         self._stop = threading.Event()
         self._waiting = False
@@ -94,19 +108,92 @@ class Service:
         return self._source or make_source(self.settings.mailbox)
 
     def take_in(self, source: MailSource) -> IntakeReport:
+        if self._holding:
+            source = _LeaseGuardedSource(source, self._keep_lease)
         return self.intake.run(source, self.settings.mailbox.fetch_batch)
 
     def send_due(self) -> DeliveryReport:
+        self._release_stale_claims()
         return self._loop.run_until_complete(self.delivery.drain())
 
     def run_once(self) -> RunReport:
-        source = self.new_source()
-        source.open()
-        try:
-            intake = self.take_in(source)
-        finally:
-            source.close()
+        """Take in what waits (unless another process holds the mailbox), then send."""
+        intake = IntakeReport()
+        if self._acquire_lease():
+            try:
+                source = self.new_source()
+                source.open()
+                try:
+                    intake = self._take_in_holding(source)
+                finally:
+                    source.close()
+            finally:
+                with contextlib.suppress(*DB_UNAVAILABLE):
+                    lease.release(self.factory, MAILBOX_LEASE, self.worker)
+        else:
+            log.info("another process reads the mailbox; only sending",
+                     holder=lease.holder_of(self.factory, MAILBOX_LEASE, self._lease_clock.now()))
         return RunReport(intake=intake, delivery=self.send_due())
+
+    # -- the mailbox lease and outbox claims ----------------------------------------------
+    def _acquire_lease(self) -> bool:
+        """Take or renew the mailbox lease (database errors propagate)."""
+        held = lease.try_acquire(self.factory, MAILBOX_LEASE, self.worker,
+                                 self._lease_clock.now(), self._lease_ttl)
+        if held:
+            self._renewed_at = time.monotonic()
+        return held
+
+    def _take_in_holding(self, source: MailSource) -> IntakeReport:
+        self._holding, self._lease_lost = True, False
+        try:
+            return self.take_in(source)
+        finally:
+            self._holding = False
+
+    def _keep_lease(self) -> bool:
+        """During an intake pass: renew the lease every ttl/3 (a backlog of thousands of mails
+        takes minutes; without renewal a standby would start reading the same mails).
+        False once it is lost: the pass stops before the next batch."""
+        if self._holding and not self._lease_lost and (
+            time.monotonic() - self._renewed_at >= self._lease_ttl.total_seconds() / 3
+        ) and not self._acquire_lease():
+            self._lease_lost = True
+            log.warning("mailbox lease lost during intake; stopping the pass",
+                        worker=self.worker)
+        return not self._lease_lost
+
+    def _after_commit(self, uid: str) -> None:
+        if self._after_commit_hook is not None:
+            self._after_commit_hook(uid)
+        self._keep_lease()  # one mail may take long (legacy .doc conversion): renew per mail
+
+    def _release_stale_claims(self) -> None:
+        """Free outbox claims nobody is working on: our own (between two drains this worker
+        sends nothing; left by a drain the database cut short) and those of processes on
+        this machine that died. Otherwise their rows wait out the claim lease (minutes).
+        A claim of a live process, or of one on another host, is left to run out."""
+        now = self.clock.now()
+        with self.factory() as session:
+            stale = [w for w in outbox.claimants(session, now=now)
+                     if w == self.worker or lease.holder_is_dead(w)]
+        if stale:
+            with transaction(self.factory) as session:
+                freed = outbox.release_claims_of(session, stale)
+            log.info("freed outbox claims of stopped workers", workers=stale, rows=freed)
+
+    def _prepare_reference_counters(self) -> None:
+        """Create this and next year's reference counter rows before any mail needs them.
+
+        ``next_reference`` locks the year's row; while it does not exist yet, two processes
+        taking the first number of a year would both insert it and one mail would fail on
+        the primary key (and be quarantined). Existing rows make every caller take the lock.
+        """
+        year = self.clock.now().astimezone(ZoneInfo(self.settings.service.timezone)).year
+        with contextlib.suppress(IntegrityError), transaction(self.factory) as session:
+            for y in (year, year + 1):
+                if session.get(ReferenceCounter, y) is None:
+                    session.add(ReferenceCounter(year=y, last=0))
 
     # -- staying up -----------------------------------------------------------------------
     def request_stop(self, *_: object) -> None:
@@ -139,7 +226,7 @@ class Service:
                     self._serve(source)
                 except StopRequested:
                     break
-                except (SourceError, OperationalError) as exc:
+                except (SourceError, *DB_UNAVAILABLE) as exc:
                     log.warning("connection lost; reconnecting", error=str(exc),
                                 retry_in=backoff)
                     if self._sleep(backoff):
@@ -156,16 +243,15 @@ class Service:
 
     def _hold_lease(self) -> bool:
         try:
-            return lease.try_acquire(self.factory, MAILBOX_LEASE, self.worker,
-                                     self.clock.now(), self._lease_ttl)
-        except OperationalError as exc:
+            return self._acquire_lease()
+        except DB_UNAVAILABLE as exc:
             log.warning("database unavailable; retrying", error=str(exc))
             return False
 
     def _guarded(self, step: Callable[[], object]) -> None:
         try:
             step()
-        except OperationalError as exc:
+        except DB_UNAVAILABLE as exc:
             log.warning("database unavailable; retrying", error=str(exc))
 
     def _serve(self, source: MailSource) -> None:
@@ -173,7 +259,10 @@ class Service:
             if not self._hold_lease():
                 log.info("mailbox lease lost; standing by", worker=self.worker)
                 return
-            self.take_in(source)
+            self._take_in_holding(source)
+            if self._lease_lost:
+                log.info("mailbox lease lost; standing by", worker=self.worker)
+                return
             self.send_due()
             timeout = min(self._wait_timeout(), self._lease_ttl.total_seconds() / 3)
             self._waiting = True
@@ -211,6 +300,35 @@ class Service:
             self._loop.run_until_complete(self.transport.close())
         self._loop.close()
         self.engine.dispose()
+
+
+class _LeaseGuardedSource:
+    """The mailbox as the intake sees it under the lease: before each batch the lease is
+    renewed, and once it is lost no further batch is handed out (moves still happen)."""
+
+    def __init__(self, inner: MailSource, keep: Callable[[], bool]) -> None:
+        self._inner = inner
+        self._keep = keep
+        self.source_key = inner.source_key
+
+    def open(self) -> None:
+        self._inner.open()
+        self.source_key = self._inner.source_key
+
+    def batches(self, size: int) -> Iterator[list[FetchedMail]]:
+        for batch in self._inner.batches(size):
+            if not self._keep():
+                return
+            yield batch
+
+    def move(self, uids: Sequence[str], target: Target) -> None:
+        self._inner.move(uids, target)
+
+    def wait(self, timeout: float) -> bool:
+        return self._inner.wait(timeout)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _forms_wiring(

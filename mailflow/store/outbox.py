@@ -149,3 +149,29 @@ def release(session: Session, item_ids: Sequence[int]) -> None:
             .where(OutboxMessage.status == "pending")
             .values(claimed_until=None)
         )
+
+
+def claimants(session: Session, *, now: datetime) -> list[str]:
+    """Workers holding a live claim on an unsent row (to find the ones that died)."""
+    t = db_time(now)
+    return list(session.execute(
+        select(OutboxMessage.claimed_by)
+        .where(OutboxMessage.status == "pending")
+        .where(OutboxMessage.claimed_until >= t)
+        .distinct()
+    ).scalars())
+
+
+def release_claims_of(session: Session, workers: Sequence[str]) -> int:
+    """Free the unsent claims of *workers* known to send nothing now (dead, or the caller
+    itself between two drains); returns how many rows became claimable again."""
+    if not workers:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.claimed_by.in_(list(workers)))
+        .where(OutboxMessage.status == "pending")
+        .where(OutboxMessage.claimed_until.is_not(None))
+        .values(claimed_until=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
