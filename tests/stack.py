@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mailflow.config import MailboxSettings, Settings, SmtpSettings, StorageSettings
 from mailflow_testing.dovecot import Dovecot
 from mailflow_testing.smtp import SmtpServer
-
-from mailflow.config import MailboxSettings, Settings, SmtpSettings, StorageSettings
 
 SERVICE = "service@example.test"
 SERVICE_PW = "service-pw"

@@ -6,12 +6,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mailflow_testing import mailbuild
 from sqlalchemy import select
 
 from mailflow.clock import SystemClock
 from mailflow.service import Service
 from mailflow.store.models import AuditEvent, OutboxMessage
+from mailflow_testing import mailbuild
 from tests.stack import SERVICE, stack_settings
 
 
