@@ -198,10 +198,6 @@ def billion_laughs(root: str, inner: str, *, levels: int = 9) -> str:
     )
 
 
-XXE_FILE = '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-XXE_PARAMETER = '<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:9/evil.dtd"> %p;]>'
-XXE_PUBLIC = '<!DOCTYPE x PUBLIC "-//evil//x" "http://127.0.0.1:9/evil.dtd">'
-
 _DOCUMENT_INNER = f'<w:document xmlns:w="{W_NS}"><w:body><w:p><w:r><w:t>@BOMB@</w:t></w:r></w:p></w:body></w:document>'  # noqa: E501
 _SHARED_INNER = f'<sst xmlns="{S_NS}" count="1" uniqueCount="1"><si><t>@BOMB@</t></si></sst>'
 _TYPES_INNER = CONTENT_TYPES.decode().split("\n", 1)[1].replace("</Types>", "@BOMB@</Types>")
@@ -303,8 +299,16 @@ def entity_bombs() -> dict[str, tuple[str, bytes]]:
     return cases
 
 
-def xxe_cases() -> dict[str, tuple[str, bytes]]:
-    """External entities, external DTDs, XInclude and external relationship targets."""
+def xxe_cases(
+    file_url: str = "file:///etc/passwd", http_url: str = "http://127.0.0.1:9/evil"
+) -> dict[str, tuple[str, bytes]]:
+    """External entities, external DTDs, XInclude and external relationship targets that
+    point at *file_url* (a file whose content must never show up in a reading) and
+    *http_url* (a server that must never be contacted)."""
+    xxe_file = f'<!DOCTYPE x [<!ENTITY xxe SYSTEM "{file_url}">]>'
+    xxe_parameter = f'<!DOCTYPE x [<!ENTITY % p SYSTEM "{http_url}.dtd"> %p;]>'
+    xxe_public = f'<!DOCTYPE x PUBLIC "-//evil//x" "{http_url}.dtd">'
+    xxe_http = f'<!DOCTYPE x [<!ENTITY xxe SYSTEM "{http_url}.txt">]>'
     docx, xlsx = blank_docx(), blank_xlsx()
     shared = _shared_strings_member(xlsx)
     in_document = _DOCUMENT_INNER.replace("@BOMB@", "&xxe;")
@@ -312,34 +316,35 @@ def xxe_cases() -> dict[str, tuple[str, bytes]]:
     xinclude = _DOCUMENT_INNER.replace(
         "@BOMB@",
         '</w:t><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" '
-        'href="file:///etc/passwd" parse="text"/><w:t>',
+        f'href="{file_url}" parse="text"/><w:t>',
     )
     external_rel = (
-        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-        b'relationships/image" Target="file:///etc/passwd" TargetMode="External"/>'
-        b'<Relationship Id="rId98" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-        b'relationships/attachedTemplate" Target="http://127.0.0.1:9/t.dotm" '
-        b'TargetMode="External"/></Relationships>'
-    )
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        f'relationships/image" Target="{file_url}" TargetMode="External"/>'
+        '<Relationship Id="rId98" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        f'relationships/attachedTemplate" Target="{http_url}.dotm" '
+        'TargetMode="External"/></Relationships>'
+    ).encode()
     head = '<?xml version="1.0"?>\n'
 
     def document(xml: str) -> bytes:
         return with_members(docx, {"word/document.xml": (head + xml).encode()})
 
     return {
-        "file entity in document.xml": ("xxe.docx", document(XXE_FILE + in_document)),
+        "file entity in document.xml": ("xxe.docx", document(xxe_file + in_document)),
+        "http entity in document.xml": ("xxe.docx", document(xxe_http + in_document)),
         "file entity in sharedStrings.xml": (
             "xxe.xlsx",
-            with_members(xlsx, {shared: (head + XXE_FILE + in_strings).encode()}),
+            with_members(xlsx, {shared: (head + xxe_file + in_strings).encode()}),
         ),
-        "parameter entity over http": ("xxe.docx", document(XXE_PARAMETER + in_document)),
+        "parameter entity over http": ("xxe.docx", document(xxe_parameter + in_document)),
         "public external DTD": (
             "xxe.docx",
-            document(XXE_PUBLIC + _DOCUMENT_INNER.replace("@BOMB@", "x")),
+            document(xxe_public + _DOCUMENT_INNER.replace("@BOMB@", "x")),
         ),
-        "XInclude of /etc/passwd": ("xxe.docx", document(xinclude)),
+        "XInclude of a local file": ("xxe.docx", document(xinclude)),
         "external relationship targets": (
             "xxe.docx",
             with_members(docx, {"word/_rels/document.xml.rels": external_rel}),

@@ -97,7 +97,7 @@ hostile_name_text = st.one_of(
 )
 
 
-@settings(FAST, max_examples=400)
+@settings(FAST, max_examples=300)
 @given(hostile_name_text, st.integers(1, 999), st.sampled_from(["", DOCX, "text/plain"]))
 def test_safe_filename_property(original: str, index: int, content_type: str) -> None:
     name = safe_filename(original, index, content_type)
