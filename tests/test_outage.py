@@ -8,6 +8,8 @@
   mail arriving while it is down, then restarted: nothing lost, nothing twice (apart from the
   one documented case: a reply the SMTP server accepted just before the "sent" commit
   failed goes out again with the same Message-ID).
+* A database server that accepts connections and never answers: an error after the connect
+  timeout, which the run loop retries, instead of a hang.
 
 The PostgreSQL test starts its own throwaway cluster (initdb + pg_ctl as user postgres on a
 free port under /tmp), so stopping it cannot disturb other tests using the shared one.
@@ -19,9 +21,11 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -305,3 +309,32 @@ def test_postgresql_killed_and_restarted_while_run_works(
     tally = verify_exactly_once(settings, first + during + down, sink, dovecot)
     # at most the one reply in flight when the database went away goes out twice
     assert tally.duplicates <= 1, tally
+
+
+def test_a_database_server_that_never_answers_is_an_error_not_a_hang() -> None:
+    """A PostgreSQL host that accepts the connection and then says nothing (half-dead
+    server, black-holing firewall): libpq would wait forever by default, freezing the run
+    loop; mailflow's connect timeout turns it into an error the loop retries."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()[0]), daemon=True).start()
+    engine = make_engine(f"postgresql://mailflow@127.0.0.1:{silent.getsockname()[1]}/mailflow")
+    outcome: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            engine.connect().close()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    attempt = threading.Thread(target=connect, daemon=True)
+    try:
+        attempt.start()
+        attempt.join(timeout=60)
+        assert not attempt.is_alive(), "connecting to a silent server hangs"
+        assert outcome and isinstance(outcome[0], OperationalError), outcome
+    finally:
+        engine.dispose()
+        for conn in accepted:
+            conn.close()
+        silent.close()
