@@ -190,6 +190,23 @@ def _rss(field: str) -> int:
     return 0
 
 
+def _run_files(target: Target, files: list[Path], opts: Options) -> int:
+    status = 0
+    for path in files:
+        started = time.monotonic()
+        try:
+            with time_limit(opts.timeout, str(path)):
+                target(path.read_bytes())
+        except BaseException as exc:
+            status = 1
+            print(f"{path}: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
+            if not isinstance(exc, AssertionError | Hang):
+                raise
+        else:
+            print(f"{path}: ok in {time.monotonic() - started:.2f} s", file=sys.stderr)
+    return status
+
+
 class MemoryBound(AssertionError):
     """One input made resident memory grow past ``-rss_limit_mb``."""
 
@@ -200,7 +217,12 @@ def _run_hypothesis(
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis import strategies as st
 
+    files = [Path(arg) for arg in opts.corpus_dirs if Path(arg).is_file()]
+    if files:  # libFuzzer's convention: file arguments are inputs to run once (reproduce)
+        return _run_files(target, files, opts)
     pool = seeds()
+    for folder in (Path(arg) for arg in opts.corpus_dirs):
+        pool += [p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()]
     mutated = st.tuples(st.sampled_from(pool), st.randoms(use_true_random=False)).map(
         lambda pair: mutate(pair[0], pair[1], mutators)
     )
@@ -253,6 +275,8 @@ def _run_hypothesis(
     status = 0
     try:
         runner()
+    except KeyboardInterrupt:
+        raise
     except BaseException as exc:  # Hypothesis re-raises the (shrunk) failure
         status = 1
         print(f"FOUND: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)

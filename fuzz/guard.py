@@ -29,8 +29,13 @@ __all__ = ["Hang", "Isolated", "run_isolated", "time_limit", "traced_peak"]
 T = TypeVar("T")
 
 
-class Hang(AssertionError):
-    """The code under test ran past its time limit (the input is a hang reproducer)."""
+class Hang(BaseException):
+    """The code under test ran past its time limit (the input is a hang reproducer).
+
+    A ``BaseException`` on purpose, like KeyboardInterrupt: the code under test catches
+    ``Exception`` at its boundaries (``parse_mail`` never raises, ``read_form`` turns every
+    error into UnreadableForm), and a hang must not be swallowed into a normal result.
+    """
 
 
 @contextmanager

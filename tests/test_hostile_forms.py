@@ -173,7 +173,7 @@ def test_each_mutator_on_our_blank_forms(
     _run(mutator(data, rnd), name)
 
 
-@settings(FAST, max_examples=40)
+@settings(FAST, max_examples=30)
 @given(st.sampled_from(FORM_SEEDS), st.randoms(use_true_random=False))
 def test_forms_desk_never_raises_on_mutated_forms(
     seed: tuple[str, bytes], rnd: random.Random

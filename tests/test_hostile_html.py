@@ -100,7 +100,7 @@ def html_mail(html: str, encoding: str, charset: str) -> bytes:
     return headers.encode() + body + b"\r\n--b--\r\n"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(hostile_html(), min_size=1, max_size=6).map("".join),
     st.sampled_from(["8bit", "base64", "quoted-printable"]),
