@@ -2,12 +2,22 @@
 
 At-least-once window: a mail accepted by the SMTP server whose "sent" commit is then lost
 (crash, database down) is sent again later with the same Message-ID; receivers' clients
-collapse such duplicates. Everything else is exactly once.
+collapse such duplicates. Everything else is exactly once. The window is kept to one mail:
+each mail's "sent" commit follows its acceptance before the next one is handed over.
+
+The copies of the claimed mails go into the archive (R-GEN-3) before they are sent, all at
+once in threads (each write waits ~2 ms for fsync): so archiving costs the batch one wait
+instead of one per mail, and it is no longer inside the window between acceptance and the
+"sent" commit. A mail that is then refused keeps its copy in the archive, referenced by no
+row (the archive is content-addressed; the outbox row says whether it went out).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +34,7 @@ from mailflow.store.db import transaction
 
 log = structlog.get_logger(__name__)
 CLAIM_LEASE = timedelta(minutes=5)
+ARCHIVE_THREADS = 16
 
 
 @dataclass
@@ -65,6 +76,12 @@ class OutboxDelivery:
                 )
             if not items:
                 return report
+            try:
+                digests = await asyncio.to_thread(self._archive_copies, items)
+            except Exception:
+                with transaction(self._factory) as session:  # let another pass take them
+                    outbox.release(session, [i.id for i in items])
+                raise
             for index, item in enumerate(items):
                 try:
                     await self._transport.send(
@@ -78,10 +95,9 @@ class OutboxDelivery:
                             outbox.release(session, [i.id for i in items[index + 1:]])
                         return report
                     continue
-                digest = self._archive.put(item.raw)  # R-GEN-3: archive every notice sent
                 with transaction(self._factory) as session:
                     outbox.mark_sent(session, item.id, now=self._clock.now(),
-                                     archive_sha256=digest)
+                                     archive_sha256=digests[index])
                     audit.record(session, self._clock.now(), "mail_sent", outbox_id=item.id,
                                  message_id=item.message_id, purpose=item.purpose,
                                  recipients=list(item.recipients))
@@ -90,6 +106,14 @@ class OutboxDelivery:
                          purpose=item.purpose)
             if len(items) < batch:
                 return report
+
+    def _archive_copies(self, items: Sequence[outbox.OutboxItem]) -> list[str]:
+        """R-GEN-3: every notice sent is archived; all of a batch written side by side."""
+        if len(items) == 1:
+            return [self._archive.put(items[0].raw)]
+        with ThreadPoolExecutor(min(ARCHIVE_THREADS, len(items)),
+                                thread_name_prefix="archive") as writers:
+            return list(writers.map(self._archive.put, [item.raw for item in items]))
 
     def _record_failure(self, item: outbox.OutboxItem, exc: SendError,
                         report: DeliveryReport) -> None:
