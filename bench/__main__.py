@@ -77,12 +77,13 @@ def _table(results: dict[str, Any], tp: ThroughputResult | None, lat: LatencyRes
                     == c["floor_acks_at_server"] == tp.mails and c["inbox_left"] == 0)
         fp = tp.floor_parts
         table.add_row(f"throughput, {tp.mails} form mails",
-                      f"{tp.mailflow_seconds:.1f} s = {tp.mails / tp.mailflow_seconds:.1f} forms/s",
+                      f"{tp.mailflow_seconds:.1f} s = {tp.mails / tp.mailflow_seconds:.1f} forms/s"
+                      f" (CPU {tp.mailflow_cpu:.1f} s)",
                       "", "" if complete else "[red]INCOMPLETE[/red]")
         table.add_row("  floor (fetch + parse + forms + smtp)",
                       f"{tp.floor_seconds:.1f} s = {tp.mails / tp.floor_seconds:.1f} forms/s "
                       f"({fp['fetch']:.1f} + {fp['parse']:.1f} + {fp['forms']:.1f} + "
-                      f"{fp['smtp']:.1f})", "", "")
+                      f"{fp['smtp']:.1f}; CPU {tp.floor_cpu:.1f} s)", "", "")
         verdicts["ratio"] = complete and tp.ratio <= TARGETS["ratio"]
         table.add_row("  mailflow / floor", f"{tp.ratio:.2f}", f"≤ {TARGETS['ratio']}",
                       _verdict(verdicts["ratio"]))

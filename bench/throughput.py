@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import resource
 import tempfile
 import time
 from collections.abc import Sequence
@@ -48,6 +49,9 @@ class ThroughputResult:
     floor_seconds: float
     floor_parts: dict[str, float]
     checks: dict[str, int] = field(default_factory=dict)
+    # CPU seconds of this process (+ its reaped children: mailflow's read-ahead worker)
+    mailflow_cpu: float = 0.0
+    floor_cpu: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -59,6 +63,12 @@ class ThroughputResult:
         out["mailflow_forms_per_s"] = round(self.mails / self.mailflow_seconds, 1)
         out["floor_forms_per_s"] = round(self.mails / self.floor_seconds, 1)
         return out
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _fill_inbox(dovecot: Dovecot, mails: Sequence[bytes]) -> None:
@@ -170,11 +180,15 @@ def run_throughput(count: int, *, profile: Path | None = None, log: Path | None 
             log_to(log_stream)
             _fill_inbox(dovecot, mails)
             progress(f"throughput: mailflow run_once over {count} mails")
+            cpu = _cpu()
             elapsed, checks, acks = _mailflow_pass(dovecot, sink, work, profile)
+            mailflow_cpu = _cpu() - cpu
         progress(f"throughput: floor over the same {count} mails")
         _fill_inbox(dovecot, mails)  # same mails, same INBOX size (pitfall 15)
         sink.clear()
+        cpu = _cpu()
         floor_parts, forms_read = _floor_pass(dovecot, sink, acks)
+        floor_cpu = _cpu() - cpu
         checks["floor_forms_read"] = forms_read
         checks["floor_acks_at_server"] = sink.count()
     return ThroughputResult(
@@ -183,4 +197,6 @@ def run_throughput(count: int, *, profile: Path | None = None, log: Path | None 
         floor_seconds=sum(floor_parts.values()),
         floor_parts=floor_parts,
         checks=checks,
+        mailflow_cpu=mailflow_cpu,
+        floor_cpu=floor_cpu,
     )
