@@ -24,7 +24,7 @@ from types import FrameType
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from mailflow.clock import Clock, SystemClock
@@ -274,13 +274,20 @@ class Service:
                 self._waiting = False
 
     def _wait_timeout(self) -> float:
-        """Sleep until the next poll, or sooner when an outbox retry falls due."""
+        """Sleep until the next poll, or sooner when an outbox retry falls due.
+
+        A row another process has claimed is due only when its claim runs out: counting it
+        as due now would spin this loop (a claim of a process that died on another host
+        lasts minutes)."""
         timeout = self.settings.mailbox.poll_interval_seconds
+        due_at = case(
+            (OutboxMessage.claimed_until > OutboxMessage.next_attempt_at,
+             OutboxMessage.claimed_until),
+            else_=OutboxMessage.next_attempt_at,
+        )
         with self.factory() as session:
             due = session.execute(
-                select(func.min(OutboxMessage.next_attempt_at)).where(
-                    OutboxMessage.status == "pending"
-                )
+                select(func.min(due_at)).where(OutboxMessage.status == "pending")
             ).scalar_one_or_none()
         if due is not None:
             timeout = min(timeout, max((utc(due) - self.clock.now()).total_seconds(), 0.05))
