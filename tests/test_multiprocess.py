@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mailflow.clock import SystemClock
+from mailflow.mail.sources import FetchedMail, Target, make_source
 from mailflow.service import MAILBOX_LEASE, Service
 from mailflow.store import lease, outbox
 from mailflow.store.db import (
@@ -421,3 +422,52 @@ def test_a_long_intake_pass_keeps_the_lease_a_standby_waits(
     # the pass (10 x 0.4 s of sleeps alone) outlasted the 3 s lease; without renewal the
     # standby would have got in after 3 s, with mail still in the INBOX
     assert refused_for > settings.service.lease_seconds
+
+
+def test_a_reply_claimed_elsewhere_does_not_make_the_reader_spin(
+    mailstack: Any, smtp_server: SmtpServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    """A reply claimed by a process on another machine (alive, or dead and not yet expired)
+    is due only when the claim runs out; the reader waits for mail meanwhile instead of
+    polling the mailbox and the database as fast as it can."""
+    settings = stack_settings(mailstack.dovecot, smtp_server, sqlite_url, tmp_path,
+                              poll_interval=30.0)
+    passes: list[float] = []
+
+    class CountingSource:
+        def __init__(self) -> None:
+            self.inner = make_source(settings.mailbox)
+            self.source_key = ""
+
+        def open(self) -> None:
+            self.inner.open()
+            self.source_key = self.inner.source_key
+
+        def batches(self, size: int) -> Iterator[list[FetchedMail]]:
+            passes.append(time.monotonic())
+            return self.inner.batches(size)
+
+        def move(self, uids: Sequence[str], target: Target) -> None:
+            self.inner.move(uids, target)
+
+        def wait(self, timeout: float) -> bool:
+            return self.inner.wait(timeout)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    service = Service(settings, SystemClock(), source=CountingSource())
+    now = datetime.now(UTC)
+    with transaction(service.factory) as session:
+        outbox.enqueue(session, now=now, message_id="<claimed@example.test>", purpose="test",
+                       recipients=["x@example.test"], subject="s", raw=b"x")
+        outbox.claim_due(session, now=now, worker="elsewhere:4242:0badcafe-1", limit=1,
+                         lease=timedelta(minutes=5))
+    runner = threading.Thread(target=service.run_forever, kwargs={"install_signals": False})
+    runner.start()
+    time.sleep(2.5)
+    service.request_stop()
+    mailstack.dovecot.append(SERVICE, make_mails(1, "wake-")[0])  # end the IDLE wait now
+    runner.join(timeout=30)
+    assert not runner.is_alive()
+    assert 1 <= len(passes) <= 2, f"{len(passes)} passes in 2.5 s"
