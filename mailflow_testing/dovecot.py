@@ -217,19 +217,23 @@ class Dovecot:
 
     def remove_user(self, email: str) -> None:
         """Forget a user and delete their mail; LMTP refuses the address when this returns."""
+        if self._forget(email) and self.running:
+            self._await_auth_resync()
+
+    def _forget(self, email: str) -> bool:
         email = email.lower()
         if self._users.pop(email, None) is None or self._root is None:
-            return
+            return False
         (self.root / "users.d" / email).unlink(missing_ok=True)
         shutil.rmtree(self.root / "mail" / email, ignore_errors=True)
-        if self.running:
-            self._await_auth_resync()
+        return True
 
     def set_users(self, users: Mapping[str, str]) -> None:
         """Make the user list exactly *users* (removed users lose their mail)."""
         wanted = {email.lower(): password for email, password in users.items()}
-        for email in set(self._users) - set(wanted):
-            self.remove_user(email)
+        removed = [email for email in set(self._users) - set(wanted) if self._forget(email)]
+        if removed and self.running:
+            self._await_auth_resync()  # one wait for all of them
         for email, password in wanted.items():
             if self._users.get(email) != password:
                 self.add_user(email, password)
