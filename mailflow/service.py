@@ -21,11 +21,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import case, func, select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from mailflow.clock import Clock, SystemClock
 from mailflow.config import Settings
@@ -41,7 +40,7 @@ from mailflow.reception import Reception
 from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
 from mailflow.store.db import make_engine, session_factory, transaction, upgrade
-from mailflow.store.models import OutboxMessage, ReferenceCounter, utc
+from mailflow.store.models import OutboxMessage, utc
 from mailflow.templates import Templates
 
 log = structlog.get_logger(__name__)
@@ -98,7 +97,6 @@ class Service:
         self._holding = False  # True while an intake pass runs under the mailbox lease
         self._lease_lost = False
         self._renewed_at = float("-inf")
-        self._prepare_reference_counters()
         self._loop = asyncio.new_event_loop()
         self._stop = threading.Event()
         self._waiting = False
@@ -181,19 +179,6 @@ class Service:
             with transaction(self.factory) as session:
                 freed = outbox.release_claims_of(session, stale)
             log.info("freed outbox claims of stopped workers", workers=stale, rows=freed)
-
-    def _prepare_reference_counters(self) -> None:
-        """Create this and next year's reference counter rows before any mail needs them.
-
-        ``next_reference`` locks the year's row; while it does not exist yet, two processes
-        taking the first number of a year would both insert it and one mail would fail on
-        the primary key (and be quarantined). Existing rows make every caller take the lock.
-        """
-        year = self.clock.now().astimezone(ZoneInfo(self.settings.service.timezone)).year
-        with contextlib.suppress(IntegrityError), transaction(self.factory) as session:
-            for y in (year, year + 1):
-                if session.get(ReferenceCounter, y) is None:
-                    session.add(ReferenceCounter(year=y, last=0))
 
     # -- staying up -----------------------------------------------------------------------
     def request_stop(self, *_: object) -> None:

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailflow.store.models import ReferenceCounter
 
 
 def next_reference(session: Session, prefix: str, year: int) -> str:
-    """Take the next number under a row lock (PostgreSQL) / the write lock (SQLite)."""
-    counter = session.execute(
-        select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
-    ).scalar_one_or_none()
-    if counter is None:
-        counter = ReferenceCounter(year=year, last=0)
-        session.add(counter)
-    counter.last += 1
-    session.flush()
-    return f"{prefix}-{year}-{counter.last:06d}"
+    """Take the next number in one atomic upsert.
+
+    ``INSERT … ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last``: the first
+    number of a year cannot race (two processes inserting the same year row), and the row
+    stays locked until the caller's transaction ends, so numbers are unique and gap-free.
+    """
+    table = ReferenceCounter.__table__
+    assert isinstance(table, Table)
+    dialect = session.get_bind().dialect.name
+    stmt: Insert
+    if dialect == "postgresql":
+        pg = postgresql.insert(table).values(year=year, last=1)
+        stmt = pg.on_conflict_do_update(
+            index_elements=["year"], set_={"last": table.c.last + 1}
+        )
+    else:
+        lite = sqlite.insert(table).values(year=year, last=1)
+        stmt = lite.on_conflict_do_update(
+            index_elements=["year"], set_={"last": table.c.last + 1}
+        )
+    number = session.execute(stmt.returning(table.c.last)).scalar_one()
+    return f"{prefix}-{year}-{number:06d}"
