@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from mailflow.alerts import queue_admin_alert
 from mailflow.clock import Clock, SystemClock
 from mailflow.config import Settings
 from mailflow.delivery import DeliveryReport, OutboxDelivery
@@ -112,7 +113,13 @@ class Service:
 
     def send_due(self) -> DeliveryReport:
         self._release_stale_claims()
-        return self._loop.run_until_complete(self.delivery.drain())
+        report = self._loop.run_until_complete(self.delivery.drain())
+        if queue_admin_alert(self.factory, self.settings, self.templates, self.clock.now()):
+            extra = self._loop.run_until_complete(self.delivery.drain())
+            report.sent += extra.sent
+            report.deferred += extra.deferred
+            report.failed += extra.failed
+        return report
 
     def run_once(self) -> RunReport:
         """Take in what waits (unless another process holds the mailbox), then send."""

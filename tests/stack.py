@@ -20,9 +20,12 @@ def stack_settings(
     *,
     poll_interval: float = 5.0,
     replies_per_hour: int = 10,
+    admin: str = "",
 ) -> Settings:
     return Settings.model_validate({
         "service": {"replies_per_sender_per_hour": replies_per_hour},
+        "people": [{"email": admin, "name": "管理员"}] if admin else [],
+        "roles": {"admin": admin},
         "mailbox": MailboxSettings(
             source="imap", host=dovecot.host, port=dovecot.imap_port, security="none",
             username=SERVICE, password=SERVICE_PW, poll_interval_seconds=poll_interval,

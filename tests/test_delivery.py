@@ -122,3 +122,32 @@ def test_hourly_cap_stops_a_loop_that_slips_through(mailstack: Any, sqlite_url: 
     assert report.intake.taken_in == 5
     assert len(mailstack.smtp.wait_for(3)) == 3
     assert len(suppressed) == 2
+
+
+def test_permanent_failure_alerts_the_administrator_once_and_never_loops(
+    mailstack: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    queue_mails(mailstack, 1, "alerted")
+    admin = "it-manager@example.test"
+    mailstack.smtp.fail_with(554, "5.7.1 rejected by policy", times=1)
+    settings = stack_settings(mailstack.dovecot, mailstack.smtp, sqlite_url, tmp_path,
+                              admin=admin)
+    service = Service(settings, SystemClock())
+    service.run_once()
+    (alert,) = mailstack.smtp.wait_for(1)
+    assert alert.rcpt_tos == (admin,)
+    text = alert.parsed().get_body(preferencelist=("plain",)).get_content()
+    assert "邮件无法投递" in text and "554" in text and "alerted0@example.test" in text
+    service.send_due()
+    assert len(mailstack.smtp.messages) == 1  # reported once
+
+    # an alert that itself fails is never alerted about: no mail loop
+    queue_mails(mailstack, 1, "again")
+    mailstack.smtp.fail_with(554, "5.7.1 rejected by policy")
+    service.run_once()
+    attempts = mailstack.smtp.attempts
+    for _ in range(3):
+        service.send_due()
+    service.close()
+    assert mailstack.smtp.attempts == attempts
+    assert len(mailstack.smtp.messages) == 1
