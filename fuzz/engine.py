@@ -151,6 +151,8 @@ def _run_atheris(
         for i, seed in enumerate(seeds()):
             (Path(keep.name) / f"seed-{i:05d}").write_bytes(seed)
         corpus = [keep.name]
+    # libFuzzer refuses a missing artifact folder; the prefix may end in a name part
+    Path(f"{opts.artifact_prefix}x").parent.mkdir(parents=True, exist_ok=True)
     args = [sys.argv[0], *opts.passthrough, *corpus]
     if not any(a.startswith("-max_len") for a in opts.passthrough):
         args.insert(1, "-max_len=1048576")

@@ -75,7 +75,7 @@ def starts_like_formula(text: str) -> bool:
     return bool(text) and (text[0] in FORMULA_TRIGGERS or stripped[:1] in FORMULA_TRIGGERS)
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(hostile_text)
 def test_neutralised_text_never_starts_like_a_formula(text: str) -> None:
     out = neutralise_cell(text)
@@ -88,7 +88,7 @@ def test_neutralised_text_never_starts_like_a_formula(text: str) -> None:
     assert neutralise_cell(out) == out  # stable
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(typed_values)
 def test_numbers_dates_and_none_are_left_alone(value: object) -> None:
     assert neutralise_cell(value) is value
@@ -120,7 +120,7 @@ def test_safe_sheet_value_caps_length() -> None:
     assert len(str(safe_sheet_value("=" + "a" * 40_000))) == MAX_CELL_CHARS
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.one_of(hostile_text, typed_values), min_size=1, max_size=8))
 def test_rows_written_by_openpyxl_hold_no_formula(row: list[object]) -> None:
     book = openpyxl.Workbook()

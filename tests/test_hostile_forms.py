@@ -154,7 +154,7 @@ FAST = settings(
 )
 
 
-@settings(FAST, max_examples=120)
+@settings(FAST, max_examples=80)
 @given(st.sampled_from(SEEDS), st.randoms(use_true_random=False))
 def test_mutated_corpus_packages(seed: tuple[str, bytes], rnd: random.Random) -> None:
     name, data = seed
@@ -184,7 +184,7 @@ def test_forms_desk_never_raises_on_mutated_forms(
         assert examine_attachment(mutated, name) >= 0
 
 
-@settings(FAST, max_examples=150)
+@settings(FAST, max_examples=100)
 @given(
     st.sampled_from([b"PK\x03\x04", b"PK\x05\x06", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b""]),
     st.binary(max_size=2000),

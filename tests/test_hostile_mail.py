@@ -114,7 +114,7 @@ def test_arbitrary_bytes(raw: bytes) -> None:
     parse_checked(raw)
 
 
-@settings(FAST, max_examples=300)
+@settings(FAST, max_examples=200)
 @given(st.sampled_from(SEEDS), st.randoms(use_true_random=False))
 def test_mutated_corpus_mails(seed: bytes, rnd: random.Random) -> None:
     parse_checked(mutations.mutate(seed, rnd, mutations.MAIL_MUTATORS))
