@@ -8,7 +8,8 @@ between: Maildir gets slower as it grows, MAILSTACK.md pitfall 15):
 * floor: what no implementation can skip, with no mailflow logic: FETCH of all mails in
   batches of 100 (BODY.PEEK[]), ``parse_mail`` of each, ``check_office_file`` +
   ``read_form`` of each form, and sending mailflow's own acknowledgments (same bytes, same
-  recipients) over one SMTP connection.
+  recipients) over one SMTP connection. Measured twice (mailbox refilled each time) and
+  averaged, as the machine may be shared.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from mailflow_testing import DEFAULT_USERS, SERVICE_ADDRESS, Dovecot
 
 APPEND_CHUNK = 200
 FETCH_BATCH = 100
+FLOOR_RUNS = 2
 
 
 @dataclass
@@ -52,6 +54,7 @@ class ThroughputResult:
     # CPU seconds of this process (+ its reaped children: mailflow's read-ahead worker)
     mailflow_cpu: float = 0.0
     floor_cpu: float = 0.0
+    floor_runs: list[float] = field(default_factory=list)  # seconds of each floor pass
 
     @property
     def ratio(self) -> float:
@@ -183,14 +186,21 @@ def run_throughput(count: int, *, profile: Path | None = None, log: Path | None 
             cpu = _cpu()
             elapsed, checks, acks = _mailflow_pass(dovecot, sink, work, profile)
             mailflow_cpu = _cpu() - cpu
-        progress(f"throughput: floor over the same {count} mails")
-        _fill_inbox(dovecot, mails)  # same mails, same INBOX size (pitfall 15)
-        sink.clear()
-        cpu = _cpu()
-        floor_parts, forms_read = _floor_pass(dovecot, sink, acks)
-        floor_cpu = _cpu() - cpu
-        checks["floor_forms_read"] = forms_read
-        checks["floor_acks_at_server"] = sink.count()
+        # the floor twice, averaged: on a shared machine one pass can meet a busy moment
+        runs: list[dict[str, float]] = []
+        floor_cpu = 0.0
+        for run in range(1, FLOOR_RUNS + 1):
+            progress(f"throughput: floor {run}/{FLOOR_RUNS} over the same {count} mails")
+            _fill_inbox(dovecot, mails)  # same mails, same INBOX size (pitfall 15)
+            sink.clear()
+            cpu = _cpu()
+            parts, forms_read = _floor_pass(dovecot, sink, acks)
+            floor_cpu += (_cpu() - cpu) / FLOOR_RUNS
+            runs.append(parts)
+            checks["floor_forms_read"] = min(checks.get("floor_forms_read", count), forms_read)
+            checks["floor_acks_at_server"] = min(checks.get("floor_acks_at_server", count),
+                                                 sink.count())
+    floor_parts = {key: sum(r[key] for r in runs) / len(runs) for key in runs[0]}
     return ThroughputResult(
         mails=count,
         mailflow_seconds=elapsed,
@@ -199,4 +209,5 @@ def run_throughput(count: int, *, profile: Path | None = None, log: Path | None 
         checks=checks,
         mailflow_cpu=mailflow_cpu,
         floor_cpu=floor_cpu,
+        floor_runs=[sum(r.values()) for r in runs],
     )
