@@ -304,8 +304,9 @@ def decode_header_bytes(
 ) -> Decoded:
     """Decode header bytes (an encoded word's payload, raw 8-bit text, a 2231 value).
 
-    Short strings defeat statistical detection, so GB18030 is tried strictly before
-    charset-normalizer: this service reads mainland-Chinese mail.
+    Short strings defeat statistical detection, so there is none: after the declared
+    charset, UTF-8 and the mail's own charsets, GB18030 is tried strictly and, failing
+    that, used with replacement characters -- this service reads mainland-Chinese mail.
     """
     return _decode(data, label, hint=hint, short=True)
 
@@ -369,7 +370,10 @@ def _guess(data: bytes, note: str, *, hint: tuple[str, ...], short: bool) -> Dec
         if codec == "gb18030" and _looks_latin(text):
             return Decoded(data.decode("cp1252", _LATIN_FALLBACK), "cp1252", f"{note}; latin")
         return Decoded(text, codec, f"{note}; decoded as {codec}")
-    detected = _detect(data)
+    # Header text skips charset-normalizer: statistics on a few bytes mean little, and at
+    # ~0.5 ms a call, a mail of thousands of undecodable header fields took seconds
+    # (fuzz/README.md F8).  Bodies are long enough for detection to be worth its cost.
+    detected = None if short else _detect(data)
     if detected is not None:
         return detected._replace(note=f"{note}; detected {detected.codec}")
     return Decoded(data.decode("gb18030", "replace"), "gb18030", f"{note}; gb18030 with errors")
@@ -413,13 +417,23 @@ def decode_header_value(value: str, *, hint: tuple[str, ...] = ()) -> str:
     out: list[str] = []
     group_label = ""
     group_bytes = bytearray()
-    b64_pending = ""
+    # Base64 words not yet decoded: a word may end mid-quantum, so pieces wait until their
+    # total length is a multiple of 4.  A list and a count, not ``str +=``: one word of
+    # 4k+1 characters followed by many aligned ones would re-copy the pending text on every
+    # word (quadratic; fuzz/README.md F1).
+    b64_pieces: list[str] = []
+    b64_length = 0
+
+    def decode_pending() -> None:
+        nonlocal b64_length
+        if b64_pieces:
+            group_bytes.extend(_b64("".join(b64_pieces)))
+            b64_pieces.clear()
+        b64_length = 0
 
     def flush() -> None:
-        nonlocal group_label, b64_pending
-        if b64_pending:
-            group_bytes.extend(_b64(b64_pending))
-            b64_pending = ""
+        nonlocal group_label
+        decode_pending()
         if group_label or group_bytes:
             out.append(decode_header_bytes(bytes(group_bytes), group_label, hint=hint).text)
         group_bytes.clear()
@@ -438,14 +452,13 @@ def decode_header_value(value: str, *, hint: tuple[str, ...] = ()) -> str:
             group_label = label
         payload = match.group(3)
         if match.group(2) in "bB":
-            b64_pending += payload.strip()
-            if len(b64_pending) % 4 == 0:
-                group_bytes.extend(_b64(b64_pending))
-                b64_pending = ""
+            piece = payload.strip()
+            b64_pieces.append(piece)
+            b64_length += len(piece)
+            if b64_length % 4 == 0:
+                decode_pending()
         else:
-            if b64_pending:
-                group_bytes.extend(_b64(b64_pending))
-                b64_pending = ""
+            decode_pending()
             group_bytes.extend(binascii.a2b_qp(to_bytes(payload), header=True))
         in_words = True
         pos = match.end()
