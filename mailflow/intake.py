@@ -27,7 +27,7 @@ from datetime import datetime
 
 import structlog
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.clock import Clock
@@ -37,7 +37,7 @@ from mailflow.mail.sources import FetchedMail, MailSource
 from mailflow.readahead import ReadAhead, Reading
 from mailflow.store import audit
 from mailflow.store.archive import Archive, sha256_hex
-from mailflow.store.db import transaction
+from mailflow.store.db import DB_UNAVAILABLE, transaction
 from mailflow.store.models import Attachment, InboundMail, SourcePosition, db_time
 
 log = structlog.get_logger(__name__)
@@ -220,7 +220,7 @@ class Intake:
             group = self._prepare([waiting[i] for i in range(count)], writers)
             try:
                 taken, failed = self._record_group(source_key, group)
-            except OperationalError:
+            except DB_UNAVAILABLE:
                 raise  # database unavailable: leave the mails where they are
             except Exception as exc:
                 if len(group) > 1:
@@ -303,7 +303,7 @@ class Intake:
                 try:
                     with session.begin_nested():
                         item = self._take_one(session, source_key, prepared, seen)
-                except OperationalError:
+                except DB_UNAVAILABLE:
                     raise
                 except Exception as exc:  # one bad message never stops the others
                     log.bind(uid=prepared.fetched.uid, sha256=prepared.digest[:12],
@@ -408,6 +408,15 @@ class Intake:
                 existing = session.execute(
                     select(InboundMail).where(InboundMail.sha256 == p.digest)
                 ).scalar_one_or_none()
+                if existing is not None and existing.status != "quarantined":
+                    # recorded meanwhile (a second reader, a duplicate delivery): the failure
+                    # was the duplicate key; this copy is a no-op, the original stays as it is
+                    self._remember(session, source_key, p.fetched.uid, existing.id,
+                                   "duplicate", now)
+                    audit.record(session, now, "mail_duplicate", mail_id=existing.id,
+                                 uid=p.fetched.uid, source=source_key)
+                    report.duplicates += 1
+                    return "processed"
                 mail = existing or InboundMail(
                     sha256=p.digest, body_sha256=p.body_sha256,
                     message_id=None, size=len(p.fetched.raw), subject=parsed.subject,
@@ -423,7 +432,7 @@ class Intake:
                 session.flush()
                 self._remember(session, source_key, p.fetched.uid, mail.id, "quarantine", now)
                 audit.record(session, now, "mail_quarantined", mail_id=mail.id, reason=reason)
-        except (IntegrityError, OperationalError):
+        except (IntegrityError, *DB_UNAVAILABLE):
             log.exception("could not record quarantine; mail stays in the inbox",
                           uid=p.fetched.uid)
             return None

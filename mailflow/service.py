@@ -24,7 +24,6 @@ from types import FrameType
 
 import structlog
 from sqlalchemy import case, func, select
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from mailflow.alerts import queue_admin_alert
 from mailflow.clock import Clock, SystemClock
@@ -40,7 +39,7 @@ from mailflow.mail.transport import Transport, make_transport
 from mailflow.reception import Reception
 from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
-from mailflow.store.db import make_engine, session_factory, transaction, upgrade
+from mailflow.store.db import DB_UNAVAILABLE, make_engine, session_factory, transaction, upgrade
 from mailflow.store.models import OutboxMessage, utc
 from mailflow.templates import Templates
 
@@ -48,8 +47,6 @@ log = structlog.get_logger(__name__)
 
 
 MAILBOX_LEASE = "mailbox"
-#: the database is not reachable right now (down, restarting, connection cut): retry later
-DB_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class StopRequested(Exception):

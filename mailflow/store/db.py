@@ -16,8 +16,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+#: the database is not reachable right now (down, restarting, connection cut): retry later
+DB_UNAVAILABLE = (OperationalError, InterfaceError)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: PostgreSQL advisory lock key ("mailflow" in ASCII) held while migrating
 MIGRATION_LOCK = 0x6D61696C666C6F77
