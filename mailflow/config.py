@@ -63,6 +63,7 @@ class MailboxSettings(_Section):
     idle: bool = True
     poll_interval_seconds: float = Field(default=30.0, gt=0)
     fetch_batch: int = Field(default=100, ge=1, le=1000)
+    max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=64 * 1024)
     timeout_seconds: float = Field(default=30.0, gt=0)
     cafile: Path | None = None
 

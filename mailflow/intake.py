@@ -61,6 +61,15 @@ class IntakeReport:
     outcomes: list[tuple[str, str, str]] = field(default_factory=list)  # (uid, status, detail)
 
 
+def header_block(raw: bytes) -> bytes:
+    """The header block of a raw mail (up to and including the blank line), capped at 1 MB."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        index = raw.find(sep, 0, 1 << 20)
+        if index >= 0:
+            return raw[:index + len(sep)]
+    return raw[: 1 << 20] + b"\r\n\r\n"
+
+
 def body_hash(raw: bytes) -> str:
     """Hash of everything after the header block: equal for two deliveries of one mail."""
     for sep in (b"\r\n\r\n", b"\n\n"):
@@ -162,8 +171,10 @@ class Intake:
         *,
         after_commit: Callable[[str], None] | None = None,
         read_ahead: ReadAhead | None = None,
+        max_message_bytes: int | None = None,
     ) -> None:
         self._factory = factory
+        self._max_bytes = max_message_bytes
         self._archive = archive
         self._clock = clock
         self._respond = respond
@@ -201,7 +212,7 @@ class Intake:
                 moves[known[fetched.uid]].append(fetched.uid)
             else:
                 todo.append(fetched)
-        readings = self._reader.read([fetched.raw for fetched in todo])
+        readings = self._reader.read([self._parseable(fetched.raw) for fetched in todo])
         # archive first: every raw mail is written (fsynced, side by side) before it is recorded
         waiting = deque(
             _Waiting(fetched, writers.submit(self._archive.put, fetched.raw), reading)
@@ -244,6 +255,13 @@ class Intake:
                     moves[outcome].append(prepared.fetched.uid)
         self._reader.forget()
         return moves
+
+    def _parseable(self, raw: bytes) -> bytes:
+        """An oversize mail is archived whole but only its header block is parsed: the
+        reply then says it was too large (reception sees the recorded size)."""
+        if self._max_bytes is None or len(raw) <= self._max_bytes:
+            return raw
+        return header_block(raw)
 
     def _known_positions(self, source_key: str, uids: list[str]) -> dict[str, str]:
         with self._factory() as session:

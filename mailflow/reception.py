@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
-from mailflow.documents.outcome import NO_FORMS, FormsOutcome
+from mailflow.documents.outcome import NO_FORMS, AttachmentProblem, FormsOutcome
 from mailflow.mail.classify import Classification
 from mailflow.mail.compose import Envelope, OutgoingAttachment, compose, new_message_id
 from mailflow.mail.parse import ParsedMail
@@ -72,7 +72,11 @@ class Reception:
             audit.record(session, now, "mail_unanswerable", mail_id=mail.id,
                          reason="no usable From address")
             return "unanswerable"
-        outcome = self._examine(parsed) if self._examine else NO_FORMS
+        if mail.size > self._settings.mailbox.max_message_bytes:
+            outcome = FormsOutcome(problems=(AttachmentProblem(
+                "", "mail_too_large", f"{mail.size} bytes"),))
+        else:
+            outcome = self._examine(parsed) if self._examine else NO_FORMS
         requests = self._register(session, mail, parsed, outcome, now)
         self._reply(session, mail, parsed, outcome, requests, now)
         return "returned" if outcome.problems and not outcome.accepted else "registered"

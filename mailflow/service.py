@@ -82,7 +82,8 @@ class Service:
         self.reception = Reception(settings, self.templates, examine, blanks, titles)
         self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
-                             settings.own_addresses, after_commit=self._after_commit)
+                             settings.own_addresses, after_commit=self._after_commit,
+                             max_message_bytes=settings.mailbox.max_message_bytes)
         self.transport = transport or make_transport(
             settings.smtp, settings.storage.resolved_outbox_dir()
         )

@@ -298,3 +298,29 @@ def _only_first(service: Service) -> Any:
             source.move(uids, target)
 
     return First()
+
+
+def test_oversize_mail_is_archived_whole_and_the_sender_told(
+    mailstack: Any, sqlite_url: str, tmp_path: Path, catalog: FormCatalog
+) -> None:
+    dovecot, smtp = mailstack.dovecot, mailstack.smtp
+    dovecot.add_user("big@example.test", "pw")
+    form = filled(catalog, "account", "xlsx")
+    raw = mailbuild.human_mail(sender="big@example.test", to=SERVICE, subject="大邮件",
+                               body="见附件", attachments=[
+                                   ("系统帐号申请表.xlsx", form, XLSX),
+                                   ("照片.jpg", bytes(range(256)) * 1200, "image/jpeg")])
+    dovecot.append(SERVICE, raw)
+    settings = stack_settings(dovecot, smtp, sqlite_url, tmp_path)
+    settings = settings.model_copy(update={"mailbox": settings.mailbox.model_copy(
+        update={"max_message_bytes": 200_000})})
+    service = run_service(settings)
+    with service.factory() as session:
+        (request,) = session.execute(select(Request)).scalars().all()
+    service.close()
+    assert request.status == "returned"  # the form inside was not read
+    (reply,) = smtp.wait_for(1)
+    assert "整封邮件" in text_of(reply.parsed())
+    stored = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    assert len(stored) > 200_000
+    assert Archive(settings.storage.resolved_archive_dir()).get(sha256_hex(stored)) == stored
