@@ -33,7 +33,10 @@ from mailflow.store.archive import Archive
 from mailflow.store.db import transaction
 
 log = structlog.get_logger(__name__)
-CLAIM_LEASE = timedelta(minutes=5)
+# A claim outlives the slowest batch (CLAIM_BATCH x the SMTP timeout) so no other process
+# takes a row that is still being sent; a dead holder on this host is released at once.
+CLAIM_BATCH = 10
+CLAIM_LEASE = timedelta(minutes=15)
 ARCHIVE_THREADS = 16
 
 
@@ -65,7 +68,7 @@ class OutboxDelivery:
         seconds = self._settings.retry_base_seconds * (2 ** max(attempts - 1, 0))
         return timedelta(seconds=min(seconds, self._settings.retry_max_seconds))
 
-    async def drain(self, batch: int = 50) -> DeliveryReport:
+    async def drain(self, batch: int = CLAIM_BATCH) -> DeliveryReport:
         """Send everything due now; stop early when the server is unreachable."""
         report = DeliveryReport()
         while True:
