@@ -16,17 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.errors import MissingHeaderBodySeparatorDefect
-from email.feedparser import BytesFeedParser
 from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.policy import EmailPolicy
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from io import BytesIO
 
-import inscriptis
-import nh3
-
+from mailflow.mail.addresses import Address, parse_addresses
+from mailflow.mail.addresses import one_line as _one_line
 from mailflow.mail.charsets import (
     codecs_for,
     decode_body,
@@ -36,31 +33,24 @@ from mailflow.mail.charsets import (
     sniff_html_charset,
     to_bytes,
 )
+from mailflow.mail.feeding import MAX_DEPTH, MAX_PARTS, POLICY, cap_header_block, feed
+from mailflow.mail.feeding import repair_header_block as _repair_header_block
 from mailflow.mail.filenames import param_value, safe_filename, split_header
+from mailflow.mail.htmlbody import html_text, sanitise
 
-MAX_DEPTH = 10  # nesting of multiparts and attached mails
-MAX_PARTS = 500  # MIME parts looked at per mail
+__all__ = [
+    "MAX_DEFECTS",
+    "MAX_DEPTH",
+    "MAX_PARTS",
+    "Address",
+    "MailAttachment",
+    "ParsedMail",
+    "parse_mail",
+]
+
 MAX_DEFECTS = 50
-MAX_HTML_TO_TEXT = 4 * 1024 * 1024  # characters of HTML turned into text
 
-
-class _RawHeaderPolicy(EmailPolicy):
-    """``policy.default`` except that header lookups return the unfolded source text.
-
-    Why: the feed parser asks for Content-Type several times per part, and the default
-    policy runs its full header grammar each time -- three quarters of all parse time on
-    our corpus.  The parser only needs type, boundary and transfer encoding, which the
-    stdlib's simple parameter reader handles (as under compat32); every value we keep is
-    read from the raw header text by our own code anyway.
-    """
-
-    def header_fetch_parse(self, name: str, value: str) -> str:
-        return value if hasattr(value, "name") else _LINESEP.sub("", value)
-
-
-_LINESEP = re.compile(r"\r\n|\r|\n")
-_POLICY = _RawHeaderPolicy()
-_SERIALISE_POLICY = _POLICY.clone(refold_source="none", linesep="\n")
+_SERIALISE_POLICY = POLICY.clone(refold_source="none", linesep="\n")
 _EMBEDDED = frozenset({"message/rfc822", "message/global", "message/news"})
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _PLAIN_CTE = frozenset({"", "7bit", "8bit", "binary", "7-bit", "8-bit"})
@@ -68,28 +58,6 @@ _UU_CTE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 _TYPE_RE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _MSGID = re.compile(r"<([^<>]*)>")
-_HTML_CLEANER = nh3.Cleaner(
-    url_schemes={"http", "https", "mailto", "cid"},
-    attribute_filter=lambda _tag, attr, value: (
-        None
-        if attr in ("src", "srcset", "background", "poster", "lowsrc", "dynsrc")
-        and not value.strip().lower().startswith("cid:")
-        else value
-    ),
-)
-
-
-@dataclass(frozen=True)
-class Address:
-    """One mailbox.  ``addr`` is '' when what was written is not a usable address."""
-
-    name: str
-    addr: str
-
-    @property
-    def key(self) -> str:
-        """Lowercased address, for comparisons."""
-        return self.addr.lower()
 
 
 @dataclass(frozen=True)
@@ -145,75 +113,22 @@ class ParsedMail:
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse one mail.  Never raises for any bytes input: best effort plus ``defects``."""
     try:
-        msg = _feed(raw)
+        fed = feed(raw)
         notes: list[str] = []
-        if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in fed.message.defects):
             repaired = _repair_header_block(raw)
             if repaired is not None:
-                msg = _feed(repaired)
+                fed = feed(repaired)
                 notes.append("header block had unindented or junk lines; read leniently")
-        return _Reader(defects=notes).read(msg)
+        return _Reader(defects=[*notes, *fed.notes]).read(fed.message)
     except Exception as exc:  # the contract is "never raises"
         failure = f"parser failed ({type(exc).__name__}); headers only"
     try:
-        msg = BytesParser(policy=_POLICY).parsebytes(raw, headersonly=True)
+        head = cap_header_block(raw) or raw
+        msg = BytesParser(policy=POLICY).parsebytes(head, headersonly=True)
         return _Reader(defects=[failure]).read(msg, walk=False)
     except Exception as exc:
         return _empty(f"{failure}; header parse failed too ({type(exc).__name__})")
-
-
-_FEED_CHUNK = 64 * 1024
-
-
-def _feed(raw: bytes) -> Message:
-    """Parse in chunks: ``BytesParser.parsebytes`` first makes a str copy of the whole
-    mail and a StringIO of it, about three times the memory for a large mail."""
-    parser = BytesFeedParser(policy=_POLICY)
-    view = memoryview(raw)
-    for start in range(0, len(raw), _FEED_CHUNK):
-        parser.feed(bytes(view[start : start + _FEED_CHUNK]))
-    return parser.close()
-
-
-_HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
-_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-_HEADER_SCAN_LIMIT = 256 * 1024
-
-
-def _repair_header_block(raw: bytes) -> bytes | None:
-    """Header block with stray lines fixed, or None if there is nothing to fix.
-
-    Some gateways fold long headers without indenting the continuation, or put a banner
-    line ("---- Original email message ----") above the headers; the stdlib then stops
-    reading headers there and the mail loses its From and Subject.  A stray line that
-    has real header lines after it becomes a continuation (or is dropped if no header
-    came before it).
-    """
-    blank = _BLANK_LINE.search(raw, 0, _HEADER_SCAN_LIMIT)
-    if blank is None:
-        return None
-    lines = raw[: blank.start()].split(b"\n")
-    header_at = [i for i, line in enumerate(lines) if _HEADER_LINE.match(line)]
-    if not header_at:
-        return None
-    out: list[bytes] = []
-    changed = False
-    for i, line in enumerate(lines):
-        stray = not (
-            i > header_at[-1]
-            or _HEADER_LINE.match(line)
-            or line[:1] in (b" ", b"\t")
-            or (i == 0 and line.startswith(b"From "))
-        )
-        if not stray:
-            out.append(line)
-            continue
-        changed = True
-        if i > header_at[0]:
-            out.append(b" " + line)
-    if not changed:
-        return None
-    return b"\n".join(out) + raw[blank.start() :]
 
 
 def _empty(defect: str) -> ParsedMail:
@@ -374,10 +289,19 @@ class _Reader:
                         forwarded=leaf.forwarded,
                     )
                 )
-        clean_html = _HTML_CLEANER.clean(html) if html is not None else None
-        if (plain is None or not plain.strip()) and clean_html:
-            plain = self._html_text(clean_html)
-        return plain or "", clean_html, attachments
+        if html is None:
+            return plain or "", None, attachments
+        body = sanitise(html)
+        if body.note:
+            self.note(body.note)
+        if (plain is None or not plain.strip()) and body.html:
+            if body.text is not None:
+                plain = body.text
+            else:
+                plain, note = html_text(body.html)
+                if note:
+                    self.note(note)
+        return plain or "", body.html, attachments
 
     def _filename(self, leaf: _Leaf) -> tuple[str | None, str]:
         """The part's decoded file name (Content-Disposition, else Content-Type) and its
@@ -407,16 +331,6 @@ class _Reader:
         if decoded.note:
             self.note(f"part {leaf.path}: {decoded.note}")
         return decoded.text.replace("\r\n", "\n")
-
-    def _html_text(self, html: str) -> str:
-        if len(html) > MAX_HTML_TO_TEXT:
-            self.note(f"HTML over {MAX_HTML_TO_TEXT} characters; text taken from its start")
-            html = html[:MAX_HTML_TO_TEXT]
-        try:
-            return str(inscriptis.get_text(html)).strip("\n")
-        except Exception as exc:  # a bad HTML body must not lose the mail
-            self.note(f"HTML to text failed ({type(exc).__name__})")
-            return ""
 
     # --- payloads ---------------------------------------------------------------------
 
@@ -480,7 +394,7 @@ class _Reader:
     def _addresses(self, raw: str | None, label: str) -> tuple[Address, ...]:
         if raw is None:
             return ()
-        found = _parse_addresses(raw, self.hint)
+        found = self._read_addresses(raw, label)
         if found is None:
             self.note(f"{label} header is ambiguous (CVE-2023-27043 pattern); ignored")
             return ()
@@ -489,11 +403,17 @@ class _Reader:
     def _sender(self, raw: str | None) -> Address | None:
         if raw is None:
             return None
-        found = _parse_addresses(raw, self.hint)
+        found = self._read_addresses(raw, "From")
         if found is None:
             self.note("From header is ambiguous (CVE-2023-27043 pattern); sender ignored")
             return None
         return found[0] if found else None
+
+    def _read_addresses(self, raw: str, label: str) -> tuple[Address, ...] | None:
+        addresses, cut = parse_addresses(raw, self.hint)
+        if cut:
+            self.note(f"{label} header too long; only the addresses at its start were read")
+        return addresses
 
     def _date(self, value: str | None) -> datetime | None:
         if not value:
@@ -506,14 +426,6 @@ class _Reader:
         except (TypeError, ValueError, IndexError, OverflowError):
             self.note(f"Date header unreadable: {value[:60]!r}")
             return None
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _one_line(value: str) -> str:
-    """Whitespace collapsed and control characters dropped: safe to log and display."""
-    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def _first_charset(leaves: list[_Leaf]) -> tuple[str, ...]:
@@ -557,102 +469,3 @@ def _return_path(raw: str | None) -> str | None:
         return None
     match = _MSGID.search(raw)
     return ("".join(match.group(1).split()) if match else raw.strip()).strip()
-
-
-# --- addresses (CVE-2023-27043) ------------------------------------------------------------
-
-
-def _strip_quotes_and_comments(value: str) -> str | None:
-    """Value with quoted strings and comments removed; None if quotes or parentheses do
-    not balance (the shape of CVE-2023-27043 forgeries)."""
-    out: list[str] = []
-    quoted = False
-    depth = 0
-    escaped = False
-    for ch in value:
-        if escaped:
-            escaped = False
-            continue
-        if ch == "\\":
-            escaped = True
-        elif quoted:
-            quoted = ch != '"'
-        elif ch == '"' and depth == 0:
-            quoted = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                return None
-        elif depth == 0:
-            out.append(ch)
-    return None if depth or quoted else "".join(out)
-
-
-def _parse_addresses(value: str, hint: tuple[str, ...]) -> tuple[Address, ...] | None:
-    """Addresses in a header, or None if the stdlib's reading cannot be trusted.
-
-    Python 3.11.7 lacks the CVE-2023-27043 fix, so we apply the fixed version's checks
-    ourselves: balanced parentheses, no ``[`` in a parsed address, one address per
-    top-level comma -- and every parsed address must appear verbatim in the header.
-    """
-    if not value.isascii():
-        # Raw 8-bit text first: GBK and Big5 trail bytes include '@', '\\' and '[' (许 is
-        # B3 5C in Big5), which would otherwise take part in the address syntax.
-        value = decode_header_bytes(to_bytes(value), hint=hint).text
-    bare = _strip_quotes_and_comments(value)
-    if bare is None:
-        return None
-    # Group syntax ("Team: a@x, b@y;", "undisclosed-recipients:;") adds no mailboxes.
-    bare = _GROUP_NAME.sub(r"\1", bare).replace(";", "")
-    expected = sum(1 for segment in bare.split(",") if segment.strip())
-    pairs = [(n, a) for n, a in getaddresses([value]) if n or a]
-    if len(pairs) != expected:
-        pairs = [(n, a) for n, a in _merge_repeated(pairs)]
-        if len(pairs) != expected:
-            return None
-    result: list[Address] = []
-    for name, addr in pairs:
-        if "[" in addr or (addr and addr not in value):
-            return None
-        result.append(_address(name, addr, hint))
-    return tuple(result)
-
-
-_GROUP_NAME = re.compile(r"(^|,)[^,:<>@]*:")
-
-
-def _merge_repeated(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``a@x.cn <a@x.cn>`` (the address written as its own display name, common from
-    Outlook and webmail) reads as two addresses; when both are the same it is one."""
-    out: list[tuple[str, str]] = []
-    for name, addr in pairs:
-        if out and not out[-1][0] and out[-1][1] and out[-1][1].lower() == addr.lower():
-            out[-1] = (out[-1][1], addr)
-        else:
-            out.append((name, addr))
-    return out
-
-
-_BAD_DOMAIN = re.compile(r"[\s<>()\[\],;:\\\"@]")
-
-
-def _address(name: str, addr: str, hint: tuple[str, ...]) -> Address:
-    display = _one_line(decode_header_value(name, hint=hint)) if name else ""
-    if not addr.isascii():
-        try:  # RFC 6532: UTF-8 in the address itself
-            addr = addr.encode("utf-8", "surrogateescape").decode("utf-8")
-        except UnicodeError:
-            return Address(display, "")
-    local, at, domain = addr.rpartition("@")
-    if (
-        not at
-        or not local
-        or not domain
-        or _BAD_DOMAIN.search(domain)
-        or (not local.startswith('"') and re.search(r"[\s<>()\[\],;:\\\"]", local))
-        or any(ord(ch) < 32 or ord(ch) == 127 for ch in addr)
-    ):
-        return Address(display or addr.strip(), "")
-    return Address(display, f"{local}@{domain.lower()}")
