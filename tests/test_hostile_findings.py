@@ -101,7 +101,8 @@ def test_f5_deeply_nested_divs() -> None:
 def test_f5_nesting_hidden_behind_end_tags_html5ever_ignores() -> None:
     # html5ever ignores </b> with no <b> open, and </div> while an <object> (a scope
     # boundary) is above the <div>: counting start minus end tags sees no nesting here.
-    for html in (b"<div></b>" * 60_000, b"<div><object></div></object>" * 30_000):
+    # Before: 2.7 s and 2.3 s.  (Fewer than 100,000 tags, so the estimate has to replay.)
+    for html in (b"<div></b>" * 30_000, b"<div><object></div></object>" * 24_000):
         raw = html_mail(html)
         assert_bounded(parse_in_child(raw), raw)
 
