@@ -36,6 +36,7 @@ from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
 from mailflow.mail.transport import Transport, make_transport
+from mailflow.readahead import ReadAhead
 from mailflow.reception import Reception
 from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
@@ -79,11 +80,16 @@ class Service:
         self.templates = Templates(settings.service.templates_dir, settings.service.language)
         self._source = source
         examine, blanks, titles = _forms_wiring(settings)
-        self.reception = Reception(settings, self.templates, examine, blanks, titles)
+        # the read-ahead worker parses mails and reads their forms on the second core, ahead
+        # of the recording transaction (conversions never run under the database lock)
+        self.read_ahead = ReadAhead(examine)
+        self.reception = Reception(settings, self.templates,
+                                   self.read_ahead.examine if examine else None, blanks, titles)
         self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
-                             max_message_bytes=settings.mailbox.max_message_bytes)
+                             max_message_bytes=settings.mailbox.max_message_bytes,
+                             read_ahead=self.read_ahead)
         self.transport = transport or make_transport(
             settings.smtp, settings.storage.resolved_outbox_dir()
         )
