@@ -24,6 +24,7 @@ from mailflow.mail.parse import ParsedMail
 from mailflow.store import audit, outbox
 from mailflow.store.models import InboundMail, Request, db_time
 from mailflow.store.references import next_reference
+from mailflow.store.rows import insert_row
 from mailflow.templates import Templates
 
 log = structlog.get_logger(__name__)
@@ -105,8 +106,7 @@ class Reception:
                 updated_at=db_time(now),
                 **values,
             )
-            session.add(request)
-            session.flush()
+            insert_row(session, request)  # a plain INSERT (store/rows.py); sets request.id
             audit.record(session, now, "request_created", actor=sender.addr,
                          mail_id=mail.id, request_id=request.id, reference=request.reference,
                          kind=request.kind, status=request.status)

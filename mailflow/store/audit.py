@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from mailflow.store.models import AuditEvent, db_time
+from mailflow.store.rows import insert_row
 
 SYSTEM_ACTOR = "mailflow"
+_BATCH = "mailflow.audit_batch"
 
 
 def record(
@@ -23,6 +28,11 @@ def record(
     outbox_id: int | None = None,
     **detail: Any,
 ) -> AuditEvent:
+    """Write the event in the session's transaction: now (a plain INSERT: store/rows.py), or
+    inside ``batched`` when that block ends. Rows it refers to must have their ids: the
+    session is flushed first if it holds any pending objects."""
+    if session.new:
+        session.flush()
     event = AuditEvent(
         at=db_time(at),
         actor=actor,
@@ -32,5 +42,32 @@ def record(
         outbox_id=outbox_id,
         detail=detail,
     )
-    session.add(event)
-    return event
+    batch = session.info.get(_BATCH)
+    if batch is not None:
+        batch.append(event)
+        return event
+    return insert_row(session, event, fetch_id=False)
+
+
+@contextmanager
+def batched(session: Session) -> Iterator[None]:
+    """Collect the events recorded in the block and write them in one INSERT when it ends
+    without an error (on an error they are dropped: the caller's savepoint is rolled back
+    anyway). Taking in a mail records three events: one statement instead of three."""
+    if _BATCH in session.info:  # nested: the outer block writes them
+        yield
+        return
+    events: list[AuditEvent] = []
+    session.info[_BATCH] = events
+    try:
+        yield
+    finally:
+        del session.info[_BATCH]
+    if events:
+        table = AuditEvent.__table__
+        assert isinstance(table, Table)
+        session.execute(insert(table), [
+            {"at": e.at, "actor": e.actor, "action": e.action, "mail_id": e.mail_id,
+             "request_id": e.request_id, "outbox_id": e.outbox_id, "detail": e.detail}
+            for e in events
+        ])

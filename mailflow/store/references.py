@@ -30,5 +30,6 @@ def next_reference(session: Session, prefix: str, year: int) -> str:
         stmt = lite.on_conflict_do_update(
             index_elements=["year"], set_={"last": table.c.last + 1}
         )
-    number = session.execute(stmt.returning(table.c.last)).scalar_one()
+    with session.no_autoflush:  # the caller's pending rows stay pending (one flush per mail)
+        number = session.execute(stmt.returning(table.c.last)).scalar_one()
     return f"{prefix}-{year}-{number:06d}"
