@@ -259,6 +259,10 @@ def test_codec_table() -> None:
     assert codecs_for("ks_c_5601-1987") == ("cp949",)
     for bad in ("utf-8-purple", "x-unknown", "unicodebig", None, "", "rot13", "base64"):
         assert codecs_for(bad) == ()
+    # Python codecs that are not mail charsets (lookup() spells them with hyphens)
+    for refused in ("unicode_escape", "unicode-escape", "raw_unicode_escape", "idna",
+                    "punycode", "undefined", "charmap"):
+        assert codecs_for(refused) == (), refused
 
 
 def test_unknown_transfer_encoding_read_as_8bit_with_defect() -> None:

@@ -186,7 +186,8 @@ def codecs_for(label: str | None) -> tuple[str, ...]:
         info = codecs.lookup(key)
     except LookupError:
         return ()
-    if info.name in _REFUSED or not getattr(info, "_is_text_encoding", True):
+    if (info.name.replace("-", "_") in _REFUSED
+            or not getattr(info, "_is_text_encoding", True)):
         return ()
     return (info.name,)
 
