@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +35,7 @@ from mailflow.mail.classify import Classification, MailKind, classify
 from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import FetchedMail, MailSource
 from mailflow.readahead import ReadAhead, Reading
-from mailflow.store import audit
+from mailflow.store import audit, outbox
 from mailflow.store.archive import Archive, sha256_hex
 from mailflow.store.db import DB_UNAVAILABLE, transaction
 from mailflow.store.models import Attachment, InboundMail, SourcePosition, db_time
@@ -51,6 +51,12 @@ GROUP_SIZE = 50
 GROUP_SECONDS = 0.3
 #: archive writes in flight at once (each mostly waits for fsync, outside the GIL)
 ARCHIVE_THREADS = 16
+
+_MAILS = InboundMail.__table__
+assert isinstance(_MAILS, Table)
+#: built once (building a statement costs as much as running it)
+_SET_STATUS = (update(_MAILS).where(_MAILS.c.id == bindparam("mail_pk"))
+               .values(status=bindparam("new_status")))
 
 
 @dataclass
@@ -315,6 +321,11 @@ class Intake:
         failed: list[tuple[_Prepared, Exception]] = []
         with transaction(self._factory) as session:
             seen = _Seen(session, group)
+            # the hourly reply cap's counts for every sender of the group, in one query
+            outbox.prefetch_recent_counts(
+                session, [p.parsed.sender.addr for p in group
+                          if p.parsed.sender and p.classification.answerable],
+                self._clock.now() - outbox.REPLY_CAP_WINDOW)
             started = time.monotonic()
             for prepared in group:
                 if (taken or failed) and time.monotonic() - started >= GROUP_SECONDS:
@@ -349,9 +360,7 @@ class Intake:
         mail = self._record(session, source_key, p, now)
         status = self._respond(session, mail, parsed, p.classification, now)
         mail.status = status
-        table = InboundMail.__table__
-        assert isinstance(table, Table)
-        session.execute(update(table).where(table.c.id == mail.id).values(status=status))
+        session.connection().execute(_SET_STATUS, {"mail_pk": mail.id, "new_status": status})
         self._remember(session, source_key, uid, mail.id, "processed", now)
         return _Taken(uid, status, p.classification.kind.value, mail.id, parsed.message_id,
                       p.digest, False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -153,7 +153,7 @@ class Reception:
         sender = parsed.sender
         assert sender is not None
         cap = self._settings.service.replies_per_sender_per_hour
-        if outbox.recent_count_to(session, sender.addr, now - timedelta(hours=1)) >= cap:
+        if outbox.recent_count_to(session, sender.addr, now - outbox.REPLY_CAP_WINDOW) >= cap:
             # a loop that slipped past the robot checks stops here
             audit.record(session, now, "reply_suppressed", mail_id=mail.id,
                          reason=f"more than {cap} replies to {sender.addr} within an hour")

@@ -124,6 +124,38 @@ def test_hourly_cap_stops_a_loop_that_slips_through(mailstack: Any, sqlite_url: 
     assert len(suppressed) == 2
 
 
+def test_hourly_cap_counts_across_one_group_and_the_next_pass(mailstack: Any, sqlite_url: str,
+                                                             tmp_path: Path) -> None:
+    """The cap's counts are taken once per transaction and kept up to date as replies are
+    queued: twelve mails of one sender answered in groups of up to fifty still get exactly
+    the capped number of replies, and a later pass counts what earlier ones queued."""
+    mailstack.dovecot.add_user("looping@example.test", "pw")
+
+    def send(count: int, start: int) -> None:
+        mailstack.dovecot.append_many(SERVICE, [
+            mailbuild.human_mail(sender="looping@example.test", to=SERVICE,
+                                 subject=f"自动转发 {i}", body=f"内容 {i}")
+            for i in range(start, start + count)
+        ])
+
+    send(12, 0)
+    settings = stack_settings(mailstack.dovecot, mailstack.smtp, sqlite_url, tmp_path,
+                              replies_per_hour=5)
+    service = Service(settings, SystemClock())
+    first = service.run_once()
+    send(2, 12)
+    second = service.run_once()
+    with service.factory() as session:
+        suppressed = session.execute(
+            select(AuditEvent).where(AuditEvent.action == "reply_suppressed")
+        ).scalars().all()
+        queued = session.execute(select(OutboxMessage)).scalars().all()
+    service.close()
+    assert (first.intake.taken_in, second.intake.taken_in) == (12, 2)
+    assert len(queued) == 5 and len(suppressed) == 9
+    assert len(mailstack.smtp.wait_for(5)) == 5
+
+
 def test_permanent_failure_alerts_the_administrator_once_and_never_loops(
     mailstack: Any, sqlite_url: str, tmp_path: Path
 ) -> None:

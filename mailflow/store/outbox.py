@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailflow.store.models import OutboxMessage, db_time
 from mailflow.store.rows import insert_row
 
 _COUNTS = "mailflow.recent_counts"
+#: the loop breaker counts the replies to one address within this window (the hourly cap)
+REPLY_CAP_WINDOW = timedelta(hours=1)
 #: how long a per-session count of recent replies may be reused (a group commits in 0.3 s)
 COUNT_REUSE = timedelta(seconds=10)
 
@@ -85,6 +87,24 @@ def recent_count_to(session: Session, address: str, since: datetime) -> int:
     return count
 
 
+def prefetch_recent_counts(session: Session, addresses: Sequence[str], since: datetime
+                           ) -> None:
+    """Count the recent mails to all *addresses* in one query, for ``recent_count_to`` later
+    in this session (the intake does so for each group of mails it answers)."""
+    keys = sorted({a.lower() for a in addresses if a})
+    if not keys:
+        return
+    found: dict[str, int] = {key: count for key, count in session.execute(
+        select(OutboxMessage.primary_recipient, func.count())
+        .where(OutboxMessage.primary_recipient.in_(keys))
+        .where(OutboxMessage.created_at >= db_time(since))
+        .group_by(OutboxMessage.primary_recipient)
+    )}
+    counts: dict[str, tuple[datetime, int]] = session.info.setdefault(_COUNTS, {})
+    for key in keys:
+        counts[key] = (since, int(found.get(key, 0)))
+
+
 def claim_due(
     session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
 ) -> list[OutboxItem]:
@@ -118,20 +138,19 @@ def claim_due(
 
 
 def mark_sent(session: Session, item_id: int, *, now: datetime, archive_sha256: str) -> None:
-    table = OutboxMessage.__table__  # Core: once per mail sent, the ORM's update path costs
-    assert isinstance(table, Table)
-    session.execute(
-        update(table)
-        .where(table.c.id == item_id)
-        .values(
-            status="sent",
-            sent_at=db_time(now),
-            attempts=table.c.attempts + 1,
-            archive_sha256=archive_sha256,
-            claimed_until=None,
-            last_error="",
-        )
-    )
+    # Core, built once: this runs once per mail sent, the ORM's update path costs
+    session.connection().execute(_MARK_SENT, {
+        "item_id": item_id, "sent": db_time(now), "digest": archive_sha256})
+
+
+_TABLE = OutboxMessage.__table__
+assert isinstance(_TABLE, Table)
+_MARK_SENT = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("item_id"))
+    .values(status="sent", sent_at=bindparam("sent"), attempts=_TABLE.c.attempts + 1,
+            archive_sha256=bindparam("digest"), claimed_until=None, last_error="")
+)
 
 
 def mark_retry(session: Session, item_id: int, *, next_at: datetime, error: str) -> None:

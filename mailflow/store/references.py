@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Insert, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from mailflow.store.models import ReferenceCounter
 
@@ -16,20 +17,28 @@ def next_reference(session: Session, prefix: str, year: int) -> str:
     number of a year cannot race (two processes inserting the same year row), and the row
     stays locked until the caller's transaction ends, so numbers are unique and gap-free.
     """
+    dialect = session.get_bind().dialect.name
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        stmt = _UPSERTS[dialect] = _upsert(dialect)
+    # the caller's pending rows stay pending (no autoflush)
+    number = session.connection().execute(stmt, {"year": year}).scalar_one()
+    return f"{prefix}-{year}-{number:06d}"
+
+
+_UPSERTS: dict[str, ReturningInsert[tuple[int]]] = {}
+
+
+def _upsert(dialect: str) -> ReturningInsert[tuple[int]]:
+    """Built once per dialect: building it costs as much as running it."""
     table = ReferenceCounter.__table__
     assert isinstance(table, Table)
-    dialect = session.get_bind().dialect.name
+    values = {"year": bindparam("year"), "last": 1}
     stmt: Insert
     if dialect == "postgresql":
-        pg = postgresql.insert(table).values(year=year, last=1)
-        stmt = pg.on_conflict_do_update(
-            index_elements=["year"], set_={"last": table.c.last + 1}
-        )
+        stmt = postgresql.insert(table).values(values).on_conflict_do_update(
+            index_elements=["year"], set_={"last": table.c.last + 1})
     else:
-        lite = sqlite.insert(table).values(year=year, last=1)
-        stmt = lite.on_conflict_do_update(
-            index_elements=["year"], set_={"last": table.c.last + 1}
-        )
-    with session.no_autoflush:  # the caller's pending rows stay pending (one flush per mail)
-        number = session.execute(stmt.returning(table.c.last)).scalar_one()
-    return f"{prefix}-{year}-{number:06d}"
+        stmt = sqlite.insert(table).values(values).on_conflict_do_update(
+            index_elements=["year"], set_={"last": table.c.last + 1})
+    return stmt.returning(table.c.last)

@@ -13,12 +13,25 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Insert, Table, insert
 from sqlalchemy.orm import Session
 
 from mailflow.store.models import Base
 
 Row = TypeVar("Row", bound=Base)
+
+# Built once: constructing an INSERT costs as much as executing it (its compiled form is
+# cached by SQLAlchemy per set of columns given)
+_INSERTS: dict[tuple[str, bool], Insert] = {}
+
+
+def insert_statement(table: Table, *, returning_id: bool = False) -> Insert:
+    key = (table.name, returning_id)
+    stmt = _INSERTS.get(key)
+    if stmt is None:
+        stmt = insert(table).returning(table.c.id) if returning_id else insert(table)
+        _INSERTS[key] = stmt
+    return stmt
 
 
 def insert_row(session: Session, obj: Row, *, fetch_id: bool = True) -> Row:
@@ -31,10 +44,11 @@ def insert_row(session: Session, obj: Row, *, fetch_id: bool = True) -> Row:
         value = getattr(obj, column.key, None)
         if value is not None:
             values[column.key] = value
+    connection = session.connection()  # the session's transaction (and savepoint)
     if fetch_id and "id" in table.c and "id" not in values:
-        obj.id = session.execute(  # type: ignore[attr-defined]
-            insert(table).returning(table.c.id), values
+        obj.id = connection.execute(  # type: ignore[attr-defined]
+            insert_statement(table, returning_id=True), values
         ).scalar_one()
     else:
-        session.execute(insert(table), values)
+        connection.execute(insert_statement(table), values)
     return obj
