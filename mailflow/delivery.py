@@ -8,8 +8,9 @@ each mail's "sent" commit follows its acceptance before the next one is handed o
 The copies of the claimed mails go into the archive (R-GEN-3) before they are sent, all at
 once in threads (each write waits ~2 ms for fsync), and the next batch is claimed and its
 copies written while the current batch is being sent: archiving costs no wait of its own,
-and it is never inside the window between acceptance and the "sent" commit. A mail that is then refused keeps its copy in the archive, referenced by no
-row (the archive is content-addressed; the outbox row says whether it went out).
+and it is never inside the window between acceptance and the "sent" commit. A mail that is
+then refused keeps its copy in the archive, referenced by no row (the archive is
+content-addressed; the outbox row says whether it went out).
 """
 
 from __future__ import annotations
