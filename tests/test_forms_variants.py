@@ -348,6 +348,40 @@ def action_items_docx(_: Path) -> bytes:
     )
 
 
+def action_items_prose_docx(_: Path) -> bytes:
+    """R-MT-5 action items typed as a numbered list under the label, not into the table."""
+    return make_docx(
+        para("会议纪要"),
+        table([["会议名称", "周例会"], ["记录人", "周八"]]),
+        para("行动项："),
+        para("1. 完成联调，负责人：吴九，完成时间：11月28日"),
+        para("2、更新计划 责任人：陈七 截止日期：2026-11-30"),
+        para("（3）整理会议资料（周八，12月2日）"),
+        para("4.通知各部门，王五，2026/12/3"),
+        para("会议决定：按计划上线"),
+    )
+
+
+def action_items_prose_cell_docx(_: Path) -> bytes:
+    """The same list written into the cell beside the label, one item per line."""
+    return make_docx(
+        para("会议纪要"),
+        table([["会议名称", "周例会"], ["记录人", "周八"],
+               ["行动项", "1. 完成联调（吴九，11月28日）\n2. 更新计划，陈七，2026-11-30"]]),
+    )
+
+
+def action_items_prose_incomplete_docx(_: Path) -> bytes:
+    """An item without owner or date: the row is kept and its missing columns are named."""
+    return make_docx(
+        para("会议纪要"),
+        table([["会议名称", "周例会"]]),
+        para("行动项"),
+        para("1. 完成联调，负责人：吴九，完成时间：11月28日"),
+        para("2. 跟进供应商报价"),
+    )
+
+
 # --- .xlsx -------------------------------------------------------------------------------
 
 
@@ -792,6 +826,37 @@ CASES: dict[str, Case] = {
         ),
         no_problems=("action_items",),
     ),
+    "action-items-prose-list-R-MT-5": Case(
+        action_items_prose_docx,
+        "docx",
+        ("minutes",),
+        (
+            {
+                "action_items": [
+                    {"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
+                    {"item": "更新计划", "owner": "陈七", "due": date(2026, 11, 30)},
+                    {"item": "整理会议资料", "owner": "周八", "due": date(2026, 12, 2)},
+                    {"item": "通知各部门", "owner": "王五", "due": date(2026, 12, 3)},
+                ],
+                "decisions": "按计划上线",
+            },
+        ),
+        no_problems=("action_items",),
+    ),
+    "action-items-prose-in-cell-R-MT-5": Case(
+        action_items_prose_cell_docx,
+        "docx",
+        ("minutes",),
+        (
+            {
+                "action_items": [
+                    {"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
+                    {"item": "更新计划", "owner": "陈七", "due": date(2026, 11, 30)},
+                ],
+            },
+        ),
+        no_problems=("action_items",),
+    ),
     "renamed-file-new-title-marker-wins": Case(
         renamed_blank_docx,
         "docx",
@@ -843,3 +908,14 @@ def test_variant(name: str, blanks: Path) -> None:
 
 def test_there_are_at_least_thirty_variants() -> None:
     assert len(CASES) >= 30
+
+
+def test_r_mt_5_action_item_without_owner_or_date_is_named_by_row(blanks: Path) -> None:
+    case = Case(action_items_prose_incomplete_docx, "docx", ("minutes",), ({},))
+    [reading] = _read(case, blanks)
+    rows = reading.values.get("action_items")
+    assert rows == [{"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
+                    {"item": "跟进供应商报价"}]
+    missing = {(p.field_key, p.code, p.row, p.column_key) for p in reading.problems}
+    assert ("action_items", "table_row_incomplete", 2, "owner") in missing
+    assert ("action_items", "table_row_incomplete", 2, "due") in missing

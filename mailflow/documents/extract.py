@@ -21,8 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from mailflow.documents.definitions import FieldType, FormDef
+from mailflow.documents.definitions import FieldDef, FieldType, FormDef
 from mailflow.documents.layout import Block, Cell, Grid, Line, Pair, RawValue, raw_text
+from mailflow.documents.prose_rows import looks_like_a_row, prose_rows
 from mailflow.documents.text import clean_value, fold, label_key
 
 
@@ -41,6 +42,7 @@ class FormIndex:
     columns: dict[str, dict[str, str]]  # table field → label key → column key
     inline: re.Pattern[str]
     types: dict[str, FieldType]
+    tables: dict[str, FieldDef]  # table fields by key
 
 
 _BOUNDARY = r"(?:^|(?<=[\s,;。、|)\]】>]))"
@@ -64,7 +66,8 @@ def form_index(form: FormDef) -> FormIndex:
     alternatives = sorted(labels, key=len, reverse=True)
     body = "|".join(r"\s*".join(re.escape(ch) for ch in key) for key in alternatives)
     inline = re.compile(rf"{_BOUNDARY}(?:[*#]\s*)?(?P<label>{body})\s*(?:\([^()]{{0,20}}\)\s*)?:")
-    return FormIndex(form, labels, columns, inline, {f.key: f.type for f in form.fields})
+    return FormIndex(form, labels, columns, inline, {f.key: f.type for f in form.fields},
+                     {f.key: f for f in form.fields if f.type is FieldType.TABLE})
 
 
 # How much a source is trusted: a labelled table cell over "label：value" written inside a
@@ -80,6 +83,7 @@ class Extracted:
     parts: dict[str, dict[str, RawValue]] = field(default_factory=dict)
     tables: dict[str, list[dict[str, RawValue]]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)  # fields whose label appeared at all
+    prose: dict[str, list[str]] = field(default_factory=dict)  # table field → its lines
     ranks: dict[Slot, int] = field(default_factory=dict)
 
     def get(self, slot: Slot) -> RawValue | None:
@@ -181,7 +185,26 @@ class _Extractor:
                 self.grid(block)
             elif isinstance(block, Pair):
                 self.pair(block)
+        for table, lines in self.out.prose.items():
+            # a real table wins; prose rows only where no table row was found
+            if not self.out.tables.get(table):
+                self.out.tables[table] = prose_rows(self.ix.tables[table], lines)
         return self.out
+
+    def prose_list(self, slot: Slot, text: str) -> bool:
+        """Whether *text* is written as a list of the table's rows (numbered lines, or lines
+        with its column labels)."""
+        table = self.ix.tables[slot.field]
+        return any(looks_like_a_row(table, line) for line in text.split("\n") if line.strip())
+
+    def take(self, slot: Slot, value: str, rank: int) -> bool:
+        """``out.put``, except that a table field's text is kept as prose rows."""
+        if self.ix.types[slot.field] is not FieldType.TABLE:
+            return self.out.put(slot, value, rank)
+        self.out.seen.add(slot.field)
+        if value.strip():
+            self.out.prose.setdefault(slot.field, []).append(value)
+        return True
 
     def pair(self, pair: Pair) -> None:
         slot = self.ix.labels.get(label_key(pair.label))
@@ -198,16 +221,21 @@ class _Extractor:
                 self.continue_pending(head)
             self.pending = None
             for slot, value, _ in pairs:
-                taken = self.out.put(slot, value, LINE)
+                taken = self.take(slot, value, LINE)
                 owned = taken or (not value and self.out.get(slot) is None)
                 self.pending = slot if owned and self.takes_more(slot, value) else None
             return
         label = self.label_of(text.strip())
         if label is not None:
             slot, value = label
-            taken = self.out.put(slot, value, LINE)
+            taken = self.take(slot, value, LINE)
             self.pending = slot if taken or self.out.get(slot) is None else None
             return
+        if self.pending is not None and self.ix.types[self.pending.field] is FieldType.TABLE:
+            if self.prose_list(self.pending, text):
+                self.continue_pending(clean_value(text))
+                return
+            self.pending = None  # help text, a note: the list (if any) has ended
         if _OTHER_LABEL.match(text):
             self.pending = None  # "审批意见：…" — some label we do not know ends the value
             return
@@ -215,12 +243,15 @@ class _Extractor:
 
     def takes_more(self, slot: Slot, value: str) -> bool:
         kind = self.ix.types[slot.field]
-        return not value or kind in (FieldType.MULTILINE, FieldType.LIST)
+        return not value or kind in (FieldType.MULTILINE, FieldType.LIST, FieldType.TABLE)
 
     def continue_pending(self, text: str) -> None:
         """Add a following paragraph to the field a previous paragraph's label opened."""
         slot = self.pending
-        if slot is None or not text or self.ix.types[slot.field] is FieldType.TABLE:
+        if slot is None or not text:
+            return
+        if self.ix.types[slot.field] is FieldType.TABLE:
+            self.take(slot, text, LINE)
             return
         current = self.out.get(slot)
         if current is None:
@@ -269,7 +300,16 @@ class _Extractor:
             used[r][i] = True
             slot, inline = found
             if self.ix.types[slot.field] is FieldType.TABLE:
+                # "行动项 | 1. 完成联调，负责人：吴九…": rows written as a list beside the label
+                # (text under the label in its own cell is the blank form's help; a cell
+                # holding the table itself is read as a table)
                 self.out.seen.add(slot.field)
+                j = i + 1
+                while j < len(row) and labels[r][j] is None:
+                    if self.prose_list(slot, row[j].text):
+                        used[r][j] = True
+                        self.take(slot, row[j].text, CELL)
+                    j += 1
                 continue
             if inline:
                 self.out.put(slot, inline, CELL)
