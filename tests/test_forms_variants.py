@@ -919,3 +919,16 @@ def test_r_mt_5_action_item_without_owner_or_date_is_named_by_row(blanks: Path) 
     missing = {(p.field_key, p.code, p.row, p.column_key) for p in reading.problems}
     assert ("action_items", "table_row_incomplete", 2, "owner") in missing
     assert ("action_items", "table_row_incomplete", 2, "due") in missing
+
+
+def test_r_mt_5_a_pasted_blob_under_action_items_stays_one_item() -> None:
+    """Hostile or pasted text (no line breaks, digits and commas everywhere) is one item as
+    written, quickly: the row patterns stop at MAX_LINE characters."""
+    from mailflow.documents.prose_rows import MAX_LINE, prose_rows
+
+    table = next(f for f in CATALOG.get("minutes").fields if f.key == "action_items")
+    blob = "1，" * 40_000 + "张三，11月30日"
+    assert len(blob) > MAX_LINE
+    assert prose_rows(table, [blob]) == [{"item": blob}]
+    assert prose_rows(table, ["跟进，张三，11月30日"]) == [
+        {"item": "跟进", "owner": "张三", "due": "11月30日"}]

@@ -25,8 +25,10 @@ _SEPARATORS = "，,；;。、 \t"
 _SPLIT = re.compile(r"\s*[，,；;]\s*|\s{2,}|\t")
 _TRAILING = re.compile(r"^(?P<item>.+?)\s*[(（](?P<owner>[^()（）,，;；]{1,20})[,，;；\s]+"
                        r"(?P<due>[^()（）]{1,30})[)）]\s*[。.;；]?$")
-_DATE_LIKE = re.compile(r"\d.*(?:[年月日号/\-.]|前)|^(?:今天|明天|本周|下周|月底|年底)")
+_DATE_LIKE = re.compile(r"\d.{0,30}?(?:[年月日号/\-.]|前)|^(?:今天|明天|本周|下周|月底|年底)")
 _MAX_OWNER = 12
+#: a longer line is an item as written (and keeps every pattern here linear)
+MAX_LINE = 500
 
 
 @lru_cache(maxsize=32)
@@ -67,6 +69,8 @@ def _row(table: FieldDef, line: str) -> dict[str, RawValue]:
     if not line:
         return {}
     item_key = table.columns[0].key
+    if len(line) > MAX_LINE:
+        return {item_key: line}
     pattern, keys = _column_labels(table)
     folded = fold(line)
     matches = list(pattern.finditer(folded)) if len(folded) == len(line) else []
