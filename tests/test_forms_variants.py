@@ -382,6 +382,18 @@ def action_items_prose_incomplete_docx(_: Path) -> bytes:
     )
 
 
+def _action_items_case(build: Callable[[Path], bytes],
+                       more_rows: list[dict[str, object]] | None = None,
+                       **other_values: object) -> Case:
+    """A minutes form whose action items are 完成联调/吴九/11-28 and 更新计划/陈七/11-30
+    (then *more_rows*), written the way *build* writes them."""
+    rows = [{"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
+            {"item": "更新计划", "owner": "陈七", "due": date(2026, 11, 30)},
+            *(more_rows or [])]
+    return Case(build, "docx", ("minutes",), ({"action_items": rows, **other_values},),
+                no_problems=("action_items",))
+
+
 # --- .xlsx -------------------------------------------------------------------------------
 
 
@@ -812,51 +824,14 @@ CASES: dict[str, Case] = {
             },
         ),
     ),
-    "action-items-blank-rows-aliases": Case(
-        action_items_docx,
-        "docx",
-        ("minutes",),
-        (
-            {
-                "action_items": [
-                    {"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
-                    {"item": "更新计划", "owner": "陈七", "due": date(2026, 11, 30)},
-                ]
-            },
-        ),
-        no_problems=("action_items",),
-    ),
-    "action-items-prose-list-R-MT-5": Case(
+    "action-items-blank-rows-aliases": _action_items_case(action_items_docx),
+    "action-items-prose-list-R-MT-5": _action_items_case(
         action_items_prose_docx,
-        "docx",
-        ("minutes",),
-        (
-            {
-                "action_items": [
-                    {"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
-                    {"item": "更新计划", "owner": "陈七", "due": date(2026, 11, 30)},
-                    {"item": "整理会议资料", "owner": "周八", "due": date(2026, 12, 2)},
-                    {"item": "通知各部门", "owner": "王五", "due": date(2026, 12, 3)},
-                ],
-                "decisions": "按计划上线",
-            },
-        ),
-        no_problems=("action_items",),
+        [{"item": "整理会议资料", "owner": "周八", "due": date(2026, 12, 2)},
+         {"item": "通知各部门", "owner": "王五", "due": date(2026, 12, 3)}],
+        decisions="按计划上线",
     ),
-    "action-items-prose-in-cell-R-MT-5": Case(
-        action_items_prose_cell_docx,
-        "docx",
-        ("minutes",),
-        (
-            {
-                "action_items": [
-                    {"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
-                    {"item": "更新计划", "owner": "陈七", "due": date(2026, 11, 30)},
-                ],
-            },
-        ),
-        no_problems=("action_items",),
-    ),
+    "action-items-prose-in-cell-R-MT-5": _action_items_case(action_items_prose_cell_docx),
     "renamed-file-new-title-marker-wins": Case(
         renamed_blank_docx,
         "docx",
