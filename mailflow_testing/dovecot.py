@@ -81,7 +81,10 @@ class Dovecot:
         startup_timeout: float = 10.0,
         binary: Path = DOVECOT_BIN,
         doveadm: Path = DOVEADM_BIN,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """*tls*: (certificate, key) PEM files — then the IMAP port offers STARTTLS and
+        ``imaps_port`` speaks implicit TLS (what real mailboxes require)."""
         self._users: dict[str, str] = {}
         self._stamps: dict[str, int] = {}  # users.d file mtimes we set
         for email, password in (users or {}).items():
@@ -91,6 +94,8 @@ class Dovecot:
         self.doveadm = doveadm
         self.imap_port = 0
         self.lmtp_port = 0
+        self.tls = tls
+        self.imaps_port = 0
         self._root: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -124,6 +129,8 @@ class Dovecot:
         if first:
             self._make_root()
             self.imap_port, self.lmtp_port = self._two_free_ports()
+            if self.tls is not None:
+                self.imaps_port = self._another_free_port()
         for email in self._users:
             self._write_user(email)
         # another process may grab a freshly picked port before Dovecot binds it: pick again
@@ -136,6 +143,8 @@ class Dovecot:
                 if not (first and attempt < 2 and "Address already in use" in self._log_tail()):
                     raise
                 self.imap_port, self.lmtp_port = self._two_free_ports()
+                if self.tls is not None:
+                    self.imaps_port = self._another_free_port()
 
     def stop(self) -> None:
         """Stop the whole process group and wait until it is gone (ports free again).
@@ -371,6 +380,12 @@ class Dovecot:
             os.chown(root / "mail", MAIL_UID, MAIL_UID)
         self._root = root
 
+    def _another_free_port(self) -> int:
+        port = free_port(self.host)
+        while port in (self.imap_port, self.lmtp_port):
+            port = free_port(self.host)
+        return port
+
     def _two_free_ports(self) -> tuple[int, int]:
         imap = free_port(self.host)
         lmtp = free_port(self.host)
@@ -425,6 +440,10 @@ class Dovecot:
             userdb_args=userdb_args,
             login_chroot="" if os.geteuid() == 0 else "  chroot =\n",
             chroots=chroots,
+            ssl=(f"ssl = yes\nssl_cert = <{self.tls[0]}\nssl_key = <{self.tls[1]}\n"
+                 if self.tls else "ssl = no\n"),
+            imaps_port=self.imaps_port,
+            imaps_address="127.0.0.1" if self.tls else "",
         )
         path = root / "dovecot.conf"
         path.write_text(config, encoding="utf-8")
@@ -549,8 +568,7 @@ instance_name = {name}
 log_path = {root}/log/dovecot.log
 info_log_path = {root}/log/dovecot.log
 {identity}
-ssl = no
-disable_plaintext_auth = no
+{ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login
 
 # every login and LMTP address is lower-cased first: Approver@Example.test is approver@...
@@ -583,7 +601,8 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {imaps_address}
+    port = {imaps_port}
   }}
   # one long-lived login process: faster logins for test suites
   service_count = 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import smtplib
+import ssl
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -59,8 +60,14 @@ class SmtpServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, lmtp: tuple[str, int] | None = None, port: int = 0) -> None:
+    def __init__(self, lmtp: tuple[str, int] | None = None, port: int = 0, *,
+                 starttls: ssl.SSLContext | None = None,
+                 implicit_tls: ssl.SSLContext | None = None) -> None:
+        """*starttls*: offer STARTTLS and refuse mail before it; *implicit_tls*: speak TLS
+        from the first byte (port 465 style)."""
         self.lmtp = lmtp
+        self._starttls = starttls
+        self._implicit_tls = implicit_tls
         self._auto_port = port == 0
         self.port = port or free_port(self.host)
         self._controller: Controller | None = None
@@ -86,6 +93,9 @@ class SmtpServer:
                 port=self.port,
                 server_hostname="smtp.mailflow.test",
                 ready_timeout=10.0,
+                tls_context=self._starttls,
+                require_starttls=self._starttls is not None,
+                ssl_context=self._implicit_tls,
             )
             try:
                 controller.start()
