@@ -270,7 +270,9 @@ def test_legacy_doc_is_converted_or_refused_with_advice(
         requests = session.execute(select(Request)).scalars().all()
     service.close()
     assert [r.kind for r in requests] == ["minutes"]
-    assert requests[0].fields["recorder"] == SAMPLES["minutes"]["recorder"]
+    # every field, the action-item table included: the blank ends with a paragraph, so a
+    # save as .doc keeps its last table a table
+    assert requests[0].fields == json_safe(SAMPLES["minutes"])
     # then without a converter: a reply asking for .docx
     no_lo = settings.model_copy(update={"forms": settings.forms.model_copy(
         update={"libreoffice": ""})})

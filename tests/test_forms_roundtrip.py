@@ -56,3 +56,15 @@ def test_xlsx_round_trip(catalog: FormCatalog, blanks: Path, kind: str, pick: bo
     assert reading.recognised_by == "marker"
     assert reading.problems == ()
     assert dict(reading.values) == SAMPLES[kind]
+
+
+@pytest.mark.parametrize("kind", ["data_extraction", "account", "system_change", "minutes"])
+def test_blank_docx_body_ends_with_a_paragraph(blanks: Path, kind: str) -> None:
+    """Word's rule: a paragraph after the last table. Without it LibreOffice's save as .doc
+    folded the minutes' action-item table into one line of text (a person's old Word)."""
+    import zipfile
+
+    with zipfile.ZipFile(blanks / f"{kind}.docx") as package:
+        xml = package.read("word/document.xml").decode("utf-8")
+    body = xml[xml.index("<w:body>"):xml.index("<w:sectPr")]
+    assert body.endswith("</w:p>") and "<w:tbl>" in body

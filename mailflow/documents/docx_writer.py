@@ -179,6 +179,9 @@ def _document(form: FormDef, layout: BlankLayout) -> str:
     parts.append(_table([LABEL_WIDTH, VALUE_WIDTH], rows))
     for table in tables:
         parts.append(_para("", after=0) + table)
+    # Word wants a paragraph after the last table: without it, a save as .doc (LibreOffice,
+    # Word 97 format) folds that table into one line of text — the minutes' action items
+    parts.append(_para("", after=0))
     parts.append(
         '<w:sectPr><w:pgSz w:w="11906" w:h="16838"/><w:pgMar w:top="1134" w:right="1134" '
         'w:bottom="1134" w:left="1134" w:header="567" w:footer="567" w:gutter="0"/></w:sectPr>'
