@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -66,14 +67,20 @@ def run(
     ] = False,
     now: Annotated[str | None, typer.Option("--now", help="Pretend the time is this ISO 8601 "
                                              "instant (e.g. 2026-11-24T10:00+08:00).")] = None,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress",
+        help="With --once: show a progress bar (default: when stderr is a terminal).")] = None,
 ) -> None:
     """Watch the mailbox: take mail in, archive it, answer it, send what is queued."""
+    from mailflow.progress import ProgressDisplay
     from mailflow.service import Service
 
     service = Service(settings(), clock_from(now))
     if once:
+        show = progress if progress is not None else sys.stderr.isatty()
         try:
-            report = service.run_once()
+            with ProgressDisplay(enabled=show) as display:
+                report = service.run_once(display.update if show else None)
         finally:
             service.close()
         i, d = report.intake, report.delivery

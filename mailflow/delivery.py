@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.clock import Clock
 from mailflow.config import SmtpSettings
 from mailflow.errors import SendError
+from mailflow.intake import Progress
 from mailflow.mail.transport import Transport
 from mailflow.store import audit, outbox
 from mailflow.store.archive import Archive
@@ -70,12 +71,14 @@ class OutboxDelivery:
         seconds = self._settings.retry_base_seconds * (2 ** max(attempts - 1, 0))
         return timedelta(seconds=min(seconds, self._settings.retry_max_seconds))
 
-    async def drain(self, batch: int = CLAIM_BATCH) -> DeliveryReport:
+    async def drain(self, batch: int = CLAIM_BATCH, progress: Progress | None = None
+                    ) -> DeliveryReport:
         """Send everything due now; stop early when the server is unreachable.
 
         The next batch is claimed and its copies archived while the current one is sent:
         the archive's fsyncs then overlap with the SMTP round trips (bench/, issue 7)."""
         report = DeliveryReport()
+        total = self._due_count() if progress is not None else None
         items = self._claim(batch)
         copies = self._start_copies(items)
         while items:
@@ -94,6 +97,8 @@ class OutboxDelivery:
                 await self._settle(next_copies)
                 self._release(following)
                 raise
+            if progress is not None:
+                progress("sending", report.sent + report.deferred + report.failed, total)
             if not reachable:
                 await self._settle(next_copies)
                 self._release(following)
@@ -101,6 +106,10 @@ class OutboxDelivery:
             items, copies = following, next_copies
         await self._settle(copies)
         return report
+
+    def _due_count(self) -> int:
+        with self._factory() as session:
+            return outbox.due_count(session, now=self._clock.now())
 
     def _claim(self, batch: int) -> list[outbox.OutboxItem]:
         with transaction(self._factory) as session:

@@ -43,6 +43,9 @@ from mailflow.store.rows import insert_row
 
 log = structlog.get_logger(__name__)
 
+#: told (phase, done, total or None) as long work goes on: the CLI's progress display
+Progress = Callable[[str, int, int | None], None]
+
 # The step after recording: decides and writes requests and replies in the same transaction.
 Responder = Callable[[Session, InboundMail, ParsedMail, Classification, datetime], str]
 
@@ -190,9 +193,11 @@ class Intake:
         # parses (and, when the responder examines through it, reads forms) in a worker
         self._reader = read_ahead or ReadAhead()
 
-    def run(self, source: MailSource, batch_size: int = 100) -> IntakeReport:
-        """Take in everything waiting in *source* now."""
+    def run(self, source: MailSource, batch_size: int = 100,
+            progress: Progress | None = None) -> IntakeReport:
+        """Take in everything waiting in *source* now; *progress* hears of each batch done."""
         report = IntakeReport()
+        done = 0
         # the read-ahead worker is forked before the archive threads exist (pass_ first)
         with self._reader.pass_(), \
                 ThreadPoolExecutor(ARCHIVE_THREADS, thread_name_prefix="archive") as writers:
@@ -200,6 +205,9 @@ class Intake:
                 moves = self._take_batch(source.source_key, batch, report, writers)
                 source.move(moves["processed"], "processed")
                 source.move(moves["quarantine"], "quarantine")
+                done += len(batch)
+                if progress is not None:
+                    progress("taking in", done, getattr(source, "waiting", None))
         return report
 
     def _take_batch(

@@ -31,7 +31,7 @@ from mailflow.config import Settings
 from mailflow.delivery import DeliveryReport, OutboxDelivery
 from mailflow.documents.outcome import FormsOutcome
 from mailflow.errors import SourceError
-from mailflow.intake import Intake, IntakeReport
+from mailflow.intake import Intake, IntakeReport, Progress
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
@@ -110,14 +110,14 @@ class Service:
     def new_source(self) -> MailSource:
         return self._source or make_source(self.settings.mailbox)
 
-    def take_in(self, source: MailSource) -> IntakeReport:
+    def take_in(self, source: MailSource, progress: Progress | None = None) -> IntakeReport:
         if self._holding:
             source = _LeaseGuardedSource(source, self._keep_lease)
-        return self.intake.run(source, self.settings.mailbox.fetch_batch)
+        return self.intake.run(source, self.settings.mailbox.fetch_batch, progress)
 
-    def send_due(self) -> DeliveryReport:
+    def send_due(self, progress: Progress | None = None) -> DeliveryReport:
         self._release_stale_claims()
-        report = self._loop.run_until_complete(self.delivery.drain())
+        report = self._loop.run_until_complete(self.delivery.drain(progress=progress))
         if queue_admin_alert(self.factory, self.settings, self.templates, self.clock.now()):
             extra = self._loop.run_until_complete(self.delivery.drain())
             report.sent += extra.sent
@@ -125,15 +125,16 @@ class Service:
             report.failed += extra.failed
         return report
 
-    def run_once(self) -> RunReport:
-        """Take in what waits (unless another process holds the mailbox), then send."""
+    def run_once(self, progress: Progress | None = None) -> RunReport:
+        """Take in what waits (unless another process holds the mailbox), then send;
+        *progress* hears how far each phase is (the CLI shows it)."""
         intake = IntakeReport()
         if self._acquire_lease():
             try:
                 source = self.new_source()
                 source.open()
                 try:
-                    intake = self._take_in_holding(source)
+                    intake = self._take_in_holding(source, progress)
                 finally:
                     source.close()
             finally:
@@ -142,7 +143,7 @@ class Service:
         else:
             log.info("another process reads the mailbox; only sending",
                      holder=lease.holder_of(self.factory, MAILBOX_LEASE, self._lease_clock.now()))
-        return RunReport(intake=intake, delivery=self.send_due())
+        return RunReport(intake=intake, delivery=self.send_due(progress))
 
     # -- the mailbox lease and outbox claims ----------------------------------------------
     def _acquire_lease(self) -> bool:
@@ -153,10 +154,11 @@ class Service:
             self._renewed_at = time.monotonic()
         return held
 
-    def _take_in_holding(self, source: MailSource) -> IntakeReport:
+    def _take_in_holding(self, source: MailSource, progress: Progress | None = None
+                         ) -> IntakeReport:
         self._holding, self._lease_lost = True, False
         try:
-            return self.take_in(source)
+            return self.take_in(source, progress)
         finally:
             self._holding = False
 
@@ -313,6 +315,11 @@ class _LeaseGuardedSource:
         self._inner = inner
         self._keep = keep
         self.source_key = inner.source_key
+
+    @property
+    def waiting(self) -> int | None:
+        waiting: int | None = getattr(self._inner, "waiting", None)
+        return waiting
 
     def open(self) -> None:
         self._inner.open()

@@ -143,3 +143,28 @@ def test_a_worker_that_dies_mid_pass_loses_nothing(tmp_path: Path) -> None:
     service.close()
     assert (report.taken_in, report.quarantined) == (10, 0)
     assert statuses == ["submitted"] * 10
+
+
+def test_maildir_copied_without_its_empty_folders_is_completed_and_a_non_maildir_refused(
+    tmp_path: Path,
+) -> None:
+    """git and zip drop empty folders: a Maildir with only cur/ gets new/ and tmp/ back and
+    is read; a folder that is no Maildir at all is refused by name, not with a traceback."""
+    import shutil
+
+    import pytest
+
+    from mailflow.config import MailboxSettings
+    from mailflow.errors import SourceError
+    from mailflow.mail.sources import MaildirSource
+
+    box = tmp_path / "box"
+    shutil.copytree(Path(__file__).parent.parent / "demo" / "maildir" / "cur", box / "cur")
+    source = MaildirSource(MailboxSettings(source="maildir", maildir_path=box))
+    source.open()
+    batches = list(source.batches(100))
+    assert (box / "new").is_dir() and (box / "tmp").is_dir()
+    assert source.waiting == len(batches[0]) > 0
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(SourceError, match="is not a Maildir"):
+        MaildirSource(MailboxSettings(source="maildir", maildir_path=tmp_path / "plain")).open()

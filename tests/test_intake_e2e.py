@@ -249,3 +249,47 @@ def test_run_once_cli_on_a_config_file(mailstack: Any, sqlite_url: str, tmp_path
     assert "taken in 1" in result.stdout
     (message,) = smtp.wait_for(1)
     assert b"REQ-2026-000001" in message.data
+
+
+def test_progress_is_reported_per_batch_and_shown_by_the_cli(
+    mailstack: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Long work shows progress: the service tells (phase, done, total) after each batch
+    taken in and each batch sent; `run --once --progress` draws it."""
+    dovecot, smtp = mailstack.dovecot, mailstack.smtp
+    dovecot.add_user("busy@example.test", "pw")
+
+    def queue(count: int, first: int) -> None:
+        dovecot.append_many(SERVICE, [
+            mailbuild.human_mail(sender="busy@example.test", to=SERVICE,
+                                 subject=f"积压邮件 {i}", body=f"第{i}封")
+            for i in range(first, first + count)
+        ])
+
+    queue(25, 0)
+    base = stack_settings(dovecot, smtp, sqlite_url, tmp_path, replies_per_hour=1000)
+    settings = base.model_copy(update={
+        "mailbox": base.mailbox.model_copy(update={"fetch_batch": 10})})
+    calls: list[tuple[str, int, int | None]] = []
+    service = Service(settings, SystemClock())
+    try:
+        service.run_once(lambda phase, done, total: calls.append((phase, done, total)))
+    finally:
+        service.close()
+    taking = [c for c in calls if c[0] == "taking in"]
+    sending = [c for c in calls if c[0] == "sending"]
+    assert taking == [("taking in", 10, 25), ("taking in", 20, 25), ("taking in", 25, 25)]
+    assert sending[-1] == ("sending", 25, 25)
+    assert [done for _, done, _ in sending] == sorted(done for _, done, _ in sending)
+
+    queue(3, 25)
+    config = write_config(settings, tmp_path / "config.toml")
+    result = subprocess.run(
+        [sys.executable, "-m", "mailflow", "--config", str(config), "run", "--once",
+         "--progress"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "taking in" in result.stderr and "3/3" in result.stderr
+    assert "sending" in result.stderr
+    assert "taken in 3" in result.stdout

@@ -36,7 +36,10 @@ class MailSource(Protocol):
 
     def open(self) -> None: ...
 
-    def batches(self, size: int) -> Iterator[list[FetchedMail]]: ...
+    def batches(self, size: int) -> Iterator[list[FetchedMail]]:
+        """The mails waiting now, *size* at a time (sources may set ``waiting`` to their
+        number when they know it: the CLI's progress)."""
+        ...
 
     def move(self, uids: Sequence[str], target: Target) -> None: ...
 
@@ -55,6 +58,7 @@ class ImapSource:
         self._s = settings
         self._client: imapclient.IMAPClient | None = None
         self.source_key = ""
+        self.waiting: int | None = None  # mails found by the last batches() (for progress)
 
     @property
     def client(self) -> imapclient.IMAPClient:
@@ -88,6 +92,7 @@ class ImapSource:
     def batches(self, size: int) -> Iterator[list[FetchedMail]]:
         try:
             uids = sorted(self.client.search(["UNDELETED"]))
+            self.waiting = len(uids)
             for start in range(0, len(uids), size):
                 chunk = uids[start:start + size]
                 fetched = self.client.fetch(chunk, ["BODY.PEEK[]"])
@@ -143,6 +148,7 @@ class MaildirSource:
         self._s = settings
         self._box: mailbox.Maildir | None = None
         self.source_key = f"maildir://{settings.maildir_path.resolve()}"
+        self.waiting: int | None = None  # mails found by the last batches() (for progress)
 
     def _folder_name(self, target: Target) -> str:
         name = self._s.processed_folder if target == "processed" else self._s.quarantine_folder
@@ -152,6 +158,14 @@ class MaildirSource:
         path: Path = self._s.maildir_path
         if not path.exists():
             raise SourceError(f"Maildir {path} does not exist")
+        parts = [path / sub for sub in ("cur", "new", "tmp")]
+        if not any(part.is_dir() for part in parts):
+            raise SourceError(f"{path} is not a Maildir: it has none of cur/, new/, tmp/")
+        try:  # git and zip drop empty folders: a copied Maildir often lacks new/ or tmp/
+            for part in parts:
+                part.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise SourceError(f"Maildir {path}: cannot create {exc.filename}: {exc}") from exc
         self._box = mailbox.Maildir(path, factory=None, create=False)
 
     @property
@@ -162,6 +176,7 @@ class MaildirSource:
 
     def batches(self, size: int) -> Iterator[list[FetchedMail]]:
         keys = sorted(self.box.iterkeys())
+        self.waiting = len(keys)
         for start in range(0, len(keys), size):
             batch = []
             for key in keys[start:start + size]:

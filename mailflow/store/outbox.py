@@ -105,6 +105,16 @@ def prefetch_recent_counts(session: Session, addresses: Sequence[str], since: da
         counts[key] = (since, int(found.get(key, 0)))
 
 
+def due_count(session: Session, *, now: datetime) -> int:
+    """How many rows are due to be sent now (claimed or not): for progress displays."""
+    t = db_time(now)
+    return int(session.execute(
+        select(func.count()).select_from(OutboxMessage)
+        .where(OutboxMessage.status == "pending")
+        .where(OutboxMessage.next_attempt_at <= t)
+    ).scalar_one())
+
+
 def claim_due(
     session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
 ) -> list[OutboxItem]:
