@@ -24,7 +24,7 @@ from functools import lru_cache
 from mailflow.documents.definitions import FieldDef, FieldType, FormDef
 from mailflow.documents.layout import Block, Cell, Grid, Line, Pair, RawValue, raw_text
 from mailflow.documents.prose_rows import looks_like_a_row, prose_rows
-from mailflow.documents.text import clean_value, fold, label_key
+from mailflow.documents.text import clean_value, fold, label_alternation, label_key
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,7 @@ def form_index(form: FormDef) -> FormIndex:
                     labels[label_key(text)] = Slot(f.key, c.key)
         if f.type is FieldType.TABLE:
             columns[f.key] = {label_key(t): c.key for c in f.columns for t in c.labels}
-    alternatives = sorted(labels, key=len, reverse=True)
-    body = "|".join(r"\s*".join(re.escape(ch) for ch in key) for key in alternatives)
+    body = label_alternation(labels)
     inline = re.compile(rf"{_BOUNDARY}(?:[*#]\s*)?(?P<label>{body})\s*(?:\([^()]{{0,20}}\)\s*)?:")
     return FormIndex(form, labels, columns, inline, {f.key: f.type for f in form.fields},
                      {f.key: f for f in form.fields if f.type is FieldType.TABLE})

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from mailflow.documents.definitions import FieldDef, FieldType
 from mailflow.documents.layout import RawValue
-from mailflow.documents.text import clean_value, fold, label_key
+from mailflow.documents.text import clean_value, fold, label_alternation, label_key
 
 _NUMBERING = re.compile(
     r"^\s*(?:[(（]?\d{1,2}\s*[.、．:：)）]|[(（]\d{1,2}[)）]|[①-⑳]|[-*•·●◆▪]|第[一二三四五六七八九十\d]+[项条])\s*"
@@ -34,9 +34,7 @@ MAX_LINE = 500
 @lru_cache(maxsize=32)
 def _column_labels(table: FieldDef) -> tuple[re.Pattern[str], dict[str, str]]:
     keys = {label_key(text): c.key for c in table.columns for text in c.labels}
-    body = "|".join(r"\s*".join(re.escape(ch) for ch in key)
-                    for key in sorted(keys, key=len, reverse=True))
-    return re.compile(rf"(?P<label>{body})\s*[:：︰]"), keys
+    return re.compile(rf"(?P<label>{label_alternation(keys)})\s*[:：︰]"), keys
 
 
 def mentions_a_column(table: FieldDef, text: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 # Characters that differ between the forms people have and the forms we print.
@@ -28,6 +29,13 @@ def fold(text: str) -> str:
 def squeeze(text: str) -> str:
     """Remove every kind of space (ASCII, no-break, ideographic, zero-width)."""
     return _SPACE.sub("", text)
+
+
+def label_alternation(keys: Iterable[str]) -> str:
+    """A regex alternation of label keys, longest first, each allowing spaces between its
+    characters ("申 请 人"): what finds "label：" inside a line of text."""
+    return "|".join(r"\s*".join(re.escape(ch) for ch in key)
+                    for key in sorted(keys, key=len, reverse=True))
 
 
 @lru_cache(maxsize=8192)

@@ -11,7 +11,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from mailflow.store.models import AuditEvent, db_time
-from mailflow.store.rows import insert_row, insert_statement
+from mailflow.store.rows import column_values, insert_row, insert_statement
 
 SYSTEM_ACTOR = "mailflow"
 _BATCH = "mailflow.audit_batch"
@@ -66,8 +66,5 @@ def batched(session: Session) -> Iterator[None]:
     if events:
         table = AuditEvent.__table__
         assert isinstance(table, Table)
-        session.connection().execute(insert_statement(table), [
-            {"at": e.at, "actor": e.actor, "action": e.action, "mail_id": e.mail_id,
-             "request_id": e.request_id, "outbox_id": e.outbox_id, "detail": e.detail}
-            for e in events
-        ])
+        session.connection().execute(
+            insert_statement(table), [column_values(e, nulls=True) for e in events])

@@ -77,14 +77,8 @@ def recent_count_to(session: Session, address: str, since: datetime) -> int:
     known = counts.get(key)
     if known is not None and timedelta(0) <= since - known[0] <= COUNT_REUSE:
         return known[1]
-    count = int(session.execute(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(OutboxMessage.primary_recipient == key)
-        .where(OutboxMessage.created_at >= db_time(since))
-    ).scalar_one())
-    counts[key] = (since, count)
-    return count
+    prefetch_recent_counts(session, [key], since)
+    return counts[key][1]
 
 
 def prefetch_recent_counts(session: Session, addresses: Sequence[str], since: datetime

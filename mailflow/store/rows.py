@@ -34,16 +34,25 @@ def insert_statement(table: Table, *, returning_id: bool = False) -> Insert:
     return stmt
 
 
-def insert_row(session: Session, obj: Row, *, fetch_id: bool = True) -> Row:
-    """INSERT *obj*'s column values (unset ones take the column default) and set its id
-    (unless not *fetch_id*: audit events are never looked up by the writer)."""
+def column_values(obj: Base, *, nulls: bool = False) -> dict[str, Any]:
+    """*obj*'s column values by column key: the unset ones left out (their column defaults
+    apply), or as None with *nulls* (rows of one executemany need the same keys)."""
     table = obj.__table__
     assert isinstance(table, Table)
     values: dict[str, Any] = {}
     for column in table.columns:
         value = getattr(obj, column.key, None)
-        if value is not None:
+        if value is not None or (nulls and column.key != "id"):
             values[column.key] = value
+    return values
+
+
+def insert_row(session: Session, obj: Row, *, fetch_id: bool = True) -> Row:
+    """INSERT *obj*'s column values (unset ones take the column default) and set its id
+    (unless not *fetch_id*: audit events are never looked up by the writer)."""
+    table = obj.__table__
+    assert isinstance(table, Table)
+    values = column_values(obj)
     connection = session.connection()  # the session's transaction (and savepoint)
     if fetch_id and "id" in table.c and "id" not in values:
         obj.id = connection.execute(  # type: ignore[attr-defined]
