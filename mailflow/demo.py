@@ -31,6 +31,8 @@ from mailflow.store.models import InboundMail, OutboxMessage, Request
 STATUS_ZH = {
     "registered": "已登记并回执",
     "returned": "退回修改（已说明原因）",
+    "resubmitted": "按原编号重新提交，已受理",
+    "follow_up": "归入原申请记录，不另回复",
     "ignored": "自动邮件：存档，不回复",
     "unanswerable": "无有效发件人：存档",
     "quarantined": "隔离",

@@ -3,6 +3,12 @@
 Runs inside the intake transaction, so the request, its reference number, the reply in the
 outbox and the audit events commit together with the mail record — or not at all.
 Robots (auto-replies, bounces, lists, our own mail) are recorded and never answered.
+
+A mail that belongs to an existing request (workflow/matching.py) joins that request's record
+instead of opening a new one: the requester's corrected form completes the request that was
+returned to them, under the same number; a mail that brings no form ("收到，谢谢", a
+colleague's reply-all) is recorded against the request and not answered, so two people's
+courtesies never turn into a ping-pong of receipts.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
-from mailflow.documents.outcome import NO_FORMS, AttachmentProblem, FormsOutcome
+from mailflow.documents.outcome import NO_FORMS, AcceptedForm, AttachmentProblem, FormsOutcome
 from mailflow.mail.classify import Classification
 from mailflow.mail.compose import Envelope, OutgoingAttachment, compose, new_message_id
 from mailflow.mail.parse import ParsedMail
@@ -26,6 +32,7 @@ from mailflow.store.models import InboundMail, Request, db_time
 from mailflow.store.references import next_reference
 from mailflow.store.rows import insert_row
 from mailflow.templates import Templates
+from mailflow.workflow.matching import RequestMatch, match_request
 
 log = structlog.get_logger(__name__)
 
@@ -78,9 +85,85 @@ class Reception:
                 "", "mail_too_large", f"{mail.size} bytes"),))
         else:
             outcome = self._examine(parsed) if self._examine else NO_FORMS
+        match = match_request(session, parsed, self._settings.service.reference_prefix)
+        if match is not None:
+            status = self._follow_up(session, mail, parsed, outcome, match, now)
+            if status is not None:
+                return status
         requests = self._register(session, mail, parsed, outcome, now)
         self._reply(session, mail, parsed, outcome, requests, now)
         return "returned" if outcome.problems and not outcome.accepted else "registered"
+
+    def _follow_up(
+        self,
+        session: Session,
+        mail: InboundMail,
+        parsed: ParsedMail,
+        outcome: FormsOutcome,
+        match: RequestMatch,
+        now: datetime,
+    ) -> str | None:
+        """Handle a mail that belongs to *match*'s request; None when it still opens new
+        requests of its own (a form not answering a returned request)."""
+        request = match.request
+        sender = parsed.sender
+        assert sender is not None
+        from_requester = sender.addr.casefold() == request.requester_email.casefold()
+        audit.record(session, now, "mail_linked", actor=sender.addr, mail_id=mail.id,
+                     request_id=request.id, reference=request.reference, matched_by=match.by,
+                     from_requester=from_requester)
+        log.info("mail belongs to a request", mail_id=mail.id, reference=request.reference,
+                 matched_by=match.by, from_requester=from_requester)
+        original_subject = _original_subject(session, request) or parsed.subject
+        if from_requester and request.status == "returned":
+            # the corrected form the "please correct" reply asked for, under the same number
+            form = _resubmission(request, outcome.accepted)
+            if form is not None:
+                self._resubmit(session, mail, request, form, now)
+                others = FormsOutcome(
+                    accepted=tuple(f for f in outcome.accepted if f is not form),
+                    notes=outcome.notes)
+                made = self._register(session, mail, parsed, others, now) if others.accepted \
+                    else []
+                self._reply(session, mail, parsed, outcome, [request, *made], now,
+                            subject=original_subject, resubmitted=True)
+                return "resubmitted"
+            if outcome.problems and not outcome.accepted:
+                request.problems = _problem_rows(outcome)
+                request.updated_at = db_time(now)
+                audit.record(session, now, "resubmission_returned", actor=sender.addr,
+                             mail_id=mail.id, request_id=request.id,
+                             reference=request.reference,
+                             problems=[p.code for p in outcome.problems])
+                self._reply(session, mail, parsed, outcome, [request], now,
+                            subject=original_subject)
+                return "returned"
+        if outcome.accepted or outcome.problems:
+            return None  # new forms: new requests, with their own receipt
+        return "follow_up"  # on the record; nothing to answer
+
+    @staticmethod
+    def _resubmit(
+        session: Session, mail: InboundMail, request: Request, form: AcceptedForm,
+        now: datetime,
+    ) -> None:
+        reading = form.reading
+        attachment_ids = {a.sha256: a.id for a in mail.attachments}
+        previous = {"status": request.status, "kind": request.kind,
+                    "problems": [p.get("code") for p in request.problems
+                                 if isinstance(p, dict)]}
+        request.kind = reading.kind
+        request.status = "submitted"
+        request.title = _title_of(reading.values) or request.title
+        request.form_version = reading.version
+        request.fields = reading.json_values()
+        request.problems = []
+        request.attachment_id = attachment_ids.get(form.attachment_sha256)
+        request.updated_at = db_time(now)
+        session.flush()
+        audit.record(session, now, "request_resubmitted", actor=request.requester_email,
+                     mail_id=mail.id, request_id=request.id, reference=request.reference,
+                     kind=request.kind, status=request.status, previous=previous)
 
     def _register(
         self,
@@ -125,13 +208,7 @@ class Reception:
                 attachment_id=attachment_ids.get(form.attachment_sha256),
             )
         if not made:
-            problems = [
-                {"filename": p.filename, "code": p.code, "detail": p.detail,
-                 "form_kind": p.form_kind,
-                 "fields": [{"key": f.field_key, "code": f.code, "value": f.value}
-                            for f in p.field_problems]}
-                for p in outcome.problems
-            ]
+            problems = _problem_rows(outcome)
             kinds = outcome.kinds_involved
             new_request(
                 kind=kinds[0] if kinds else ("unknown" if problems else "general"),
@@ -149,6 +226,9 @@ class Reception:
         outcome: FormsOutcome,
         requests: list[Request],
         now: datetime,
+        *,
+        subject: str | None = None,
+        resubmitted: bool = False,
     ) -> None:
         sender = parsed.sender
         assert sender is not None
@@ -168,7 +248,8 @@ class Reception:
         context = {
             "requester_name": sender.name or sender.addr,
             "requester_email": sender.addr,
-            "subject": parsed.subject,
+            "subject": parsed.subject if subject is None else subject,
+            "resubmitted": resubmitted,
             "reference": requests[0].reference,
             "requests": summaries,
             "accepted": outcome.accepted,
@@ -207,6 +288,34 @@ class Reception:
         audit.record(session, now, "reply_queued", mail_id=mail.id, request_id=requests[0].id,
                      outbox_id=row.id, template=template, to=sender.addr,
                      references=[r.reference for r in requests])
+
+
+def _resubmission(request: Request, accepted: Sequence[AcceptedForm]) -> AcceptedForm | None:
+    """The form that completes a returned request: one of its kind, or any form when what
+    came back could not even be told apart (an unknown or unreadable file)."""
+    for form in accepted:
+        if form.reading.kind == request.kind:
+            return form
+    if request.kind in ("unknown", "general") and accepted:
+        return accepted[0]
+    return None
+
+
+def _problem_rows(outcome: FormsOutcome) -> list[dict[str, Any]]:
+    """What was wrong, as the request record keeps it."""
+    return [
+        {"filename": p.filename, "code": p.code, "detail": p.detail,
+         "form_kind": p.form_kind,
+         "fields": [{"key": f.field_key, "code": f.code, "value": f.value}
+                    for f in p.field_problems]}
+        for p in outcome.problems
+    ]
+
+
+def _original_subject(session: Session, request: Request) -> str:
+    """The subject of the mail that opened *request*: what later replies are about."""
+    mail = session.get(InboundMail, request.source_mail_id)
+    return mail.subject if mail is not None else ""
 
 
 def _title_of(values: Any) -> str:

@@ -1,0 +1,272 @@
+"""Mails that answer an existing request join its record instead of opening a new one.
+
+Through the real Dovecot and SMTP server: the receipt and the "please correct" reply ask
+people to reply, or keep the number in the subject; this checks that promise is kept — the
+corrected form completes the returned request under its number, a "thanks" or a colleague's
+reply-all is recorded and not answered, and only the requester can resubmit.
+"""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from mailflow.clock import SystemClock
+from mailflow.config import Settings
+from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_catalog
+from mailflow.documents.validate import json_safe
+from mailflow.service import Service
+from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
+from mailflow_testing import mailbuild
+from tests.formfill import SAMPLES, fill_docx, fill_xlsx
+from tests.stack import SERVICE, stack_settings
+
+BLANKS = default_forms_dir() / "blank"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REQUESTER = "qian.min@example.test"
+SUBJECT = "数据提取申请"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> FormCatalog:
+    return load_catalog(default_forms_dir())
+
+
+def form(catalog: FormCatalog, kind: str, *, without: tuple[str, ...] = (),
+         fmt: str = "docx") -> bytes:
+    values = {k: v for k, v in SAMPLES[kind].items() if k not in without}
+    blank = (BLANKS / f"{kind}.{fmt}").read_bytes()
+    fill = fill_docx if fmt == "docx" else fill_xlsx
+    return fill(blank, catalog.get(kind), values)
+
+
+class Desk:
+    """The mail stack, one database and a way to send a mail and run mailflow once."""
+
+    def __init__(self, mailstack: Any, database_url: str, tmp_path: Path) -> None:
+        self.dovecot, self.smtp = mailstack.dovecot, mailstack.smtp
+        self.settings: Settings = stack_settings(self.dovecot, self.smtp, database_url,
+                                                 tmp_path)
+        self.sent_before = 0
+
+    def send(self, raw: bytes) -> list[EmailMessage]:
+        """Deliver *raw* to the shared mailbox, run mailflow once, return the new replies."""
+        self.dovecot.append(SERVICE, raw)
+        service = Service(self.settings, SystemClock())
+        try:
+            service.run_once()
+        finally:
+            service.close()
+        received = self.smtp.messages
+        new = received[self.sent_before:]
+        self.sent_before = len(received)
+        out = []
+        for m in new:
+            parsed = email.message_from_bytes(m.data, policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            out.append(parsed)
+        return out
+
+    def query(self, stmt: Any) -> list[Any]:
+        service = Service(self.settings, SystemClock())
+        try:
+            with service.factory() as session:
+                return list(session.execute(stmt).scalars().all())
+        finally:
+            service.close()
+
+
+def text_of(msg: EmailMessage) -> str:
+    body = msg.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def reply_to(msg: EmailMessage, *, sender: str, body: str,
+             attachments: list[tuple[str, bytes, str]] | None = None,
+             subject_prefix: str = "回复: ") -> bytes:
+    """What a mail client writes when a person presses Reply on *msg*."""
+    parent = str(msg["Message-ID"])
+    return mailbuild.human_mail(
+        sender=sender, to=SERVICE, subject=subject_prefix + str(msg["Subject"]), body=body,
+        charset="gbk", attachments=attachments or [],
+        extra_headers={"In-Reply-To": parent, "References": parent})
+
+
+@pytest.fixture
+def desk(mailstack: Any, database_url: str, tmp_path: Path) -> Desk:
+    for user in (REQUESTER, "manager@example.test", "other@example.test"):
+        mailstack.dovecot.add_user(user, "pw")
+    return Desk(mailstack, database_url, tmp_path)
+
+
+def test_corrected_form_replied_to_the_returned_request_completes_it_under_its_number(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    (returned,) = desk.send(mailbuild.human_mail(
+        sender=f"钱敏 <{REQUESTER}>", to=SERVICE, subject=SUBJECT, body="请处理", charset="gbk",
+        attachments=[("数据提取申请表.docx",
+                      form(catalog, "data_extraction", without=("purpose", "scope_of_use")),
+                      DOCX)]))
+    (request,) = desk.query(select(Request))
+    assert request.status == "returned"
+    assert request.reference in str(returned["Subject"])
+
+    (receipt,) = desk.send(reply_to(
+        returned, sender=f"钱敏 <{REQUESTER}>", body="已补充，请查收",
+        attachments=[("数据提取申请表（修改）.docx", form(catalog, "data_extraction"), DOCX)]))
+
+    (after,) = desk.query(select(Request))  # still one request: the same one, completed
+    assert after.id == request.id and after.reference == request.reference
+    assert after.status == "submitted"
+    assert after.fields == json_safe(SAMPLES["data_extraction"])
+    assert after.problems == []
+    assert after.attachment_id is not None
+    # the receipt names the same number, the original subject and says it was resubmitted
+    assert str(receipt["Subject"]) == f"[{request.reference}] 已受理：{SUBJECT}"
+    assert "重新提交" in text_of(receipt) and request.reference in text_of(receipt)
+    assert str(receipt["In-Reply-To"]) != str(returned["Message-ID"])  # answers the reply
+    actions = desk.query(select(AuditEvent.action).where(AuditEvent.request_id == request.id)
+                         .order_by(AuditEvent.id))
+    assert actions[-3:] == ["mail_linked", "request_resubmitted", "reply_queued"]
+    statuses = desk.query(select(InboundMail.status).order_by(InboundMail.id))
+    assert statuses == ["returned", "resubmitted"]
+
+
+def test_corrected_form_still_incomplete_is_returned_again_under_the_same_number(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    (returned,) = desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject=SUBJECT, body="请处理",
+        attachments=[("数据提取申请表.docx",
+                      form(catalog, "data_extraction", without=("purpose", "scope_of_use")),
+                      DOCX)]))
+    (again,) = desk.send(reply_to(
+        returned, sender=REQUESTER, body="补了使用目的",
+        attachments=[("数据提取申请表.docx",
+                      form(catalog, "data_extraction", without=("scope_of_use",)), DOCX)]))
+    (request,) = desk.query(select(Request))
+    assert request.status == "returned"
+    fields = [f["key"] for p in request.problems for f in p["fields"]]
+    assert fields == ["scope_of_use"]  # what is still wrong, not what was wrong before
+    assert str(again["Subject"]).startswith(f"[{request.reference}] 请修改后重新提交：{SUBJECT}")
+    text = text_of(again)
+    assert "使用范围" in text and "「使用目的」" not in text
+
+
+def test_thanks_reply_to_a_receipt_is_recorded_and_not_answered(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    (receipt,) = desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject="帐号申请", body="见附件",
+        attachments=[("系统帐号申请表.xlsx", form(catalog, "account", fmt="xlsx"), XLSX)]))
+    assert desk.send(reply_to(receipt, sender=REQUESTER, body="收到，谢谢！")) == []
+    (request,) = desk.query(select(Request))
+    assert request.status == "submitted"
+    assert desk.query(select(func.count()).select_from(OutboxMessage)) == [1]
+    linked = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    assert len(linked) == 1
+    assert linked[0].request_id == request.id
+    assert linked[0].detail["matched_by"] == "in-reply-to"
+    assert linked[0].detail["from_requester"] is True
+    assert desk.query(select(InboundMail.status).order_by(InboundMail.id)) == [
+        "registered", "follow_up"]
+
+
+def test_colleague_reply_all_to_the_submission_joins_its_record_without_a_receipt(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    original = mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, cc="manager@example.test", subject="帐号申请",
+        body="见附件", message_id="<submission-1@example.test>",
+        attachments=[("系统帐号申请表.docx", form(catalog, "account"), DOCX)])
+    assert len(desk.send(original)) == 1
+    # the manager answers the requester's mail (not mailflow's): Reply All reaches us too
+    manager_reply = mailbuild.human_mail(
+        sender="manager@example.test", to=f"{REQUESTER}, {SERVICE}", subject="Re: 帐号申请",
+        body="已阅。", extra_headers={"In-Reply-To": "<submission-1@example.test>"})
+    assert desk.send(manager_reply) == []
+    (request,) = desk.query(select(Request))
+    (linked,) = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    assert linked.request_id == request.id
+    assert linked.actor == "manager@example.test"
+    assert linked.detail["from_requester"] is False
+
+
+def test_only_the_requester_can_resubmit_a_returned_request(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    (returned,) = desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject=SUBJECT, body="请处理",
+        attachments=[("数据提取申请表.docx",
+                      form(catalog, "data_extraction", without=("purpose",)), DOCX)]))
+    # someone else replies to the same thread with a complete form: their own request
+    (theirs,) = desk.send(reply_to(
+        returned, sender="other@example.test", body="我来补",
+        attachments=[("数据提取申请表.docx", form(catalog, "data_extraction"), DOCX)]))
+    requests = desk.query(select(Request).order_by(Request.id))
+    assert [(r.requester_email, r.status) for r in requests] == [
+        (REQUESTER, "returned"), ("other@example.test", "submitted")]
+    assert requests[1].reference in str(theirs["Subject"])
+    assert theirs["To"].addresses[0].addr_spec == "other@example.test"
+    assert desk.query(select(AuditEvent).where(
+        AuditEvent.action == "request_resubmitted")) == []
+
+
+def test_subject_reference_is_enough_and_an_unknown_one_opens_a_new_request(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    (receipt,) = desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject="OA系统登录后页面空白", body="请协助处理"))
+    (request,) = desk.query(select(Request))
+    # a new mail (no thread headers) quoting the number, typed without brackets
+    assert desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject=f"关于{request.reference.lower()}的补充说明",
+        body="换了浏览器也一样")) == []
+    (linked,) = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    assert linked.detail["matched_by"] == "subject"
+    # a number that does not exist matches nothing: an ordinary new request with its receipt
+    (new_receipt,) = desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject="关于 REQ-2026-999999 的问题", body="?"))
+    assert len(desk.query(select(Request))) == 2
+    assert "已受理" in str(new_receipt["Subject"])
+    assert receipt["Message-ID"] != new_receipt["Message-ID"]
+
+
+def test_auto_reply_to_a_receipt_is_still_never_answered(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    (receipt,) = desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject="帐号申请", body="见附件",
+        attachments=[("系统帐号申请表.xlsx", form(catalog, "account", fmt="xlsx"), XLSX)]))
+    parent = str(receipt["Message-ID"])
+    out_of_office = mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject="自动回复: " + str(receipt["Subject"]),
+        body="我正在休假", extra_headers={"In-Reply-To": parent, "References": parent,
+                                      "Auto-Submitted": "auto-replied"})
+    assert desk.send(out_of_office) == []
+    assert desk.query(select(InboundMail.status).order_by(InboundMail.id)) == [
+        "registered", "ignored"]
+
+
+def test_reply_in_the_same_batch_as_its_submission_is_matched(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    desk.dovecot.append(SERVICE, mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, cc="manager@example.test", subject="帐号申请",
+        body="见附件", message_id="<submission-2@example.test>",
+        attachments=[("系统帐号申请表.docx", form(catalog, "account"), DOCX)]))
+    replies = desk.send(mailbuild.human_mail(
+        sender="manager@example.test", to=SERVICE, subject="答复: 帐号申请", body="好的",
+        extra_headers={"References": "<older@example.test> <submission-2@example.test>"}))
+    assert len(replies) == 1  # the requester's receipt; nothing for the manager
+    (request,) = desk.query(select(Request))
+    (linked,) = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    assert (linked.request_id, linked.detail["matched_by"]) == (request.id, "references")
