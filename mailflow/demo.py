@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from mailflow.clock import SystemClock
+from mailflow.clock import FixedClock, parse_instant
 from mailflow.config import (
     MailboxSettings,
     Settings,
@@ -26,7 +26,10 @@ from mailflow.config import (
 )
 from mailflow.paths import DEMO_DIR
 from mailflow.service import Service
-from mailflow.store.models import InboundMail, OutboxMessage, Request
+from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
+
+#: the morning the sample mails were written, so every run gives the same numbers and times
+DEMO_NOW = "2026-11-23T11:00+08:00"
 
 STATUS_ZH = {
     "registered": "已登记并回执",
@@ -60,7 +63,7 @@ def run_demo(directory: Path, console: Console) -> None:
     console.print(f"[bold]mailflow demo[/bold] — data in {directory}")
     console.print(f"mailbox: Maildir {settings.mailbox.maildir_path} "
                   f"({sum(1 for _ in (directory / 'maildir' / 'cur').iterdir())} sample mails)")
-    service = Service(settings, SystemClock())
+    service = Service(settings, FixedClock(parse_instant(DEMO_NOW)))
     try:
         with console.status("taking mail in…"):
             report = service.run_once()
@@ -91,6 +94,11 @@ def _print_mails(service: Service, console: Console) -> None:
         refs: dict[int, list[str]] = {}
         for req in session.execute(select(Request)).scalars():
             refs.setdefault(req.source_mail_id, []).append(req.reference)
+        linked = session.execute(select(AuditEvent.mail_id, AuditEvent.detail)
+                                 .where(AuditEvent.action == "mail_linked"))
+        for mail_id, detail in linked:  # a mail that answered a request shows its number
+            if mail_id is not None and isinstance(detail, dict):
+                refs.setdefault(mail_id, []).append(f"→ {detail.get('reference', '')}")
     for mail in mails:
         table.add_row(
             str(mail.id),
@@ -137,14 +145,21 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
         table.add_column(col, overflow="fold")
     with service.factory() as session:
         rows = session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
+        resubmissions = set(session.execute(
+            select(InboundMail.id).where(InboundMail.status == "resubmitted")).scalars())
     for row in rows:
         msg = BytesParser(policy=policy.default).parsebytes(row.raw)
         names = [part.get_filename() or "" for part in msg.iter_attachments()]
         table.add_row(row.primary_recipient, row.subject, ", ".join(names))
     console.print(table)
-    for purpose, title in (("requester_ack", "回执 / receipt"),
-                           ("form_problems", "请修改后重新提交 / please correct")):
-        sample = next((r for r in rows if r.purpose == purpose), None)
+    samples = (
+        ("回执 / receipt", lambda r: r.purpose == "requester_ack"),
+        ("请修改后重新提交 / please correct", lambda r: r.purpose == "form_problems"),
+        ("修改后重新提交的回执 / receipt for the corrected form",
+         lambda r: r.in_reply_to_mail_id in resubmissions),
+    )
+    for title, wanted in samples:
+        sample = next((r for r in rows if wanted(r)), None)
         if sample is None:
             continue
         msg = BytesParser(policy=policy.default).parsebytes(sample.raw)

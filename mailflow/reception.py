@@ -318,9 +318,17 @@ def _original_subject(session: Session, request: Request) -> str:
     return mail.subject if mail is not None else ""
 
 
+#: a request's title is one line of a list or a subject line, not a paragraph
+MAX_TITLE_CHARS = 80
+
+
 def _title_of(values: Any) -> str:
+    """A one-line title from the form: its first line (a multi-line "数据需求" is a title
+    line plus details), shortened to MAX_TITLE_CHARS."""
     for key in ("title", "meeting_title", "data_wanted", "system"):
         value = values.get(key) if hasattr(values, "get") else None
-        if isinstance(value, str) and value:
-            return value
+        if isinstance(value, str):
+            line = next((ln.strip() for ln in value.splitlines() if ln.strip()), "")
+            if line:
+                return line if len(line) <= MAX_TITLE_CHARS else line[:MAX_TITLE_CHARS - 1] + "…"
     return ""

@@ -102,7 +102,7 @@ def bounce_mail() -> bytes:
 
 
 def form_mails() -> list[bytes]:
-    """Filled request forms of all four kinds, plus two that need correcting."""
+    """Filled request forms of all four kinds, two that need correcting, and one correction."""
     from mailflow.documents.definitions import default_forms_dir, load_catalog
     from tests.formfill import SAMPLES, fill_docx, fill_xlsx
 
@@ -144,6 +144,14 @@ def form_mails() -> list[bytes]:
                             docx_mime)]),
         _mail(10, "吴霞", "wu.xia@example.com", "帐号申请（加密文件）", "密码另行告知。",
               attachments=[("帐号申请表.docx", encrypted.read_bytes(), docx_mime)]),
+        # 钱敏 answers the "please correct" reply (the demo's clock makes it REQ-2026-000007)
+        # with the completed form: it completes her request under the same number
+        _mail(11, "钱敏", "qian.min@example.com",
+              "回复: [REQ-2026-000007] 请修改后重新提交：数据提取申请",
+              "已补充使用目的和使用范围，请查收。",
+              extra={"References": "<demo-009.qian.min@example.com>"},
+              attachments=[("数据提取申请表（已补充）.docx", docx("data_extraction", extraction),
+                            docx_mime)]),
     ]
 
 

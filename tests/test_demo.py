@@ -41,11 +41,15 @@ def test_demo_takes_in_archives_and_acknowledges(tmp_path: Path) -> None:
     assert "张伟" in out  # decoded GBK sender name in the table
     # the filled forms of all four kinds were read into fields, the bad ones answered
     flat = "".join(out.split())
-    assert flat.count("读取的字段") == 4
+    assert flat.count("读取的字段") == 5  # four kinds, and 钱敏's corrected form
     for title in ("业务数据提取申请表", "系统帐号申请表", "系统变更申请表", "会议纪要"):
         assert f"{title}·读取的字段" in flat
     assert "使用目的" in flat and "仅限市场部经营分析组内部使用" in flat
     assert "「使用目的」未填写" in out  # the correction reply, field by field
     assert "请修改后重新提交" in out
+    # 钱敏's reply with the corrected form completes her request under the same number
+    assert "按原编号重新提交" in flat and "→REQ-2026-000007" in flat
+    assert "[REQ-2026-000007]已受理：数据提取申请" in flat
+    assert "原申请按原编号继续受理" in out
     # the sample Maildir in the repository is untouched (the demo works on a copy)
     assert len(list((DEMO_DIR / "maildir" / "cur").iterdir())) == len(samples)

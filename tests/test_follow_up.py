@@ -270,3 +270,17 @@ def test_reply_in_the_same_batch_as_its_submission_is_matched(
     (request,) = desk.query(select(Request))
     (linked,) = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
     assert (linked.request_id, linked.detail["matched_by"]) == (request.id, "references")
+
+
+def test_request_title_is_the_first_line_of_a_multi_line_value(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    (receipt,) = desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject="数据", body="见附件",
+        attachments=[("数据提取申请表.docx", form(catalog, "data_extraction"), DOCX)]))
+    (request,) = desk.query(select(Request))
+    assert SAMPLES["data_extraction"]["data_wanted"] == \
+        "2026年10月新增用户清单\n字段：用户号、开户日期、套餐"
+    assert request.title == "2026年10月新增用户清单"
+    text = text_of(receipt)
+    assert "2026年10月新增用户清单" in text and "字段：用户号" not in text
