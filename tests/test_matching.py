@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailflow.mail.parse import parse_mail
 from mailflow.workflow.matching import subject_references, thread_ids
@@ -19,6 +23,7 @@ from mailflow_testing import mailbuild
     ("REQ-2026-0000012345 太长", []),
     ("REQ-2026-00001 太短", []),
     ("CHG-2026-000001 别的前缀", []),
+    ("REQ-٢٠٢٦-٠٠٠٠٠١ 别的数字", []),  # only ASCII digits make a number
     ("", []),
 ])
 def test_subject_references(subject: str, expected: list[str]) -> None:
@@ -44,3 +49,13 @@ def test_thread_ids_without_in_reply_to_take_the_newest_reference_first() -> Non
         extra_headers={"References": " ".join(f"<m{n}@x>" for n in range(40))})
     ids = thread_ids(parse_mail(raw))
     assert ids[0] == "<m39@x>" and len(ids) == 20
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_subject_references_any_subject(subject: str) -> None:
+    """Hostile subjects: no error, at most three numbers, each one a whole reference."""
+    found = subject_references(subject, "REQ")
+    assert len(found) <= 3
+    assert all(re.fullmatch(r"REQ-[0-9]{4}-[0-9]{6,9}", r) for r in found)
+    assert all(r in subject.upper() for r in found)

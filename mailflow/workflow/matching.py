@@ -44,7 +44,7 @@ class RequestMatch:
 @lru_cache(maxsize=8)
 def reference_pattern(prefix: str) -> re.Pattern[str]:
     """``REQ-2026-000123`` as people quote it, not inside a longer word or number."""
-    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(prefix)}-\d{{4}}-\d{{6,9}}(?!\d)",
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(prefix)}-[0-9]{{4}}-[0-9]{{6,9}}(?![0-9])",
                       re.IGNORECASE)
 
 
