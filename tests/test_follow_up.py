@@ -25,6 +25,7 @@ from mailflow.service import Service
 from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
 from mailflow_testing import mailbuild
 from tests.formfill import SAMPLES, fill_docx, fill_xlsx
+from tests.paths import CORPUS
 from tests.stack import SERVICE, stack_settings
 
 BLANKS = default_forms_dir() / "blank"
@@ -284,3 +285,27 @@ def test_request_title_is_the_first_line_of_a_multi_line_value(
     assert request.title == "2026年10月新增用户清单"
     text = text_of(receipt)
     assert "2026年10月新增用户清单" in text and "字段：用户号" not in text
+
+
+def test_form_sent_back_as_unknown_is_completed_by_a_new_mail_quoting_its_number(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    unknown = (CORPUS / "python-docx/tests/test_files/test.docx").read_bytes()
+    (returned,) = desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject="申请", body="见附件",
+        attachments=[("申请.docx", unknown, DOCX)]))
+    (request,) = desk.query(select(Request))
+    assert (request.status, request.kind) == ("returned", "unknown")
+    # not a reply: a fresh mail whose subject carries the number, with the right form
+    (receipt,) = desk.send(mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject=f"{request.reference} 重新提交帐号申请表",
+        body="用正式表格重新提交",
+        attachments=[("系统帐号申请表.xlsx", form(catalog, "account", fmt="xlsx"), XLSX)]))
+    (after,) = desk.query(select(Request))
+    assert (after.id, after.status, after.kind) == (request.id, "submitted", "account")
+    assert after.fields == json_safe(SAMPLES["account"])
+    assert str(receipt["Subject"]) == f"[{request.reference}] 已受理：申请"
+    (resubmitted,) = desk.query(select(AuditEvent).where(
+        AuditEvent.action == "request_resubmitted"))
+    assert resubmitted.detail["previous"]["kind"] == "unknown"
+    assert returned["Message-ID"] != receipt["Message-ID"]
