@@ -48,6 +48,22 @@ def form(catalog: FormCatalog, kind: str, *, without: tuple[str, ...] = (),
     return fill(blank, catalog.get(kind), values)
 
 
+def account_submission(catalog: FormCatalog) -> bytes:
+    """The requester's complete account form: registered and acknowledged."""
+    return mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, subject="帐号申请", body="见附件",
+        attachments=[("系统帐号申请表.xlsx", form(catalog, "account", fmt="xlsx"), XLSX)])
+
+
+def incomplete_submission(catalog: FormCatalog, *, without: tuple[str, ...],
+                          sender: str = REQUESTER) -> bytes:
+    """The requester's data extraction form with *without* left blank: it is sent back."""
+    return mailbuild.human_mail(
+        sender=sender, to=SERVICE, subject=SUBJECT, body="请处理", charset="gbk",
+        attachments=[("数据提取申请表.docx",
+                      form(catalog, "data_extraction", without=without), DOCX)])
+
+
 class Desk:
     """The mail stack, one database and a way to send a mail and run mailflow once."""
 
@@ -111,11 +127,8 @@ def desk(mailstack: Any, database_url: str, tmp_path: Path) -> Desk:
 def test_corrected_form_replied_to_the_returned_request_completes_it_under_its_number(
     desk: Desk, catalog: FormCatalog
 ) -> None:
-    (returned,) = desk.send(mailbuild.human_mail(
-        sender=f"钱敏 <{REQUESTER}>", to=SERVICE, subject=SUBJECT, body="请处理", charset="gbk",
-        attachments=[("数据提取申请表.docx",
-                      form(catalog, "data_extraction", without=("purpose", "scope_of_use")),
-                      DOCX)]))
+    (returned,) = desk.send(incomplete_submission(
+        catalog, without=("purpose", "scope_of_use"), sender=f"钱敏 <{REQUESTER}>"))
     (request,) = desk.query(select(Request))
     assert request.status == "returned"
     assert request.reference in str(returned["Subject"])
@@ -144,11 +157,8 @@ def test_corrected_form_replied_to_the_returned_request_completes_it_under_its_n
 def test_corrected_form_still_incomplete_is_returned_again_under_the_same_number(
     desk: Desk, catalog: FormCatalog
 ) -> None:
-    (returned,) = desk.send(mailbuild.human_mail(
-        sender=REQUESTER, to=SERVICE, subject=SUBJECT, body="请处理",
-        attachments=[("数据提取申请表.docx",
-                      form(catalog, "data_extraction", without=("purpose", "scope_of_use")),
-                      DOCX)]))
+    (returned,) = desk.send(incomplete_submission(
+        catalog, without=("purpose", "scope_of_use")))
     (again,) = desk.send(reply_to(
         returned, sender=REQUESTER, body="补了使用目的",
         attachments=[("数据提取申请表.docx",
@@ -165,9 +175,7 @@ def test_corrected_form_still_incomplete_is_returned_again_under_the_same_number
 def test_thanks_reply_to_a_receipt_is_recorded_and_not_answered(
     desk: Desk, catalog: FormCatalog
 ) -> None:
-    (receipt,) = desk.send(mailbuild.human_mail(
-        sender=REQUESTER, to=SERVICE, subject="帐号申请", body="见附件",
-        attachments=[("系统帐号申请表.xlsx", form(catalog, "account", fmt="xlsx"), XLSX)]))
+    (receipt,) = desk.send(account_submission(catalog))
     assert desk.send(reply_to(receipt, sender=REQUESTER, body="收到，谢谢！")) == []
     (request,) = desk.query(select(Request))
     assert request.status == "submitted"
@@ -204,10 +212,7 @@ def test_colleague_reply_all_to_the_submission_joins_its_record_without_a_receip
 def test_only_the_requester_can_resubmit_a_returned_request(
     desk: Desk, catalog: FormCatalog
 ) -> None:
-    (returned,) = desk.send(mailbuild.human_mail(
-        sender=REQUESTER, to=SERVICE, subject=SUBJECT, body="请处理",
-        attachments=[("数据提取申请表.docx",
-                      form(catalog, "data_extraction", without=("purpose",)), DOCX)]))
+    (returned,) = desk.send(incomplete_submission(catalog, without=("purpose",)))
     # someone else replies to the same thread with a complete form: their own request
     (theirs,) = desk.send(reply_to(
         returned, sender="other@example.test", body="我来补",
@@ -244,9 +249,7 @@ def test_subject_reference_is_enough_and_an_unknown_one_opens_a_new_request(
 def test_auto_reply_to_a_receipt_is_still_never_answered(
     desk: Desk, catalog: FormCatalog
 ) -> None:
-    (receipt,) = desk.send(mailbuild.human_mail(
-        sender=REQUESTER, to=SERVICE, subject="帐号申请", body="见附件",
-        attachments=[("系统帐号申请表.xlsx", form(catalog, "account", fmt="xlsx"), XLSX)]))
+    (receipt,) = desk.send(account_submission(catalog))
     parent = str(receipt["Message-ID"])
     out_of_office = mailbuild.human_mail(
         sender=REQUESTER, to=SERVICE, subject="自动回复: " + str(receipt["Subject"]),
