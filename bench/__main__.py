@@ -12,6 +12,9 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from rich.table import Table
 from bench.latency import LatencyResult, run_latency
 from bench.memory import MemoryCase, run_memory
 from bench.throughput import ThroughputResult, run_throughput
+from mailflow_testing.databases import PG_URL, fresh_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = RESULTS.parents[1]
@@ -41,6 +45,10 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
                         help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--profile", action="store_true",
                         help="throughput: cProfile the mailflow pass into bench/results/")
+    parser.add_argument("--postgres", nargs="?", const=PG_URL, default="", metavar="SERVER",
+                        help="throughput and latency on PostgreSQL instead of SQLite: a fresh "
+                             "database is created on SERVER for each part and dropped after "
+                             f"(default {PG_URL}); the targets are SQLite's")
     parser.add_argument("--note", default="", help="free text stored with the results")
     options = parser.parse_args(argv)
     options.parts = [p.strip() for p in options.only.split(",") if p.strip()]
@@ -60,6 +68,18 @@ def _git() -> dict[str, Any]:
             "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
+@contextmanager
+def _database(server: str) -> Iterator[str]:
+    """An empty URL (SQLite under the part's own data folder), or a fresh database on
+    *server*."""
+    if not server:
+        yield ""
+        return
+    with tempfile.TemporaryDirectory() as tmp, \
+            fresh_database("postgresql", Path(tmp), server) as url:
+        yield url
+
+
 def _verdict(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]MISS[/red]"
 
@@ -67,7 +87,7 @@ def _verdict(ok: bool) -> str:
 def _table(results: dict[str, Any], tp: ThroughputResult | None, lat: LatencyResult | None,
            mem: list[MemoryCase] | None) -> Table:
     table = Table(title=f"mailflow benchmark {results['started']} "
-                        f"({results['machine']['cpus']} cores, SQLite)")
+                        f"({results['machine']['cpus']} cores, {results['database']})")
     for column in ("measure", "value", "target", ""):
         table.add_column(column)
     verdicts: dict[str, bool] = {}
@@ -128,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "parts": options.parts,
         "options": {"mails": options.mails, "latency": options.latency, "gap": options.gap},
+        "database": "PostgreSQL" if options.postgres else "SQLite",
         "note": options.note,
         "git": _git(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -144,14 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     mem = None
     if "throughput" in options.parts:
         profile = RESULTS / f"{stamp}-throughput.prof" if options.profile else None
-        tp = run_throughput(options.mails, profile=profile,
-                            log=RESULTS / f"{stamp}-throughput.log", progress=progress)
+        with _database(options.postgres) as url:
+            tp = run_throughput(options.mails, profile=profile,
+                                log=RESULTS / f"{stamp}-throughput.log", progress=progress,
+                                database_url=url)
         results["throughput"] = tp.as_json()
         save()
         if profile:
             progress(f"profile: {profile}")
     if "latency" in options.parts:
-        lat = run_latency(options.latency, gap=options.gap, progress=progress)
+        with _database(options.postgres) as url:
+            lat = run_latency(options.latency, gap=options.gap, progress=progress,
+                              database_url=url)
         results["latency"] = lat.as_json()
         save()
     if "memory" in options.parts:

@@ -63,7 +63,8 @@ def _wait_for_line(log: Path, text: str, proc: subprocess.Popen[bytes], timeout:
                        + log.read_text(encoding="utf-8", errors="replace")[-3000:])
 
 
-def run_latency(count: int, *, gap: float = 0.2, progress: Any = print) -> LatencyResult:
+def run_latency(count: int, *, gap: float = 0.2, progress: Any = print,
+                database_url: str = "") -> LatencyResult:
     forms = filled_forms()
     mails = [to_crlf(form_mail(forms[n % len(forms)], n)) for n in range(1, count + WARMUP + 1)]
     result = LatencyResult()
@@ -71,7 +72,7 @@ def run_latency(count: int, *, gap: float = 0.2, progress: Any = print) -> Laten
             Dovecot(DEFAULT_USERS) as dovecot, SmtpServer() as smtp:
         work = Path(tmp)
         settings = bench_settings(dovecot, (smtp.host, smtp.port), work / "data",
-                                  poll_interval=60.0)
+                                  poll_interval=60.0, database_url=database_url)
         config = write_config(settings, work / "config.toml")
         log = work / "run.log"
         with log.open("wb") as out:

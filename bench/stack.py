@@ -1,4 +1,5 @@
-"""Settings pointing mailflow at the benchmark's Dovecot and SMTP server, with SQLite."""
+"""Settings pointing mailflow at the benchmark's Dovecot and SMTP server, with SQLite (or the
+PostgreSQL database ``--postgres`` made for the run)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ def bench_settings(
     data_dir: Path,
     *,
     poll_interval: float = 30.0,
+    database_url: str = "",
 ) -> Settings:
-    """Production defaults except the servers, a SQLite database under *data_dir*, and a
-    poll interval long enough that only IMAP IDLE can explain a quick pickup."""
+    """Production defaults except the servers, a SQLite database under *data_dir* (or
+    *database_url*), and a poll interval long enough that only IMAP IDLE can explain a quick
+    pickup."""
     host, port = smtp
     return Settings.model_validate({
         "mailbox": {
@@ -35,7 +38,7 @@ def bench_settings(
             "host": host, "port": port, "security": "none", "from_address": SERVICE_ADDRESS,
             "timeout_seconds": 30,
         },
-        "storage": {"data_dir": str(data_dir)},
+        "storage": {"data_dir": str(data_dir), "database_url": database_url},
     })
 
 

@@ -83,9 +83,10 @@ def _fill_inbox(dovecot: Dovecot, mails: Sequence[bytes]) -> None:
 
 
 def _mailflow_pass(
-    dovecot: Dovecot, sink: SinkProcess, work: Path, profile: Path | None
+    dovecot: Dovecot, sink: SinkProcess, work: Path, profile: Path | None, database_url: str
 ) -> tuple[float, dict[str, int], list[tuple[list[str], bytes]]]:
-    settings = bench_settings(dovecot, (sink.host, sink.port), work / "data")
+    settings = bench_settings(dovecot, (sink.host, sink.port), work / "data",
+                              database_url=database_url)
     service = Service(settings, SystemClock())  # migrations, templates: not timed
     profiler = cProfile.Profile() if profile else None
     try:
@@ -172,7 +173,7 @@ def _floor_pass(
 
 
 def run_throughput(count: int, *, profile: Path | None = None, log: Path | None = None,
-                   progress: Any = print) -> ThroughputResult:
+                   progress: Any = print, database_url: str = "") -> ThroughputResult:
     progress(f"throughput: building {count} form mails")
     mails = list(form_mails(count))
     with tempfile.TemporaryDirectory(prefix="mailflow-bench-") as tmp, \
@@ -184,7 +185,7 @@ def run_throughput(count: int, *, profile: Path | None = None, log: Path | None 
             _fill_inbox(dovecot, mails)
             progress(f"throughput: mailflow run_once over {count} mails")
             cpu = _cpu()
-            elapsed, checks, acks = _mailflow_pass(dovecot, sink, work, profile)
+            elapsed, checks, acks = _mailflow_pass(dovecot, sink, work, profile, database_url)
             mailflow_cpu = _cpu() - cpu
         # the floor twice, averaged: on a shared machine one pass can meet a busy moment
         runs: list[dict[str, float]] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dbs import fresh_database
+from mailflow_testing.databases import fresh_database
 
 pytest_plugins = ["tests.conftest_mailstack"]
 
