@@ -9,6 +9,8 @@ reply-all is recorded and not answered, and only the requester can resubmit.
 from __future__ import annotations
 
 import email
+import subprocess
+import sys
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -29,6 +31,7 @@ from tests.paths import CORPUS
 from tests.stack import SERVICE, stack_settings
 
 BLANKS = default_forms_dir() / "blank"
+REPO = Path(__file__).resolve().parents[1]
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REQUESTER = "qian.min@example.test"
@@ -312,3 +315,31 @@ def test_form_sent_back_as_unknown_is_completed_by_a_new_mail_quoting_its_number
         AuditEvent.action == "request_resubmitted"))
     assert resubmitted.detail["previous"]["kind"] == "unknown"
     assert returned["Message-ID"] != receipt["Message-ID"]
+
+
+def test_resubmission_killed_after_its_commit_is_applied_and_answered_once(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    """kill -9 after the resubmission's commit, before the mail leaves the INBOX and before
+    its receipt is sent: the rerun neither resubmits twice nor answers twice."""
+    (returned,) = desk.send(incomplete_submission(catalog, without=("purpose",)))
+    desk.dovecot.append(SERVICE, reply_to(
+        returned, sender=REQUESTER, body="已补充",
+        attachments=[("数据提取申请表.docx", form(catalog, "data_extraction"), DOCX)]))
+    payload = desk.settings.model_dump_json()
+    killed = subprocess.run([sys.executable, "-m", "tests.crashrun", payload, "1"],
+                            cwd=REPO, capture_output=True, timeout=120, check=False)
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    assert desk.dovecot.count(SERVICE, "INBOX") == 1  # committed, not yet moved
+    assert len(desk.smtp.messages) == desk.sent_before  # nor answered
+    rerun = subprocess.run([sys.executable, "-m", "tests.crashrun", payload, "-1"],
+                           cwd=REPO, capture_output=True, timeout=120, check=False)
+    assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
+    (receipt,) = desk.smtp.wait_for(desk.sent_before + 1)[desk.sent_before:]
+    assert list(receipt.rcpt_tos) == [REQUESTER]
+    assert desk.dovecot.count(SERVICE, "INBOX") == 0
+    (request,) = desk.query(select(Request))
+    assert request.status == "submitted"
+    assert len(desk.query(select(AuditEvent).where(
+        AuditEvent.action == "request_resubmitted"))) == 1
+    assert desk.query(select(func.count()).select_from(OutboxMessage)) == [2]
