@@ -75,7 +75,12 @@ class Reception:
         now: datetime,
     ) -> str:
         if not classification.answerable:
-            return "ignored"  # never answer a robot: no mail loops
+            # never answer a robot (no mail loops); an out-of-office or a bounce that answers
+            # a request still belongs in its record
+            match = match_request(session, parsed, self._settings.service.reference_prefix)
+            if match is not None:
+                self._link(session, mail, parsed, match, now, robot=classification.kind.value)
+            return "ignored"
         if parsed.sender is None or not parsed.sender.addr:
             audit.record(session, now, "mail_unanswerable", mail_id=mail.id,
                          reason="no usable From address")
@@ -108,14 +113,9 @@ class Reception:
         request = match.request
         sender = parsed.sender
         assert sender is not None
-        from_requester = sender.addr.casefold() == request.requester_email.casefold()
-        audit.record(session, now, "mail_linked", actor=sender.addr, mail_id=mail.id,
-                     request_id=request.id, reference=request.reference, matched_by=match.by,
-                     from_requester=from_requester)
-        log.info("mail belongs to a request", mail_id=mail.id, reference=request.reference,
-                 matched_by=match.by, from_requester=from_requester)
-        original_subject = _original_subject(session, request) or parsed.subject
+        from_requester = self._link(session, mail, parsed, match, now)
         if from_requester and request.status == "returned":
+            original_subject = _original_subject(session, request) or parsed.subject
             # the corrected form the "please correct" reply asked for, under the same number
             form = _resubmission(request, outcome.accepted)
             if form is not None:
@@ -141,6 +141,23 @@ class Reception:
         if outcome.accepted or outcome.problems:
             return None  # new forms: new requests, with their own receipt
         return "follow_up"  # on the record; nothing to answer
+
+    @staticmethod
+    def _link(session: Session, mail: InboundMail, parsed: ParsedMail, match: RequestMatch,
+              now: datetime, robot: str = "") -> bool:
+        """Record that *mail* belongs to *match*'s request; whether it came from the
+        requester."""
+        request = match.request
+        sender = parsed.sender.addr if parsed.sender else ""
+        from_requester = bool(sender) and \
+            sender.casefold() == request.requester_email.casefold()
+        extra: dict[str, Any] = {"robot": robot} if robot else {}
+        audit.record(session, now, "mail_linked", actor=sender, mail_id=mail.id,
+                     request_id=request.id, reference=request.reference, matched_by=match.by,
+                     from_requester=from_requester, **extra)
+        log.info("mail belongs to a request", mail_id=mail.id, reference=request.reference,
+                 matched_by=match.by, from_requester=from_requester, robot=robot or None)
+        return from_requester
 
     @staticmethod
     def _resubmit(

@@ -249,7 +249,7 @@ def test_subject_reference_is_enough_and_an_unknown_one_opens_a_new_request(
     assert receipt["Message-ID"] != new_receipt["Message-ID"]
 
 
-def test_auto_reply_to_a_receipt_is_still_never_answered(
+def test_auto_reply_to_a_receipt_is_recorded_on_the_request_and_never_answered(
     desk: Desk, catalog: FormCatalog
 ) -> None:
     (receipt,) = desk.send(account_submission(catalog))
@@ -261,6 +261,10 @@ def test_auto_reply_to_a_receipt_is_still_never_answered(
     assert desk.send(out_of_office) == []
     assert desk.query(select(InboundMail.status).order_by(InboundMail.id)) == [
         "registered", "ignored"]
+    # not answered, but it is part of the request's record (the receipt was not read)
+    (request,) = desk.query(select(Request))
+    (linked,) = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    assert (linked.request_id, linked.detail["robot"]) == (request.id, "auto_reply")
 
 
 def test_reply_in_the_same_batch_as_its_submission_is_matched(
