@@ -14,12 +14,13 @@ courtesies never turn into a ping-pong of receipts.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
@@ -28,7 +29,7 @@ from mailflow.mail.classify import Classification
 from mailflow.mail.compose import Envelope, OutgoingAttachment, compose, new_message_id
 from mailflow.mail.parse import ParsedMail
 from mailflow.store import audit, outbox
-from mailflow.store.models import InboundMail, Request, db_time
+from mailflow.store.models import Attachment, InboundMail, Request, db_time
 from mailflow.store.references import next_reference
 from mailflow.store.rows import insert_row
 from mailflow.templates import Templates
@@ -92,6 +93,7 @@ class Reception:
             outcome = self._examine(parsed) if self._examine else NO_FORMS
         match = match_request(session, parsed, self._settings.service.reference_prefix)
         if match is not None:
+            outcome = _without_files_on_record(session, match.request, outcome)
             status = self._follow_up(session, mail, parsed, outcome, match, now)
             if status is not None:
                 return status
@@ -316,6 +318,24 @@ def _resubmission(request: Request, accepted: Sequence[AcceptedForm]) -> Accepte
     if request.kind in ("unknown", "general") and accepted:
         return accepted[0]
     return None
+
+
+def _without_files_on_record(session: Session, request: Request, outcome: FormsOutcome
+                             ) -> FormsOutcome:
+    """*outcome* less the forms that are the very files *request* already holds: a reply
+    that carries the original attachment back ("reply all with attachments", a requester
+    sending the same file twice) is not a new request."""
+    if not outcome.accepted:
+        return outcome
+    on_record = set(session.scalars(select(Attachment.sha256).where(or_(
+        Attachment.mail_id == request.source_mail_id,
+        Attachment.id == request.attachment_id))))
+    fresh = tuple(f for f in outcome.accepted if f.attachment_sha256 not in on_record)
+    if len(fresh) == len(outcome.accepted):
+        return outcome
+    log.info("forms already on record", reference=request.reference,
+             files=[f.filename for f in outcome.accepted if f not in fresh])
+    return replace(outcome, accepted=fresh)
 
 
 def _problem_rows(outcome: FormsOutcome) -> list[dict[str, Any]]:

@@ -58,6 +58,14 @@ def account_submission(catalog: FormCatalog) -> bytes:
         attachments=[("系统帐号申请表.xlsx", form(catalog, "account", fmt="xlsx"), XLSX)])
 
 
+def copied_to_manager(filled: bytes, message_id: str) -> bytes:
+    """The requester's account form sent to us with the manager in Cc."""
+    return mailbuild.human_mail(
+        sender=REQUESTER, to=SERVICE, cc="manager@example.test", subject="帐号申请",
+        body="见附件", message_id=message_id,
+        attachments=[("系统帐号申请表.docx", filled, DOCX)])
+
+
 def incomplete_submission(catalog: FormCatalog, *, without: tuple[str, ...],
                           sender: str = REQUESTER) -> bytes:
     """The requester's data extraction form with *without* left blank: it is sent back."""
@@ -93,6 +101,11 @@ class Desk:
             assert isinstance(parsed, EmailMessage)
             out.append(parsed)
         return out
+
+    def events(self, action: str) -> list[AuditEvent]:
+        """The audit events of one kind, oldest first."""
+        return self.query(select(AuditEvent).where(AuditEvent.action == action)
+                          .order_by(AuditEvent.id))
 
     def query(self, stmt: Any) -> list[Any]:
         service = Service(self.settings, SystemClock())
@@ -183,7 +196,7 @@ def test_thanks_reply_to_a_receipt_is_recorded_and_not_answered(
     (request,) = desk.query(select(Request))
     assert request.status == "submitted"
     assert desk.query(select(func.count()).select_from(OutboxMessage)) == [1]
-    linked = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    linked = desk.events("mail_linked")
     assert len(linked) == 1
     assert linked[0].request_id == request.id
     assert linked[0].detail["matched_by"] == "in-reply-to"
@@ -195,18 +208,14 @@ def test_thanks_reply_to_a_receipt_is_recorded_and_not_answered(
 def test_colleague_reply_all_to_the_submission_joins_its_record_without_a_receipt(
     desk: Desk, catalog: FormCatalog
 ) -> None:
-    original = mailbuild.human_mail(
-        sender=REQUESTER, to=SERVICE, cc="manager@example.test", subject="帐号申请",
-        body="见附件", message_id="<submission-1@example.test>",
-        attachments=[("系统帐号申请表.docx", form(catalog, "account"), DOCX)])
-    assert len(desk.send(original)) == 1
+    assert len(desk.send(copied_to_manager(form(catalog, "account"), "<submission-1@x>"))) == 1
     # the manager answers the requester's mail (not mailflow's): Reply All reaches us too
     manager_reply = mailbuild.human_mail(
         sender="manager@example.test", to=f"{REQUESTER}, {SERVICE}", subject="Re: 帐号申请",
-        body="已阅。", extra_headers={"In-Reply-To": "<submission-1@example.test>"})
+        body="已阅。", extra_headers={"In-Reply-To": "<submission-1@x>"})
     assert desk.send(manager_reply) == []
     (request,) = desk.query(select(Request))
-    (linked,) = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    (linked,) = desk.events("mail_linked")
     assert linked.request_id == request.id
     assert linked.actor == "manager@example.test"
     assert linked.detail["from_requester"] is False
@@ -225,8 +234,7 @@ def test_only_the_requester_can_resubmit_a_returned_request(
         (REQUESTER, "returned"), ("other@example.test", "submitted")]
     assert requests[1].reference in str(theirs["Subject"])
     assert theirs["To"].addresses[0].addr_spec == "other@example.test"
-    assert desk.query(select(AuditEvent).where(
-        AuditEvent.action == "request_resubmitted")) == []
+    assert desk.events("request_resubmitted") == []
 
 
 def test_subject_reference_is_enough_and_an_unknown_one_opens_a_new_request(
@@ -239,7 +247,7 @@ def test_subject_reference_is_enough_and_an_unknown_one_opens_a_new_request(
     assert desk.send(mailbuild.human_mail(
         sender=REQUESTER, to=SERVICE, subject=f"关于{request.reference.lower()}的补充说明",
         body="换了浏览器也一样")) == []
-    (linked,) = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    (linked,) = desk.events("mail_linked")
     assert linked.detail["matched_by"] == "subject"
     # a number that does not exist matches nothing: an ordinary new request with its receipt
     (new_receipt,) = desk.send(mailbuild.human_mail(
@@ -263,23 +271,20 @@ def test_auto_reply_to_a_receipt_is_recorded_on_the_request_and_never_answered(
         "registered", "ignored"]
     # not answered, but it is part of the request's record (the receipt was not read)
     (request,) = desk.query(select(Request))
-    (linked,) = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    (linked,) = desk.events("mail_linked")
     assert (linked.request_id, linked.detail["robot"]) == (request.id, "auto_reply")
 
 
 def test_reply_in_the_same_batch_as_its_submission_is_matched(
     desk: Desk, catalog: FormCatalog
 ) -> None:
-    desk.dovecot.append(SERVICE, mailbuild.human_mail(
-        sender=REQUESTER, to=SERVICE, cc="manager@example.test", subject="帐号申请",
-        body="见附件", message_id="<submission-2@example.test>",
-        attachments=[("系统帐号申请表.docx", form(catalog, "account"), DOCX)]))
+    desk.dovecot.append(SERVICE, copied_to_manager(form(catalog, "account"), "<submission-2@x>"))
     replies = desk.send(mailbuild.human_mail(
         sender="manager@example.test", to=SERVICE, subject="答复: 帐号申请", body="好的",
-        extra_headers={"References": "<older@example.test> <submission-2@example.test>"}))
+        extra_headers={"References": "<older@example.test> <submission-2@x>"}))
     assert len(replies) == 1  # the requester's receipt; nothing for the manager
     (request,) = desk.query(select(Request))
-    (linked,) = desk.query(select(AuditEvent).where(AuditEvent.action == "mail_linked"))
+    (linked,) = desk.events("mail_linked")
     assert (linked.request_id, linked.detail["matched_by"]) == (request.id, "references")
 
 
@@ -315,8 +320,7 @@ def test_form_sent_back_as_unknown_is_completed_by_a_new_mail_quoting_its_number
     assert (after.id, after.status, after.kind) == (request.id, "submitted", "account")
     assert after.fields == json_safe(SAMPLES["account"])
     assert str(receipt["Subject"]) == f"[{request.reference}] 已受理：申请"
-    (resubmitted,) = desk.query(select(AuditEvent).where(
-        AuditEvent.action == "request_resubmitted"))
+    (resubmitted,) = desk.events("request_resubmitted")
     assert resubmitted.detail["previous"]["kind"] == "unknown"
     assert returned["Message-ID"] != receipt["Message-ID"]
 
@@ -344,6 +348,34 @@ def test_resubmission_killed_after_its_commit_is_applied_and_answered_once(
     assert desk.dovecot.count(SERVICE, "INBOX") == 0
     (request,) = desk.query(select(Request))
     assert request.status == "submitted"
-    assert len(desk.query(select(AuditEvent).where(
-        AuditEvent.action == "request_resubmitted"))) == 1
+    assert len(desk.events("request_resubmitted")) == 1
     assert desk.query(select(func.count()).select_from(OutboxMessage)) == [2]
+
+
+def test_reply_all_carrying_the_original_form_back_is_not_a_new_request(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    """Foxmail's "reply all with attachments", or the requester sending the same file twice:
+    the form is the very file the request holds, so nothing new is opened or answered."""
+    filled = form(catalog, "account")
+    (receipt,) = desk.send(copied_to_manager(filled, "<submission-3@x>"))
+    manager = mailbuild.human_mail(
+        sender="manager@example.test", to=f"{REQUESTER}, {SERVICE}", subject="回复: 帐号申请",
+        body="同意", extra_headers={"In-Reply-To": "<submission-3@x>"},
+        attachments=[("系统帐号申请表.docx", filled, DOCX)])
+    assert desk.send(manager) == []
+    again = reply_to(receipt, sender=REQUESTER, body="再发一次附件",
+                     attachments=[("系统帐号申请表.docx", filled, DOCX)])
+    assert desk.send(again) == []
+    (request,) = desk.query(select(Request))
+    assert request.requester_email == REQUESTER
+    assert len(desk.events("mail_linked")) == 2
+    # a different, new form in the same thread is still a request of its own
+    other = dict(SAMPLES["account"], account_name="wangwu")
+    blank = (BLANKS / "account.docx").read_bytes()
+    (new_receipt,) = desk.send(reply_to(
+        receipt, sender=REQUESTER, body="另一个帐号",
+        attachments=[("帐号申请表2.docx", fill_docx(blank, catalog.get("account"), other),
+                      DOCX)]))
+    assert len(desk.query(select(Request))) == 2
+    assert "已受理" in str(new_receipt["Subject"])
