@@ -1,5 +1,6 @@
 """Tell the administrator what needs a human: mails that could not be delivered (5xx or out
-of retries) and mails that were quarantined.
+of retries), mails that bounced after the relay accepted them, and mails that were
+quarantined.
 
 One digest mail per batch of new problems, to ``[roles] admin``. The digest's Message-ID is
 derived from the newest audit event it covers, so several processes queue it only once; a
@@ -25,7 +26,7 @@ from mailflow.templates import Templates
 
 log = structlog.get_logger(__name__)
 
-WATCHED = ("mail_send_failed", "mail_quarantined")
+WATCHED = ("mail_send_failed", "mail_bounced", "mail_quarantined")
 PURPOSE = "admin_alert"
 
 
@@ -58,6 +59,12 @@ def _queue(session: Session, settings: Settings, templates: Templates, admin: st
                 continue  # never alert about a failed alert
             items.append({"kind": "send_failed", "to": ", ".join(row.recipients),
                           "subject": row.subject, "reason": row.last_error})
+        elif event.action == "mail_bounced" and event.outbox_id is not None:
+            row = session.get(OutboxMessage, event.outbox_id)
+            if row is not None:
+                items.append({"kind": "bounced", "to": ", ".join(row.recipients),
+                              "subject": row.subject,
+                              "reason": str(event.detail.get("reason", ""))})
         elif event.mail_id is not None:
             mail = session.get(InboundMail, event.mail_id)
             if mail is not None:

@@ -23,13 +23,15 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from mailflow.alerts import PURPOSE as ALERT_PURPOSE
 from mailflow.config import Settings
 from mailflow.documents.outcome import NO_FORMS, AcceptedForm, AttachmentProblem, FormsOutcome
-from mailflow.mail.classify import Classification
+from mailflow.mail.bounces import bounce_reason, bounced_ids
+from mailflow.mail.classify import Classification, MailKind
 from mailflow.mail.compose import Envelope, OutgoingAttachment, compose, new_message_id
 from mailflow.mail.parse import ParsedMail
 from mailflow.store import audit, outbox
-from mailflow.store.models import Attachment, InboundMail, Request, db_time
+from mailflow.store.models import Attachment, InboundMail, OutboxMessage, Request, db_time
 from mailflow.store.references import next_reference
 from mailflow.store.rows import insert_row
 from mailflow.templates import Templates
@@ -81,6 +83,8 @@ class Reception:
             match = match_request(session, parsed, self._settings.service.reference_prefix)
             if match is not None:
                 self._link(session, mail, parsed, match, now, robot=classification.kind.value)
+            if classification.kind is MailKind.BOUNCE:
+                self._note_bounce(session, mail, parsed, now)
             return "ignored"
         if parsed.sender is None or not parsed.sender.addr:
             audit.record(session, now, "mail_unanswerable", mail_id=mail.id,
@@ -143,6 +147,26 @@ class Reception:
         if outcome.accepted or outcome.problems:
             return None  # new forms: new requests, with their own receipt
         return "follow_up"  # on the record; nothing to answer
+
+    def _note_bounce(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                     now: datetime) -> None:
+        """A mail we sent came back after the relay had accepted it: put it on the record of
+        its request and in the administrator's next digest (alerts.py). A returned
+        administrator alert is only recorded (no alert about an alert: no loop)."""
+        ids = bounced_ids(parsed, self._settings.smtp.from_address)
+        if not ids:
+            return
+        rows = session.execute(
+            select(OutboxMessage.id, OutboxMessage.request_id, OutboxMessage.recipients,
+                   OutboxMessage.purpose)
+            .where(OutboxMessage.message_id.in_(ids)).order_by(OutboxMessage.id)).all()
+        reason = bounce_reason(parsed)
+        for outbox_id, request_id, recipients, purpose in rows:
+            action = "alert_bounced" if purpose == ALERT_PURPOSE else "mail_bounced"
+            audit.record(session, now, action, mail_id=mail.id, outbox_id=outbox_id,
+                         request_id=request_id, to=list(recipients), reason=reason)
+            log.warning("a mail we sent bounced", mail_id=mail.id, outbox_id=outbox_id,
+                        request_id=request_id, reason=reason)
 
     @staticmethod
     def _link(session: Session, mail: InboundMail, parsed: ParsedMail, match: RequestMatch,

@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 MAX_DEFECTS = 50
+MAX_ENCLOSED = 20  # Message-IDs of enclosed mails kept per mail
+MAX_HEADER_BLOCK = 64 * 1024  # of a text/rfc822-headers part, looked at for its Message-ID
 
 _SERIALISE_POLICY = POLICY.clone(refold_source="none", linesep="\n")
 _EMBEDDED = frozenset({"message/rfc822", "message/global", "message/news"})
@@ -95,6 +97,9 @@ class ParsedMail:
     # Content types of the mail's own parts (not of attached mails), in order; classify
     # uses them to spot delivery reports nested below the top level.
     part_types: tuple[str, ...] = ()
+    # Message-IDs of the mails it encloses (message/rfc822, text/rfc822-headers): what a
+    # bounce says came back, what a forward carries.
+    enclosed_ids: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """First value of a header (case-insensitive), decoded; None if absent."""
@@ -195,7 +200,7 @@ class _Reader:
 
     def read(self, msg: Message, *, walk: bool = True) -> ParsedMail:
         top_type, _ = _content_type(msg)
-        leaves, part_types = self._walk(msg) if walk else ([], [top_type])
+        leaves, part_types, enclosed = self._walk(msg) if walk else ([], [top_type], [])
         self.hint = _first_charset(leaves)
         text, html, attachments = self._bodies(leaves)
         raw_headers = [(k.strip().lower(), _unfold(v)) for k, v in msg.raw_items()]
@@ -220,13 +225,15 @@ class _Reader:
             attachments=tuple(attachments),
             defects=tuple(self.defects),
             part_types=tuple(part_types),
+            enclosed_ids=tuple(enclosed),
         )
 
     # --- structure --------------------------------------------------------------------
 
-    def _walk(self, msg: Message) -> tuple[list[_Leaf], list[str]]:
+    def _walk(self, msg: Message) -> tuple[list[_Leaf], list[str], list[str]]:
         leaves: list[_Leaf] = []
         part_types: list[str] = []
+        enclosed: list[str] = []
         stack: list[tuple[Message, int, bool, str]] = [(msg, 0, False, "")]
         seen = 0
         while stack:
@@ -246,8 +253,13 @@ class _Reader:
             if not isinstance(children, list) or not (
                 ctype.startswith("multipart/") or ctype in _EMBEDDED
             ):
+                if ctype == "text/rfc822-headers" and len(enclosed) < MAX_ENCLOSED:
+                    _note_id(enclosed, _header_block_id(part))
                 leaves.append(_Leaf(part, ctype, params, forwarded, path or "1"))
                 continue
+            if ctype in _EMBEDDED and children and isinstance(children[0], Message) \
+                    and len(enclosed) < MAX_ENCLOSED:
+                _note_id(enclosed, _msgid(_raw_header(children[0], "message-id")))
             if depth >= MAX_DEPTH:
                 self.note(f"part {path or 1}: nested deeper than {MAX_DEPTH} levels; skipped")
                 continue
@@ -258,7 +270,7 @@ class _Reader:
                 for i, child in reversed(list(enumerate(children, 1)))
                 if isinstance(child, Message)
             )
-        return leaves, part_types
+        return leaves, part_types, enclosed
 
     def _bodies(self, leaves: list[_Leaf]) -> tuple[str, str | None, list[MailAttachment]]:
         plain: str | None = None
@@ -445,6 +457,23 @@ def _first_charset(leaves: list[_Leaf]) -> tuple[str, ...]:
             else:
                 single = single or chain
     return multibyte + single
+
+
+def _note_id(found: list[str], message_id: str | None) -> None:
+    if message_id and len(message_id) <= 998 and message_id not in found:
+        found.append(message_id)
+
+
+_HEADER_BLOCK_ID = re.compile(rb"^message-id:[ \t]*(.{1,998}?)\r?$", re.IGNORECASE | re.MULTILINE)
+
+
+def _header_block_id(part: Message) -> str | None:
+    """The Message-ID in a text/rfc822-headers part (the headers of the mail that bounced)."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return None
+    match = _HEADER_BLOCK_ID.search(payload[:MAX_HEADER_BLOCK])
+    return _msgid(match.group(1).decode("ascii", "replace")) if match else None
 
 
 def _msgid(raw: str | None) -> str | None:
