@@ -16,9 +16,10 @@ from fuzz.corpus import FORMS
 from mailflow.documents.definitions import FormCatalog, load_catalog
 from mailflow.documents.reading import UnknownForm, UnreadableForm, read_form
 from mailflow.documents.safety import FileRefused, SafetyLimits, check_office_file, office_kind
+from mailflow.mail.bounces import MAX_IDS, MAX_REASON, bounce_reason, bounced_ids
 from mailflow.mail.classify import classify
 from mailflow.mail.filenames import MAX_NAME_BYTES
-from mailflow.mail.parse import MailAttachment, ParsedMail, parse_mail
+from mailflow.mail.parse import MAX_ENCLOSED, MailAttachment, ParsedMail, parse_mail
 
 # --- attachment file names -----------------------------------------------------------------
 
@@ -131,6 +132,10 @@ def check_mail(raw: bytes, folder: Path) -> ParsedMail:
     assert "\n" not in parsed.subject and "\r" not in parsed.subject, "multi-line subject"
     assert isinstance(parsed.text, str) and isinstance(parsed.defects, tuple)
     classify(parsed, own_addresses=("it@example.test",))  # must not raise either
+    assert len(parsed.enclosed_ids) <= MAX_ENCLOSED
+    # what a bounce is read for: bounded, never raises
+    assert len(bounced_ids(parsed, "it@example.test")) <= MAX_IDS
+    assert len(bounce_reason(parsed)) <= MAX_REASON
     return parsed
 
 

@@ -41,6 +41,7 @@ from mailflow.mail.htmlbody import html_text, sanitise
 __all__ = [
     "MAX_DEFECTS",
     "MAX_DEPTH",
+    "MAX_ENCLOSED",
     "MAX_PARTS",
     "Address",
     "MailAttachment",
