@@ -1,8 +1,9 @@
-"""The ``mailflow`` command: run, demo, db, forms, config."""
+"""The ``mailflow`` command: run, demo, db, forms, requests, config."""
 
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -22,8 +23,10 @@ app = typer.Typer(
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 forms_app = typer.Typer(no_args_is_help=True, help="Request form definitions and blank forms.")
 config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
+requests_app = typer.Typer(no_args_is_help=True, help="The requests taken in.")
 app.add_typer(db_app, name="db")
 app.add_typer(forms_app, name="forms")
+app.add_typer(requests_app, name="requests")
 app.add_typer(config_app, name="config")
 
 console = Console()
@@ -125,6 +128,56 @@ def forms_generate(directory: Path) -> None:
     catalog = load_catalog(settings().forms.definitions_dir)
     for path in generate_blank_forms(catalog, directory):
         typer.echo(str(path))
+
+
+@requests_app.command("export")
+def requests_export(
+    path: Annotated[Path, typer.Argument(help="Where to write: a .xlsx or .csv file.")],
+    first: Annotated[str | None, typer.Option(
+        "--from", help="First day (YYYY-MM-DD, the service's time zone).")] = None,
+    last: Annotated[str | None, typer.Option(
+        "--to", help="Last day, included (YYYY-MM-DD).")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--kind", help="Only this form kind (data_extraction, account, ...).")] = None,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress",
+        help="Show a progress bar (default: when stderr is a terminal).")] = None,
+) -> None:
+    """Write the requests of a period as a spreadsheet: one row per request, one column per
+    form field; cells that a spreadsheet would run as formulas are written as text."""
+    from zoneinfo import ZoneInfo
+
+    from mailflow.documents.definitions import load_catalog
+    from mailflow.progress import ProgressDisplay
+    from mailflow.requests_export import Period, RequestSheet, export_requests
+    from mailflow.store.db import make_engine, session_factory, upgrade
+    from mailflow.templates import Templates
+
+    s = settings()
+    period = Period(_day(first, "--from"), _day(last, "--to"))
+    sheet = RequestSheet(load_catalog(s.forms.definitions_dir),
+                         Templates(s.service.templates_dir, s.service.language),
+                         ZoneInfo(s.service.timezone), period, kind)
+    engine = make_engine(s.storage.resolved_database_url())
+    try:
+        upgrade(engine)
+        show = progress if progress is not None else sys.stderr.isatty()
+        with ProgressDisplay(enabled=show, unit="requests") as display:
+            written = export_requests(session_factory(engine), sheet, path,
+                                      display.update if show else None)
+    finally:
+        engine.dispose()
+    console.print(f"{written} requests written to {path}")
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date like 2026-11-01",
+                                 param_hint=option) from None
 
 
 @config_app.command("check")

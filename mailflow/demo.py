@@ -25,6 +25,7 @@ from mailflow.config import (
     StorageSettings,
 )
 from mailflow.paths import DEMO_DIR
+from mailflow.requests_export import cell_text
 from mailflow.service import Service
 from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
 
@@ -127,16 +128,8 @@ def _print_forms(service: Service, settings: Settings, console: Console) -> None
         table.add_column("栏目")
         table.add_column("值", overflow="fold")
         for key, value in req.fields.items():
-            table.add_row(labels.get(key, key), _show(value))
+            table.add_row(labels.get(key, key), str(cell_text(value)))
         console.print(table)
-
-
-def _show(value: object) -> str:
-    if isinstance(value, list):
-        return "; ".join(_show(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_show(v)}" for k, v in value.items())
-    return str(value)
 
 
 def _print_replies(service: Service, settings: Settings, console: Console) -> None:

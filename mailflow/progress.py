@@ -23,11 +23,12 @@ from rich.progress import (
 class ProgressDisplay:
     """``with ProgressDisplay(enabled=...) as d: service.run_once(d.update)``."""
 
-    def __init__(self, *, enabled: bool, console: Console | None = None) -> None:
+    def __init__(self, *, enabled: bool, console: Console | None = None,
+                 unit: str = "mails") -> None:
         self._enabled = enabled
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("mails"), TimeElapsedColumn(),
+            TextColumn(unit), TimeElapsedColumn(),
             console=console or Console(stderr=True), transient=False,
         )
         self._tasks: dict[str, TaskID] = {}

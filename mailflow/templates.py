@@ -45,6 +45,16 @@ class Templates:
             html=self._block(self._html_env, name, "html", context).strip() + "\n",
         )
 
+    def labels(self, name: str, block: str) -> dict[str, str]:
+        """A block of ``key: words`` lines (column headings, status names) as a mapping, so
+        even the words of a spreadsheet's header row live in templates."""
+        out: dict[str, str] = {}
+        for line in self._block(self._text_env, name, block, {}).splitlines():
+            key, sep, words = line.partition(":")
+            if sep and key.strip():
+                out[key.strip()] = words.strip()
+        return out
+
     @staticmethod
     def _block(env: Environment, name: str, block: str, context: Mapping[str, Any]) -> str:
         template = env.get_template(f"{name}.j2")

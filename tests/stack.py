@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from mailflow.clock import SystemClock
 from mailflow.config import MailboxSettings, Settings, SmtpSettings, StorageSettings
+from mailflow.service import Service
 from mailflow_testing.dovecot import Dovecot
 from mailflow_testing.smtp import SmtpServer
 
@@ -37,3 +40,22 @@ def stack_settings(
         ),
         "storage": StorageSettings(database_url=database_url, data_dir=data_dir),
     })
+
+
+def run_once(settings: Settings) -> None:
+    """One `mailflow run --once` pass in this process: take in, answer, send."""
+    service = Service(settings, SystemClock())
+    try:
+        service.run_once()
+    finally:
+        service.close()
+
+
+def query(settings: Settings, stmt: Any) -> list[Any]:
+    """The rows (first column) of *stmt* in the database *settings* point at."""
+    service = Service(settings, SystemClock())
+    try:
+        with service.factory() as session:
+            return list(session.execute(stmt).scalars().all())
+    finally:
+        service.close()

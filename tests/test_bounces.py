@@ -13,14 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mailflow.clock import SystemClock
 from mailflow.mail.bounces import bounce_reason, bounced_ids
 from mailflow.mail.parse import parse_mail
-from mailflow.service import Service
 from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
 from mailflow_testing import mailbuild
 from mailflow_testing.smtp import ReceivedMail
-from tests.stack import SERVICE, stack_settings
+from tests.stack import SERVICE, query, run_once, stack_settings
 
 REQUESTER = "zhang.wei@example.test"
 ADMIN = "it-admin@example.test"
@@ -36,21 +34,12 @@ class Desk:
         """Deliver *raw*, run mailflow once, return what it sent in that run."""
         before = len(self.smtp.messages)
         self.dovecot.append(SERVICE, raw)
-        service = Service(self.settings, SystemClock())
-        try:
-            service.run_once()
-        finally:
-            service.close()
+        run_once(self.settings)
         sent: list[ReceivedMail] = self.smtp.messages[before:]
         return sent
 
     def query(self, stmt: Any) -> list[Any]:
-        service = Service(self.settings, SystemClock())
-        try:
-            with service.factory() as session:
-                return list(session.execute(stmt).scalars().all())
-        finally:
-            service.close()
+        return query(self.settings, stmt)
 
 
 @pytest.fixture

@@ -19,16 +19,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from mailflow.clock import SystemClock
 from mailflow.config import Settings
 from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_catalog
 from mailflow.documents.validate import json_safe
-from mailflow.service import Service
 from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
 from mailflow_testing import mailbuild
 from tests.formfill import SAMPLES, fill_docx, fill_xlsx
 from tests.paths import CORPUS
-from tests.stack import SERVICE, stack_settings
+from tests.stack import SERVICE, query, run_once, stack_settings
 
 BLANKS = default_forms_dir() / "blank"
 REPO = Path(__file__).resolve().parents[1]
@@ -87,11 +85,7 @@ class Desk:
     def send(self, raw: bytes) -> list[EmailMessage]:
         """Deliver *raw* to the shared mailbox, run mailflow once, return the new replies."""
         self.dovecot.append(SERVICE, raw)
-        service = Service(self.settings, SystemClock())
-        try:
-            service.run_once()
-        finally:
-            service.close()
+        run_once(self.settings)
         received = self.smtp.messages
         new = received[self.sent_before:]
         self.sent_before = len(received)
@@ -108,12 +102,7 @@ class Desk:
                           .order_by(AuditEvent.id))
 
     def query(self, stmt: Any) -> list[Any]:
-        service = Service(self.settings, SystemClock())
-        try:
-            with service.factory() as session:
-                return list(session.execute(stmt).scalars().all())
-        finally:
-            service.close()
+        return query(self.settings, stmt)
 
 
 def text_of(msg: EmailMessage) -> str:
