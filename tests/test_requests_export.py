@@ -77,7 +77,7 @@ def config(mailstack: Any, database_url: str, tmp_path: Path, catalog: FormCatal
 def export(config: Path, target: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mailflow", "--config", str(config), "requests", "export",
-         str(target), "--no-progress", *args],
+         str(target), *(args or ["--no-progress"])],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -111,8 +111,9 @@ def test_csv_export_opens_in_excel_and_filters_by_kind_and_period(
     config: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "accounts.csv"
-    result = export(config, target, "--kind", "account")
+    result = export(config, target, "--kind", "account", "--progress")
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "exporting" in result.stderr and "1/1 requests" in result.stderr  # long work shows
     raw = target.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel on Chinese Windows needs
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
