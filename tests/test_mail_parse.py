@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from mailflow.mail.charsets import codecs_for, decode_body, decode_header_value
 from mailflow.mail.filenames import safe_filename
 from mailflow.mail.parse import MAX_DEPTH, parse_mail
+from mailflow_testing import mailbuild
 
 # "Account request: Zhu Rongji's Zhe" -- 镕 and 喆 are GBK-only (not in GB2312).
 ZH = "账号申请：朱镕基的喆"
@@ -697,3 +698,21 @@ def test_safe_filename_properties(original: str, index: int) -> None:
 def test_header_decoding_never_raises(value: str) -> None:
     decode_header_value(value)
     decode_header_value(value.encode("utf-8", "replace").decode("ascii", "surrogateescape"))
+
+
+def test_enclosed_message_ids_of_a_delivery_report() -> None:
+    """A report enclosing the returned mail (message/rfc822) or only its headers
+    (text/rfc822-headers, here quoted-printable) names the Message-ID that came back."""
+    original = mailbuild.human_mail(sender="a@x.test", to="b@y.test", subject="回执", body="x",
+                                    message_id="<1.2.3.mailflow@x.test>")
+    assert parse_mail(mailbuild.bounce_mail(to="a@x.test", original=original)).enclosed_ids \
+        == ("<1.2.3.mailflow@x.test>",)
+    headers_only = (
+        b"From: MAILER-DAEMON@y.test\r\nTo: a@x.test\r\nSubject: failure\r\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nfailed\r\n"
+        b"--B\r\nContent-Type: text/rfc822-headers\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"From: a@x.test\r\nMessage-ID: <4.5.6.mail=\r\nflow@x.test>\r\nSubject: =E5=9B=9E\r\n"
+        b"--B--\r\n")
+    assert parse_mail(headers_only).enclosed_ids == ("<4.5.6.mailflow@x.test>",)

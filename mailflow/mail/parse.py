@@ -194,14 +194,21 @@ class _Reader:
 
     defects: list[str] = field(default_factory=list)
     hint: tuple[str, ...] = ()
+    enclosed: list[str] = field(default_factory=list)  # Message-IDs of enclosed mails
 
     def note(self, defect: str) -> None:
         if len(self.defects) < MAX_DEFECTS and defect not in self.defects:
             self.defects.append(defect)
 
+    def enclose(self, message_id: str | None) -> None:
+        """Remember the Message-ID of an enclosed mail (at most MAX_ENCLOSED)."""
+        if (message_id and len(message_id) <= 998 and message_id not in self.enclosed
+                and len(self.enclosed) < MAX_ENCLOSED):
+            self.enclosed.append(message_id)
+
     def read(self, msg: Message, *, walk: bool = True) -> ParsedMail:
         top_type, _ = _content_type(msg)
-        leaves, part_types, enclosed = self._walk(msg) if walk else ([], [top_type], [])
+        leaves, part_types = self._walk(msg) if walk else ([], [top_type])
         self.hint = _first_charset(leaves)
         text, html, attachments = self._bodies(leaves)
         raw_headers = [(k.strip().lower(), _unfold(v)) for k, v in msg.raw_items()]
@@ -226,15 +233,14 @@ class _Reader:
             attachments=tuple(attachments),
             defects=tuple(self.defects),
             part_types=tuple(part_types),
-            enclosed_ids=tuple(enclosed),
+            enclosed_ids=tuple(self.enclosed),
         )
 
     # --- structure --------------------------------------------------------------------
 
-    def _walk(self, msg: Message) -> tuple[list[_Leaf], list[str], list[str]]:
+    def _walk(self, msg: Message) -> tuple[list[_Leaf], list[str]]:
         leaves: list[_Leaf] = []
         part_types: list[str] = []
-        enclosed: list[str] = []
         stack: list[tuple[Message, int, bool, str]] = [(msg, 0, False, "")]
         seen = 0
         while stack:
@@ -254,13 +260,10 @@ class _Reader:
             if not isinstance(children, list) or not (
                 ctype.startswith("multipart/") or ctype in _EMBEDDED
             ):
-                if ctype == "text/rfc822-headers" and len(enclosed) < MAX_ENCLOSED:
-                    _note_id(enclosed, _header_block_id(part))
                 leaves.append(_Leaf(part, ctype, params, forwarded, path or "1"))
                 continue
-            if ctype in _EMBEDDED and children and isinstance(children[0], Message) \
-                    and len(enclosed) < MAX_ENCLOSED:
-                _note_id(enclosed, _msgid(_raw_header(children[0], "message-id")))
+            if ctype in _EMBEDDED and children and isinstance(children[0], Message):
+                self.enclose(_msgid(_raw_header(children[0], "message-id")))
             if depth >= MAX_DEPTH:
                 self.note(f"part {path or 1}: nested deeper than {MAX_DEPTH} levels; skipped")
                 continue
@@ -271,7 +274,7 @@ class _Reader:
                 for i, child in reversed(list(enumerate(children, 1)))
                 if isinstance(child, Message)
             )
-        return leaves, part_types, enclosed
+        return leaves, part_types
 
     def _bodies(self, leaves: list[_Leaf]) -> tuple[str, str | None, list[MailAttachment]]:
         plain: str | None = None
@@ -280,6 +283,8 @@ class _Reader:
         for leaf in leaves:
             filename, disposition = self._filename(leaf)
             data = self._payload(leaf)
+            if leaf.ctype == "text/rfc822-headers":  # the headers of a mail that bounced
+                self.enclose(_header_block_id(data))
             is_body = (
                 not leaf.forwarded
                 and leaf.ctype in _BODY_TYPES
@@ -460,20 +465,12 @@ def _first_charset(leaves: list[_Leaf]) -> tuple[str, ...]:
     return multibyte + single
 
 
-def _note_id(found: list[str], message_id: str | None) -> None:
-    if message_id and len(message_id) <= 998 and message_id not in found:
-        found.append(message_id)
-
-
 _HEADER_BLOCK_ID = re.compile(rb"^message-id:[ \t]*(.{1,998}?)\r?$", re.IGNORECASE | re.MULTILINE)
 
 
-def _header_block_id(part: Message) -> str | None:
+def _header_block_id(data: bytes) -> str | None:
     """The Message-ID in a text/rfc822-headers part (the headers of the mail that bounced)."""
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return None
-    match = _HEADER_BLOCK_ID.search(payload[:MAX_HEADER_BLOCK])
+    match = _HEADER_BLOCK_ID.search(data[:MAX_HEADER_BLOCK])
     return _msgid(match.group(1).decode("ascii", "replace")) if match else None
 
 
