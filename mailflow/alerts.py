@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.config import Settings
-from mailflow.mail.compose import Envelope, compose
+from mailflow.mail.compose import Envelope, compose, named_message_id
 from mailflow.store import audit, outbox
 from mailflow.store.db import transaction
 from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage
@@ -81,8 +81,7 @@ def _queue(session: Session, settings: Settings, templates: Templates, admin: st
         "items": items, "at": now.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     })
     s = settings.smtp
-    domain = s.from_address.rsplit("@", 1)[-1]
-    message_id = f"<admin-alert-{newest}@{domain}>"
+    message_id = named_message_id(f"admin-alert-{newest}", s.from_address)
     raw = compose(
         Envelope(from_address=s.from_address, from_name=s.from_name, to=[("", admin)],
                  auto_submitted="auto-generated"),

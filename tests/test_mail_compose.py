@@ -11,7 +11,14 @@ from email.message import EmailMessage
 import pytest
 
 from mailflow.mail.classify import MailKind, classify
-from mailflow.mail.compose import Envelope, OutgoingAttachment, compose
+from mailflow.mail.compose import (
+    Envelope,
+    OutgoingAttachment,
+    compose,
+    named_message_id,
+    new_message_id,
+    own_message_ids,
+)
 from mailflow.mail.parse import parse_mail
 from mailflow.templates import RenderedMessage
 
@@ -119,3 +126,15 @@ def test_auto_generated_notices_say_bulk() -> None:
     assert msg["Precedence"] == "bulk"
     assert msg["In-Reply-To"] is None and msg["References"] is None
     assert msg["X-Mailflow-Ref"] is None
+
+
+def test_our_message_ids_are_recognised_as_ours_and_others_are_not() -> None:
+    """What bounce reading (mail/bounces.py) relies on: every id mailflow writes matches
+    own_message_ids, an address or another domain's id does not."""
+    ours = own_message_ids("it-flow@example.com")
+    for message_id in (new_message_id("it-flow@example.com"),
+                       named_message_id("admin-alert-42", "it-flow@example.com")):
+        assert ours.fullmatch(message_id), message_id
+    for other in ("<it-flow@example.com>", new_message_id("x@other.example"),
+                  "<1.2.3.mailflow@example.com.evil>"):
+        assert not ours.fullmatch(other), other

@@ -9,8 +9,8 @@ quote the original in their text, so that is searched too, for Message-IDs of ou
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
+from mailflow.mail.compose import own_message_ids
 from mailflow.mail.parse import ParsedMail
 
 MAX_SCANNED = 64 * 1024  # of the report's text and delivery-status part
@@ -21,25 +21,15 @@ _DIAGNOSTIC = re.compile(r"^diagnostic-code:[ \t]*(.+)$", re.IGNORECASE | re.MUL
 _STATUS = re.compile(r"^status:[ \t]*([245]\.\d{1,3}\.\d{1,3})", re.IGNORECASE | re.MULTILINE)
 
 
-@lru_cache(maxsize=8)
-def _own_ids(domain: str) -> re.Pattern[str]:
-    """Message-IDs as mailflow writes them (compose.new_message_id, alerts.py), not any
-    ``<someone@our-domain>`` a report quotes."""
-    local = r"(?:[0-9]{1,30}\.[0-9]{1,20}\.[0-9]{1,30}\.mailflow|admin-alert-[0-9]{1,20})"
-    return re.compile(rf"<{local}@{re.escape(domain)}>", re.IGNORECASE)
-
-
 def bounced_ids(parsed: ParsedMail, from_address: str) -> list[str]:
     """Message-IDs the report names as returned: enclosed ones first, then ones of our own
     domain quoted in its text."""
     found = list(parsed.enclosed_ids[:MAX_IDS])
-    domain = from_address.rsplit("@", 1)[-1]
-    if domain:
-        for match in _own_ids(domain).finditer(parsed.text[:MAX_SCANNED]):
-            if len(found) >= MAX_IDS:
-                break
-            if match.group(0) not in found:
-                found.append(match.group(0))
+    for match in own_message_ids(from_address).finditer(parsed.text[:MAX_SCANNED]):
+        if len(found) >= MAX_IDS:
+            break
+        if match.group(0) not in found:
+            found.append(match.group(0))
     return found
 
 

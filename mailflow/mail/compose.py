@@ -12,12 +12,14 @@ inject a header (tests/test_mail_compose.py).
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
+from functools import lru_cache
 from urllib.parse import quote
 
 from mailflow.templates import RenderedMessage
@@ -48,8 +50,28 @@ class Envelope:
 
 
 def new_message_id(from_address: str) -> str:
-    domain = from_address.rsplit("@", 1)[-1] or "mailflow.invalid"
-    return make_msgid(idstring="mailflow", domain=domain)
+    """A fresh Message-ID for a mail we send: ``<time.pid.random.mailflow@our-domain>``."""
+    return make_msgid(idstring="mailflow", domain=message_id_domain(from_address))
+
+
+def named_message_id(name: str, from_address: str) -> str:
+    """A Message-ID fixed by *name* (the administrator's digest: several processes queue
+    it once): ``<name@our-domain>``."""
+    return f"<{name}@{message_id_domain(from_address)}>"
+
+
+def message_id_domain(from_address: str) -> str:
+    return from_address.rsplit("@", 1)[-1] or "mailflow.invalid"
+
+
+@lru_cache(maxsize=8)
+def own_message_ids(from_address: str) -> re.Pattern[str]:
+    """Message-IDs as the two functions above write them for *from_address* (fresh ones,
+    and the administrator's digest ``admin-alert-N``, alerts.py): what a bounce report may
+    quote back, not any ``<someone@our-domain>`` it quotes."""
+    local = r"(?:[0-9]{1,30}\.[0-9]{1,20}\.[0-9]{1,30}\.mailflow|admin-alert-[0-9]{1,20})"
+    return re.compile(rf"<{local}@{re.escape(message_id_domain(from_address))}>",
+                      re.IGNORECASE)
 
 
 def compose(
