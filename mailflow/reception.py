@@ -77,10 +77,10 @@ class Reception:
         classification: Classification,
         now: datetime,
     ) -> str:
+        match = match_request(session, parsed, self._settings.service.reference_prefix)
         if not classification.answerable:
             # never answer a robot (no mail loops); an out-of-office or a bounce that answers
             # a request still belongs in its record
-            match = match_request(session, parsed, self._settings.service.reference_prefix)
             if match is not None:
                 self._link(session, mail, parsed, match, now, robot=classification.kind.value)
             if classification.kind is MailKind.BOUNCE:
@@ -95,7 +95,6 @@ class Reception:
                 "", "mail_too_large", f"{mail.size} bytes"),))
         else:
             outcome = self._examine(parsed) if self._examine else NO_FORMS
-        match = match_request(session, parsed, self._settings.service.reference_prefix)
         if match is not None:
             outcome = _without_files_on_record(session, match.request, outcome)
             status = self._follow_up(session, mail, parsed, outcome, match, now)

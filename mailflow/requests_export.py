@@ -12,7 +12,7 @@ CSV is written with a byte-order mark, which Excel on Chinese Windows needs to r
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -27,11 +27,9 @@ from sqlalchemy.sql import Select
 from mailflow.documents.definitions import FormCatalog
 from mailflow.errors import MailflowError
 from mailflow.export_safety import safe_row
+from mailflow.intake import Progress
 from mailflow.store.models import Request
 from mailflow.templates import Templates
-
-#: told (phase, done, total) as rows are written: the CLI's progress bar
-Progress = Callable[[str, int, int | None], None]
 
 FORMATS = (".csv", ".xlsx")
 FIXED = ("reference", "kind", "status", "requester", "email", "received_at", "title")
