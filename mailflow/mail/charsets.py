@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import charset_normalizer
 
+from mailflow.mail import plausibility
+
 _GB = ("gb18030",)
 _BIG5 = ("cp950", "big5hkscs")
 _KR = ("cp949",)
@@ -214,7 +216,7 @@ def _try(data: bytes, codec: str) -> str | None:
 
 
 def _non_ascii_count(data: bytes) -> int:
-    return len(data) - len(data.translate(None, bytes(range(128))))
+    return len(data.translate(None, bytes(range(128))))
 
 
 def _latin_fallback(exc: UnicodeError) -> tuple[str, int]:
@@ -256,19 +258,6 @@ def _utf16(data: bytes) -> tuple[str, str] | None:
     return best[1], best[2]
 
 
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
-
-
-def _looks_latin(text: str) -> bool:
-    """True if a GB18030 reading is really Latin-1: every non-ASCII run is one character
-    glued to a preceding Latin letter ("Forma玢o" from "Formação", "S鉶" from "São").
-    Chinese text has runs of several characters or stands apart from Latin words."""
-    runs = list(_NON_ASCII_RUN.finditer(text))
-    return bool(runs) and all(
-        m.end() - m.start() == 1 and m.start() > 0 and text[m.start() - 1].isalpha() for m in runs
-    )
-
-
 def _mostly_utf8(data: bytes) -> bool:
     """True when the bytes are UTF-8 with a few stray 8-bit characters mixed in (an old
     client's Latin-1 pasted into a UTF-8 mail).  GBK or Big5 text, read as UTF-8, yields
@@ -279,15 +268,23 @@ def _mostly_utf8(data: bytes) -> bool:
     return multibyte >= 2 and multibyte >= errors
 
 
+#: what charset-normalizer may answer: this service's candidates, nothing else
+_DETECT_ISOLATION = ["utf_8", "gb18030", "cp950", "big5hkscs", "cp932", "cp949", "cp1252"]
+
+
 def _detect(data: bytes) -> Decoded | None:
-    """charset-normalizer on a bounded sample; the whole text decoded with its verdict."""
+    """charset-normalizer on a bounded sample, restricted to the candidates (cp_isolation);
+    the whole text decoded with its verdict."""
     try:
-        best = charset_normalizer.from_bytes(data[:_DETECT_SAMPLE]).best()
+        best = charset_normalizer.from_bytes(
+            data[:_DETECT_SAMPLE], cp_isolation=_DETECT_ISOLATION).best()
     except Exception:  # a guesser failure only means "no guess"
         return None
     if best is None:
         return None
     codec = codecs_for(best.encoding) or (best.encoding,)
+    if codec[0].replace("-", "_") not in _DETECT_ISOLATION:
+        return None
     try:
         return Decoded(data.decode(codec[0], "replace"), codec[0], None)
     except LookupError:
@@ -332,12 +329,21 @@ def _decode(data: bytes, label: str | None, *, hint: tuple[str, ...], short: boo
                     and (utf8 := _try(data, "utf-8")) is not None
                 ):
                     return Decoded(utf8, "utf-8", f"charset {label!r} declared, data is UTF-8")
+                if codec != "utf-8" and _ascii_safe(chain):
+                    better = _better_than_declared(data, text, codec, hint)
+                    if better is not None:
+                        return better._replace(
+                            note=f"charset {label!r} declared, data reads as {better.codec}")
                 return Decoded(text, codec, None)
         if "utf-8" not in chain and (utf8 := _try(data, "utf-8")) is not None:
             return Decoded(utf8, "utf-8", f"charset {label!r} declared, data is UTF-8")
         if _mostly_utf8(data):
             text = data.decode("utf-8", _LATIN_FALLBACK)
             return Decoded(text, "utf-8", f"charset {label!r}: mixed UTF-8 and 8-bit text")
+        if (best := plausibility.best_reading(data, hint=hint)) is not None:
+            # the label's codec rejects the bytes but another reads them as real text
+            return _whole(data, best.codec)._replace(
+                note=f"charset {label!r} declared, data reads as {best.codec}")
         lenient = data.decode(chain[0], "replace")
         if lenient.count("\ufffd") <= max(2, int(len(lenient) * _REPLACE_TOLERANCE)):
             return Decoded(lenient, chain[0], f"charset {label!r}: undecodable bytes replaced")
@@ -349,31 +355,52 @@ def _decode(data: bytes, label: str | None, *, hint: tuple[str, ...], short: boo
     return _guess(data, note, hint=hint, short=short)
 
 
+def _better_than_declared(data: bytes, text: str, codec: str, hint: tuple[str, ...]
+                          ) -> Decoded | None:
+    """Another reading when the declared charset's reading is implausible and another is
+    far better (mail/plausibility.py): Big5 labelled gb2312, GBK labelled iso-8859-1."""
+    declared = plausibility.score_text(text[: plausibility.SAMPLE_BYTES], codec)
+    if declared is not None and declared >= plausibility.TRUSTED_SCORE:
+        return None
+    best = plausibility.best_reading(data, hint=hint)
+    if best is None or best.codec == codec or not plausibility.overrules(
+            declared, best, _non_ascii_count(data[: plausibility.SAMPLE_BYTES])):
+        return None
+    return _whole(data, best.codec)
+
+
+def _whole(data: bytes, codec: str) -> Decoded:
+    """All of *data* in the codec its sample was read in (replacing what fails past it)."""
+    text = _try(data, codec)
+    if text is not None:
+        return Decoded(text, codec, None)
+    return Decoded(data.decode(codec, "replace"), codec, "undecodable bytes replaced")
+
+
 def _guess(data: bytes, note: str, *, hint: tuple[str, ...], short: bool) -> Decoded:
+    """Undeclared, unknown or wrong charset: decode with what this service's mail is
+    (Chinese first: mail/plausibility.py scores each strict reading), never trusting a
+    statistical guess over it."""
     wide = _utf16(data)
     if wide is not None:
         return Decoded(wide[0], wide[1], f"{note}; decoded as {wide[1]}")
+    # Valid multi-byte UTF-8 is almost never anything else by chance (RFC 6532 headers,
+    # modern clients), so it is taken unless it spells control or unassigned characters.
     text = _try(data, "utf-8")
-    if text is not None:
+    if text is not None and plausibility.score_text(text, "utf-8") is not None:
         return Decoded(text, "utf-8", f"{note}; decoded as utf-8")
+    candidates = tuple(dict.fromkeys((*plausibility.CANDIDATES, *hint)))
+    best = plausibility.best_reading(data, candidates, hint=hint)
+    if best is not None:
+        whole = _whole(data, best.codec)
+        return whole._replace(note=f"{note}; decoded as {best.codec}")
     if _mostly_utf8(data):
         text = data.decode("utf-8", _LATIN_FALLBACK)
         return Decoded(text, "utf-8", f"{note}; mixed UTF-8 and 8-bit text")
-    # Short header text: the mail's own charsets (CJK first), then GB18030 -- unless the
-    # GB18030 reading looks like Latin-1 accents (see _looks_latin).  Bodies: the hint.
-    order = sorted(hint, key=lambda c: not is_multibyte(c)) if short else list(hint)
-    if short:
-        order.append("gb18030")
-    for codec in order:
-        text = _try(data, codec)
-        if text is None:
-            continue
-        if codec == "gb18030" and _looks_latin(text):
-            return Decoded(data.decode("cp1252", _LATIN_FALLBACK), "cp1252", f"{note}; latin")
-        return Decoded(text, codec, f"{note}; decoded as {codec}")
-    # Header text skips charset-normalizer: statistics on a few bytes mean little, and at
-    # ~0.5 ms a call, a mail of thousands of undecodable header fields took seconds
-    # (fuzz/README.md F8).  Bodies are long enough for detection to be worth its cost.
+    # Nothing decodes strictly: a damaged body is worth charset-normalizer, restricted to
+    # the same candidates (never EBCDIC, UTF-7 or another non-mail codec); header text
+    # skips it: statistics on a few bytes mean little, and at ~0.5 ms a call a mail of
+    # thousands of undecodable header fields took seconds (fuzz/README.md F8).
     detected = None if short else _detect(data)
     if detected is not None:
         return detected._replace(note=f"{note}; detected {detected.codec}")

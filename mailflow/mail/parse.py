@@ -195,6 +195,7 @@ class _Reader:
     defects: list[str] = field(default_factory=list)
     hint: tuple[str, ...] = ()
     enclosed: list[str] = field(default_factory=list)  # Message-IDs of enclosed mails
+    guessed: str = ""  # the CJK codec an undeclared or mislabelled body was read in
 
     def note(self, defect: str) -> None:
         if len(self.defects) < MAX_DEFECTS and defect not in self.defects:
@@ -209,9 +210,14 @@ class _Reader:
     def read(self, msg: Message, *, walk: bool = True) -> ParsedMail:
         top_type, _ = _content_type(msg)
         leaves, part_types = self._walk(msg) if walk else ([], [top_type])
-        self.hint = _first_charset(leaves)
-        text, html, attachments = self._bodies(leaves)
         raw_headers = [(k.strip().lower(), _unfold(v)) for k, v in msg.raw_items()]
+        # the mail's verdicts inform each other: a charset its parts or its encoded words
+        # declare is the first guess for undeclared text elsewhere, and what an undeclared
+        # body turned out to be is the first guess for raw 8-bit headers
+        self.hint = _first_charset(leaves) or _header_charset(raw_headers)
+        text, html, attachments = self._bodies(leaves)
+        if not self.hint and self.guessed:
+            self.hint = (self.guessed,)
         headers = tuple((k, decode_header_value(v, hint=self.hint)) for k, v in raw_headers)
         first = dict(reversed(raw_headers))
         decoded_first = dict(reversed(headers))
@@ -348,6 +354,8 @@ class _Reader:
         decoded = decode_body(data, label, hint=self.hint)
         if decoded.note:
             self.note(f"part {leaf.path}: {decoded.note}")
+            if not self.guessed and is_multibyte(decoded.codec):
+                self.guessed = decoded.codec
         return decoded.text.replace("\r\n", "\n")
 
     # --- payloads ---------------------------------------------------------------------
@@ -444,6 +452,21 @@ class _Reader:
         except (TypeError, ValueError, IndexError, OverflowError):
             self.note(f"Date header unreadable: {value[:60]!r}")
             return None
+
+
+_WORD_LABEL = re.compile(r"=\?([A-Za-z0-9_.:-]{1,40})[*?]")
+
+
+def _header_charset(raw_headers: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The first CJK charset the mail's encoded words declare (Subject, From…)."""
+    for _, value in raw_headers[:200]:
+        if "=?" not in value:
+            continue
+        for label in _WORD_LABEL.findall(value[:4096]):
+            chain = codecs_for(label)
+            if chain and is_multibyte(chain[0]):
+                return chain
+    return ()
 
 
 def _first_charset(leaves: list[_Leaf]) -> tuple[str, ...]:
