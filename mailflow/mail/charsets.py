@@ -359,7 +359,7 @@ def _better_than_declared(data: bytes, text: str, codec: str, hint: tuple[str, .
                           ) -> Decoded | None:
     """Another reading when the declared charset's reading is implausible and another is
     far better (mail/plausibility.py): Big5 labelled gb2312, GBK labelled iso-8859-1."""
-    declared = plausibility.score_text(text[: plausibility.SAMPLE_BYTES], codec)
+    declared = plausibility.score_text(text[: plausibility.TRUST_SAMPLE_CHARS], codec)
     if declared is not None and declared >= plausibility.TRUSTED_SCORE:
         return None
     best = plausibility.best_reading(data, hint=hint)
