@@ -32,6 +32,7 @@ from mailflow.workflow.reply_commands import (
 from mailflow.workflow.reply_tokens import (
     Token,
     clause_of,
+    close,
     clauses,
     fold,
     has_cjk,
@@ -70,6 +71,7 @@ __all__ = [
 
 DECISION_LINES = 5  # meaningful lines of the authored text a decision is looked for in
 MAX_REASON = 1000
+MAX_LINE_SCAN = 500  # characters of a line scanned at once (decisions are short)
 
 
 class Verdict(StrEnum):
@@ -92,16 +94,45 @@ _WORDS = DECISION_WORDS + NEGATORS
 def decision_tokens(line: str) -> list[Token]:
     """APPROVE / REJECT tokens of one line: negations applied, questions and escalation
     phrases (whose 批准 belongs to someone else) taken out."""
-    folded = fold(line)
+    return _line_tokens(line)[0]
+
+
+def _line_tokens(line: str) -> tuple[list[Token], bool]:
+    """The tokens of :func:`decision_tokens`, and whether a decision word in a question came
+    before them ("Approved? I thought it was rejected")."""
+    folded = fold(line[:MAX_LINE_SCAN])
     masked = _mask(folded, [span for span, _target in escalations(folded)])
     tokens = negate(masked, scan(masked, _WORDS, FILLER_CLAUSES), {Kind.APPROVE: Kind.REJECT})
+    tokens = _merge_rejections(masked, tokens)
     parts = clauses(masked)
-    return [
-        t
-        for t in tokens
-        if t.kind in (Kind.APPROVE, Kind.REJECT)
-        and not (parts and is_question(masked, parts[clause_of(parts, t.start)]))
-    ]
+    asked = [is_question(masked, part) for part in parts]
+    kept: list[Token] = []
+    asked_first = False
+    for token in tokens:
+        if token.kind not in (Kind.APPROVE, Kind.REJECT):
+            continue
+        if parts and asked[clause_of(parts, token.start)]:
+            asked_first = asked_first or not kept
+            continue
+        kept.append(token)
+    return kept, asked_first
+
+
+def _merge_rejections(folded: str, tokens: list[Token]) -> list[Token]:
+    """A rejection word right before an approval word rejects it: "不予以批准", "拒绝批准"."""
+    out: list[Token] = []
+    for token in tokens:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.kind is Kind.REJECT
+            and token.kind is Kind.APPROVE
+            and close(folded, prev.end, token.start)
+        ):
+            out[-1] = Token(Kind.REJECT, prev.start, token.end, folded[prev.start : token.end])
+        else:
+            out.append(token)
+    return out
 
 
 def _mask(folded: str, spans: list[tuple[int, int]]) -> str:
@@ -153,15 +184,20 @@ def read_decision(text: str, html: str | None = None) -> Decision:
     lines = [line for line in evidence.split("\n") if strip_punct(line)]
     folded_all = fold(evidence)
     vetoed = any(phrase in folded_all for phrase in VETO_PHRASES) or any(
-        t.kind is Kind.REJECT for line in lines for t in decision_tokens(line)
+        t.kind is Kind.REJECT
+        for line in lines
+        for at in range(0, len(line), MAX_LINE_SCAN)
+        for t in decision_tokens(line[at : at + MAX_LINE_SCAN])
     )
     region = lines[:DECISION_LINES]
     for index, line in enumerate(region):
-        tokens = decision_tokens(line)
-        escalation = _escalation_in(region[index:])
-        if not tokens and escalation is None:
+        tokens, asked_first = _line_tokens(line)
+        if not tokens and not escalations(fold(line[:MAX_LINE_SCAN])):
+            if asked_first:
+                break  # a question about the decision decides nothing
             continue
-        verdict = _verdict(line, tokens, vetoed, escalation is not None)
+        escalation = _escalation_in(region[index:])
+        verdict = Verdict.UNCLEAR if asked_first else _verdict(line, tokens, vetoed)
         reason = _reason(line, tokens, lines[index + 1 :], verdict)
         return Decision(
             verdict, reason, evidence, escalation if verdict is Verdict.APPROVE else None
@@ -171,13 +207,13 @@ def read_decision(text: str, html: str | None = None) -> Decision:
 
 def _escalation_in(lines: list[str]) -> str | None:
     for line in lines[:DECISION_LINES]:
-        found = escalations(fold(line))
+        found = escalations(fold(line[:MAX_LINE_SCAN]))
         if found:
             return found[0][1]
     return None
 
 
-def _verdict(line: str, tokens: list[Token], vetoed: bool, escalated: bool) -> Verdict:
+def _verdict(line: str, tokens: list[Token], vetoed: bool) -> Verdict:
     if not tokens:  # an escalation alone: the approver sends it up ("报总裁审批")
         return Verdict.UNCLEAR if vetoed else Verdict.APPROVE
     folded = fold(line)

@@ -32,8 +32,9 @@ _CLOSINGS = frozenset({
     "yours sincerely", "br", "thx", "warm regards", "with regards", "祝商祺", "敬上", "谨上",
 })  # fmt: skip
 _DISCLAIMER = re.compile(
-    r"^\s*[【\[(（]?\s*(?:免责声明|保密声明|保密提示|法律声明|声明|重要提示|disclaimer|"
-    r"confidentiality|confidential|privileged|important notice|notice|caution|warning)"
+    r"^\s*[【\[(（]?\s*(?:免责声明|保密声明|保密提示|法律声明|声明|重要提示|"
+    r"(?:(?:confidentiality|confidential|privileged|important|legal|security|email)\s+)?"
+    r"(?:disclaimer|confidentiality|notice|caution|warning|statement))"
     r"\s*[】\])）]?\s*[:]"
     r"|^\s*(?:免责声明|保密声明|disclaimer|confidentiality notice)\s*$"
     r"|^\s*(?:本|此|该|这封)(?:电子)?邮件.{0,30}(?:保密|机密|附件|收件人|删除|仅限|专供|不得)"
