@@ -179,7 +179,8 @@ def inline(answers: list[str], original: str = ORIGINAL) -> str:
     head = "\n".join(lines[:half])
     tail = "\n".join(lines[half:])
     typed = "\n\n".join(answers)
-    return f"On Wed, Nov 25, 2026 at 10:00 AM mailflow wrote:\n{_quoted(head)}\n\n{typed}\n\n{_quoted(tail)}\n"
+    attribution = "On Wed, Nov 25, 2026 at 10:00 AM mailflow wrote:"
+    return f"{attribution}\n{_quoted(head)}\n\n{typed}\n\n{_quoted(tail)}\n"
 
 
 def exmail(typed: str, original: str = ORIGINAL) -> str:

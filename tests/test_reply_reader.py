@@ -53,13 +53,13 @@ def case(
     escalate: str | None = None,
     *,
     html: str | None = None,
-    id: str,  # noqa: A002 - pytest's word
+    id: str,
 ) -> object:
     return pytest.param(text, html, verdict, reason, escalate, id=id)
 
 
 def html_case(html: str, verdict: Verdict, reason: str | None = None,
-              escalate: str | None = None, *, id: str) -> object:  # noqa: A002
+              escalate: str | None = None, *, id: str) -> object:
     return case("", verdict, reason, escalate, html=html, id=id)
 
 
@@ -231,6 +231,60 @@ DECISIONS = [
     case("Approved.\n\nSent from my iPhone", A, "", id="sent-from-iphone"),
     case("驳回，请走变更流程。\n\n王五\n审批通过专员", R, "请走变更流程", id="title-holds-tongguo"),
     case("同意\n\nWang Wu\nIT Manager", A, "", id="en-name-title"),
+    # --- what colleagues type -------------------------------------------------------------------
+    case("Not approved, sorry.", R, "", id="not-approved-sorry"),
+    case("No, rejected.", R, "", id="no-rejected"),
+    case("Not OK", R, "", id="not-ok"),
+    case("不好意思，驳回", R, "", id="buhaoyisi-is-no-negation"),
+    case("行吧", A, "", id="xing-ba"),
+    case("可以吧", A, "", id="keyi-ba"),
+    case("审批意见：同意", A, "", id="label-before-keyword"),
+    case("同意（仅限本季度）", A, "仅限本季度", id="condition-in-brackets"),
+    case("【同意】", A, "", id="lenticular-brackets"),
+    case("我不同意", R, "", id="wo-butongyi"),
+    case("原则同意，但需补充安全评估", A, "但需补充安全评估", id="yuanze-tongyi"),
+    case("Yes, approved.", A, "", id="yes-approved"),
+    case("LGTM", A, "", id="lgtm"),
+    case("同意！！！👍", A, "", id="emoji-is-no-reason"),
+    case("REQ-2026-000123 同意", A, "", id="reference-before-keyword"),
+    case("驳回：材料不全", R, "材料不全", id="reject-colon-reason"),
+    case("不予办理", R, "", id="buyu-banli"),
+    case("拒绝批准", R, "", id="jujue-pizhun"),
+    case("驳回 同意", U, "", id="reject-then-bare-approve"),
+    case("同意/驳回", U, "", id="slash-both"),
+    case("approve or reject?", U, "", id="en-both-question"),
+    case("无异议", A, "", id="wuyiyi"),
+    case("No objection.", A, "", id="no-objection"),
+    case("没问题，同意", A, "", id="meiwenti-tongyi"),
+    case("审核不通过", R, "", id="shenhe-butongguo"),
+    case("暂缓", U, "", id="zanhuan"),
+    case("待定", U, "", id="daiding"),
+    case("王经理，您好！\n\n经研究，同意该申请。\n\n谢谢！\n王五", A, "", id="letter-style"),
+    case("同意\r\n\r\n王五\r\n", A, "", id="crlf"),
+    case("同意，交分管领导审批", A, None, LEAD, id="esc-jiao-leader"),
+    case("同意，需报总经理审批", A, None, PRES, id="esc-general-manager"),
+    case("Approved. Needs CEO approval.", A, None, PRES, id="esc-ceo"),
+    case("Approved, no need for president approval.", A, None, None, id="esc-en-cancelled"),
+    case("同意\n\n**发件人:** 审批系统 <m@x.com>\n**发送时间:** 2026年11月25日 10:00\n\n"
+         "请回复 同意 或 驳回", A, "", id="bold-header-fields"),
+    case("同意\n\n----- Reply message -----\n发件人: m\n日期: 2026年11月25日\n请回复 驳回", A, "",
+         id="android-reply-message"),
+    case("同意\n\n发送时间：2026年11月25日 10:00\n发件人：审批系统\n\n不同意请回复驳回", A, "",
+         id="date-before-sender"),
+    case("同意\n发件人: 审批系统 <m@x.com>\n发送时间: 2026年11月25日\n不同意请回复驳回", A, "",
+         id="header-without-blank-line"),
+    case("同意\n\n-------- 转发的消息 --------\n主题: xx\n发件人: m\n\n不同意", A, "",
+         id="thunderbird-forward-separator"),
+    case("> 请回复 同意 或 驳回\n同意", A, "", id="bottom-post-without-blank"),
+    case("＞ 请回复 同意 或 驳回\n同意", A, "", id="full-width-chevron"),
+    case("> 请直接回复 同意 或 驳回，如不同意\n请写明理由\n> 谢谢", U, "", id="lazy-wrapped-quote"),
+    case("同意\n\n審批系統 <m@x.com> 於 2026年11月25日 週三 上午10:00 寫道：\n\n> 不同意", A, "",
+         id="hant-gmail-attribution"),
+    case("同意\n\n审批系统 <m@x.com> 于2026年11月25日周三\n10:00写道：\n\n> 不同意", A, "",
+         id="gmail-zh-wrapped-attribution"),
+    case("Hi Li,\n\nI've reviewed the request. Approved, but please limit the export to the "
+         "marketing department.\n\nThanks,\nWang", A,
+         "but please limit the export to the marketing department", id="en-letter"),
     # --- HTML-only replies ------------------------------------------------------------------------
     html_case(rb.gmail_html("同意"), A, "", id="html-gmail"),
     html_case(rb.gmail_html("驳回，范围过大"), R, "范围过大", id="html-gmail-reject"),

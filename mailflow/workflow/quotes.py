@@ -67,6 +67,7 @@ _SEPARATOR_LINE = re.compile(
 # "On … wrote:", "在 …，"张三" <…> 写道：", "张三 <…> 于2026年11月25日周三 10:00写道：", "… 寫道："
 _WROTE = re.compile(r"(?:写道|写到|wrote|schrieb|a écrit|escribió|ha scritto|schreef)\s*:?\s*$")
 _WROTE_OPENING = re.compile(r"^\s*(?:on|在|于|20\d\d|19\d\d|\d{1,2}[/.-])")
+_DATE = re.compile(r"\d{4}\s*[年/.-]\s*\d{1,2}")
 _RULE_ONLY = re.compile(rf"^\s*{_RULE}{{2,}}\s*$")
 _UNDERSCORES = re.compile(r"^\s*_{8,}\s*$")
 
@@ -192,7 +193,7 @@ def classify(lines: Sequence[str]) -> list[Line]:
             kinds.append(Line.ATTRIBUTION)
         elif (
             index + 1 < len(lines)
-            and _WROTE_OPENING.match(stripped)
+            and (_WROTE_OPENING.match(stripped) or "@" in stripped or _DATE.search(stripped))
             and len(folded[index + 1].strip()) <= 80
             and _WROTE.search(folded[index + 1].strip())
             and not _QUOTED.match(lines[index + 1])
@@ -204,6 +205,10 @@ def classify(lines: Sequence[str]) -> list[Line]:
             kinds.append(Line.SIGNATURE)
         else:
             kinds.append(Line.TEXT)
+    # a line between two quoted lines is a quoted line its client wrapped without a prefix
+    for index in range(1, len(kinds) - 1):
+        if kinds[index] is Line.TEXT and kinds[index - 1] is kinds[index + 1] is Line.QUOTED:
+            kinds[index] = Line.QUOTED
     # an attribution heads > lines (drop it alone) or an unprefixed quote (drop the rest)
     for index, kind in enumerate(kinds):
         if kind is Line.ATTRIBUTION:

@@ -18,6 +18,7 @@ Pure functions over text: no I/O, no database, nothing but the mail's body.  The
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,10 +31,11 @@ from mailflow.workflow.reply_commands import (
     read_result,
 )
 from mailflow.workflow.reply_tokens import (
+    Clause,
     Token,
     clause_of,
-    close,
     clauses,
+    close,
     fold,
     has_cjk,
     is_question,
@@ -72,6 +74,9 @@ __all__ = [
 DECISION_LINES = 5  # meaningful lines of the authored text a decision is looked for in
 MAX_REASON = 1000
 MAX_LINE_SCAN = 500  # characters of a line scanned at once (decisions are short)
+
+
+_WORDY = re.compile(r"[^\W_]")
 
 
 class Verdict(StrEnum):
@@ -223,8 +228,16 @@ def _verdict(line: str, tokens: list[Token], vetoed: bool) -> Verdict:
     if len(head_kinds) > 1:
         return Verdict.UNCLEAR  # "同意 驳回", "同意或驳回"
     if tokens[0].kind is Kind.REJECT:
-        return Verdict.REJECT
+        # "驳回 同意": an approval standing as a clause of its own is a second decision
+        bare = any(t.kind is Kind.APPROVE and _bare(folded, parts, t) for t in tokens)
+        return Verdict.UNCLEAR if bare else Verdict.REJECT
     return Verdict.UNCLEAR if vetoed else Verdict.APPROVE
+
+
+def _bare(folded: str, parts: list[Clause], token: Token) -> bool:
+    clause = parts[clause_of(parts, token.start)]
+    rest = folded[clause.start : token.start] + folded[token.end : clause.end]
+    return not strip_punct(rest) or _is_filler(rest)
 
 
 def _reason(line: str, tokens: list[Token], after_lines: list[str], verdict: Verdict) -> str:
@@ -242,8 +255,8 @@ def _reason(line: str, tokens: list[Token], after_lines: list[str], verdict: Ver
     else:
         before, after = "", line
     parts = [_clean(after)]
-    if _substantial(before):
-        parts.insert(0, _clean(before))
+    if not parts[0] and _substantial(before):  # "数据量太大，驳回"
+        parts = [_clean(before)]
     parts += [_clean(extra) for extra in after_lines]
     reason = "\n".join(p for p in parts if p)
     return reason[:MAX_REASON]
@@ -271,6 +284,8 @@ def _drop_complement(after: str, approval: bool) -> str:
 
 
 def _substantial(before: str) -> bool:
+    if fold(before).rstrip().endswith(":"):
+        return False  # a label ("审批意见：同意"), not a reason
     text = strip_punct(before)
     return bool(text) and not _is_filler(fold(text)) and substantial(text)
 
@@ -286,7 +301,8 @@ def _clean(text: str) -> str:
         parts = parts[:-1]
     if not parts:
         return ""
-    return strip_punct(text[parts[0].start : parts[-1].end + len(parts[-1].delimiter)])
+    kept = strip_punct(text[parts[0].start : parts[-1].end + len(parts[-1].delimiter)])
+    return kept if _WORDY.search(kept) else ""  # "👍", "~~": no words, no reason
 
 
 def _is_filler(folded_clause: str) -> bool:

@@ -110,7 +110,9 @@ def _alone(folded: str, start: int, end: int, fillers: frozenset[str]) -> bool:
     """The word is the whole line, give or take punctuation and polite filler clauses."""
     joined = folded[:start] + " " + folded[end:]
     rest = [joined[c.start : c.end].strip() for c in clauses(joined)]
-    return all(_PUNCT_ONLY.fullmatch(r) is not None or r in fillers for r in rest if r)
+    return all(
+        _PUNCT_ONLY.fullmatch(r) or _PARTICLES.fullmatch(r) or r in fillers for r in rest if r
+    )
 
 
 def _clause_final(folded: str, end: int) -> bool:

@@ -74,7 +74,8 @@ DECISION_WORDS: tuple[Entry, ...] = (
     ("not approved", Kind.REJECT, A), ("not approve", Kind.REJECT, A),
     ("do not approve", Kind.REJECT, A), ("don't approve", Kind.REJECT, A),
     ("cannot approve", Kind.REJECT, A), ("can't approve", Kind.REJECT, A),
-    ("not agree", Kind.REJECT, A),
+    ("not agree", Kind.REJECT, A), ("not ok", Kind.REJECT, A), ("not okay", Kind.REJECT, A),
+    ("不好", Kind.REJECT, L),
 )  # fmt: skip
 
 #: negators: an approval at most NEGATION_GAP characters (CJK) or words (Latin) after one
@@ -96,6 +97,7 @@ NEGATORS: tuple[Entry, ...] = (
     ("不少", Kind.NEUTRAL, A), ("不断", Kind.NEUTRAL, A), ("不错", Kind.NEUTRAL, A),
     ("非常", Kind.NEUTRAL, A), ("未来", Kind.NEUTRAL, A), ("没问题", Kind.NEUTRAL, A),
     ("no problem", Kind.NEUTRAL, A), ("not only", Kind.NEUTRAL, A),
+    ("不好意思", Kind.NEUTRAL, A), ("不客气", Kind.NEUTRAL, A), ("别客气", Kind.NEUTRAL, A),
 )  # fmt: skip
 NEGATION_GAP_CJK = 3
 NEGATION_GAP_WORDS = 2
@@ -149,6 +151,8 @@ FILLER_CLAUSES: frozenset[str] = frozenset({
     "谢谢", "多谢", "感谢", "谢谢你", "谢谢您", "辛苦", "辛苦了", "辛苦啦", "请知悉",
     "thanks", "thank you", "thx", "cheers", "i", "we", "hi", "hello", "dear all",
     "请办理", "请处理", "请尽快处理", "请尽快办理", "请执行", "照办", "拟", "特此",
+    "sorry", "抱歉", "不好意思", "此致", "敬礼", "此致敬礼", "原则上", "原则", "完全",
+    "审批意见", "意见", "我的意见", "批示", "审批结果", "结果", "decision", "回复",
 })  # fmt: skip
 #: "同意开通": words right after an approval that only repeat what is approved
 APPROVAL_COMPLEMENTS: tuple[str, ...] = (

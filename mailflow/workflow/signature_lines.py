@@ -22,7 +22,8 @@ _DEVICES = (
 # "Sent from my iPhone", "Get Outlook for iOS", "Sent with Spark"
 _DEVICE_FOOTER = re.compile(
     rf"^\s*(?:(?:发自|来自|寄自|从|通过)[^\n]{{0,30}}(?:{_DEVICES})[^\n]{{0,20}}$|"
-    rf"(?:sent from|sent with|sent via|get outlook for|von meinem|envoyé de)\b[^\n]{{0,60}}$)"
+    rf"(?:sent from|sent with|sent via|get outlook for|获取 ?outlook|von meinem|envoyé de)\b"
+    rf"[^\n]{{0,60}}$)"
 )
 _NETEASE = re.compile(r"网易邮箱大师|网易邮箱\S*版|邮箱大师|mail master|163邮箱|126邮箱")
 _CLOSINGS = frozenset({
@@ -30,6 +31,7 @@ _CLOSINGS = frozenset({
     "祝顺利", "谢谢", "多谢", "感谢", "谢谢!", "best regards", "regards", "kind regards",
     "best wishes", "best", "thanks", "thank you", "many thanks", "cheers", "sincerely",
     "yours sincerely", "br", "thx", "warm regards", "with regards", "祝商祺", "敬上", "谨上",
+    "thanks & regards", "thanks and regards", "rgds", "best regards & thanks", "祝好运",
 })  # fmt: skip
 _DISCLAIMER = re.compile(
     r"^\s*[【\[(（]?\s*(?:免责声明|保密声明|保密提示|法律声明|声明|重要提示|"
