@@ -545,3 +545,35 @@ def test_read_result_keeps_evidence_and_reads_html() -> None:
     assert report == ResultReport(
         Outcome.FAILURE, "证书过期", "", "", "变更失败\n\n原因：证书过期"
     )
+
+
+# --- the fuzz target's oracle, on its seeds and on mutations of them --------------------------
+def test_fuzz_oracle_holds_on_every_seed() -> None:
+    from fuzz.reply_reader import check_reply, seeds
+
+    all_seeds = seeds()
+    assert len(all_seeds) > 500
+    for data in all_seeds:
+        check_reply(data)
+
+
+@given(st.randoms(use_true_random=False), st.integers(min_value=0, max_value=10_000))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fuzz_oracle_holds_on_mutated_replies(rnd: object, pick: int) -> None:
+    import random
+
+    from fuzz import mutations
+    from fuzz.reply_reader import REPLY_MUTATORS, check_reply, seeds
+
+    assert isinstance(rnd, random.Random)
+    pool = _seed_pool(seeds)
+    check_reply(mutations.mutate(pool[pick % len(pool)], rnd, REPLY_MUTATORS))
+
+
+_POOL: list[bytes] = []
+
+
+def _seed_pool(seeds: Callable[[], list[bytes]]) -> list[bytes]:
+    if not _POOL:
+        _POOL.extend(seeds())
+    return _POOL
