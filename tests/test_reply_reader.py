@@ -477,6 +477,13 @@ COMMANDS = [
     ("进度太慢了，我要撤回", Command.NONE),  # two commands: ask, do not guess
     ("同意", Command.NONE),
     ("", Command.NONE),
+    ("同意，但取消管理员权限", Command.NONE),  # 取消 about something else
+    ("已取消勾选管理员权限", Command.NONE),
+    ("取消吧", Command.WITHDRAW),
+    ("REQ-2026-000123 撤回", Command.WITHDRAW),
+    ("请告知进度", Command.STATUS),
+    ("Can you check the status of REQ-2026-000123?", Command.STATUS),
+    ("查一下进度", Command.STATUS),
     (rb.qq("撤回"), Command.WITHDRAW),
     (rb.gmail_en("状态？"), Command.STATUS),
     (rb.outlook_zh("谢谢"), Command.NONE),  # the quoted request says 请回复…: not a command

@@ -77,7 +77,8 @@ _SENDER_FIELDS = frozenset({"from", "发件人", "寄件者", "寄件人", "发�
 _OTHER_FIELDS = frozenset({
     "sent", "date", "to", "cc", "bcc", "subject", "reply-to", "发送时间", "发送日期", "时间",
     "日期", "收件人", "收件者", "抄送", "副本", "密送", "主题", "主旨", "标题", "收信人",
-    "发送", "gesendet", "an", "betreff", "envoyé", "à", "objet", "datum", "onderwerp", "aan",
+    "发送", "发件时间", "发信时间", "寄件时间", "寄件日期",
+    "gesendet", "an", "betreff", "envoyé", "à", "objet", "datum", "onderwerp", "aan",
 })  # fmt: skip
 _FIELD = re.compile(r"^\s*[*\[]*\s*([^\s:*][^:]{0,14}?)\s*[*\]]*\s*:")
 HEADER_WINDOW = 6

@@ -17,6 +17,7 @@ from mailflow.workflow.reply_tokens import (
     Token,
     clauses,
     fold,
+    has_cjk,
     is_question,
     negate,
     scan,
@@ -24,6 +25,9 @@ from mailflow.workflow.reply_tokens import (
     substantial,
 )
 from mailflow.workflow.reply_words import (
+    COMMAND_NOISE,
+    COMMAND_REST_CJK,
+    COMMAND_REST_WORDS,
     COMMAND_WORDS,
     EMPTY_VALUES,
     FILLER_CLAUSES,
@@ -56,6 +60,7 @@ def read_command(text: str, html: str | None = None) -> Command:
     for line in lines[:COMMAND_LINES]:
         folded = fold(line)
         tokens = negate(folded, scan(folded, COMMAND_WORDS + NEGATORS, FILLER_CLAUSES), turns)
+        tokens = [t for t in tokens if t.kind is Kind.NEUTRAL or _commanding(folded, t)]
         kinds = {t.kind for t in tokens}
         if Kind.NEUTRAL in kinds and not kinds - {Kind.NEUTRAL}:
             return Command.NONE  # "不撤回了", "不用确认": a command declined
@@ -67,6 +72,31 @@ def read_command(text: str, html: str | None = None) -> Command:
         if Kind.CONFIRM in kinds and not _asked(folded, tokens):
             return Command.CONFIRM
     return Command.NONE
+
+
+_REFERENCE = re.compile(r"[a-z]{2,5}-\d{4}-\d{4,9}")
+
+
+@lru_cache(maxsize=1)
+def _noise() -> re.Pattern[str]:
+    words = sorted(COMMAND_NOISE, key=len, reverse=True)
+    latin = [re.escape(w) for w in words if w.isascii()]
+    cjk = [re.escape(w) for w in words if not w.isascii()]
+    return re.compile(rf"(?<![a-z'])(?:{'|'.join(latin)})(?![a-z'])|{'|'.join(cjk)}")
+
+
+def _commanding(folded: str, token: Token) -> bool:
+    """The word is the point of its clause ("取消申请"), not part of another matter
+    ("取消管理员权限"): little is left of the clause without it and COMMAND_NOISE."""
+    parts = clauses(folded)
+    clause = next((c for c in parts if c.start <= token.start < c.end), None)
+    if clause is None:
+        return False
+    rest = folded[clause.start : token.start] + " " + folded[token.end : clause.end]
+    rest = _noise().sub(" ", _REFERENCE.sub(" ", rest))
+    if has_cjk(rest):
+        return len(re.sub(r"[\W_]", "", rest)) <= COMMAND_REST_CJK
+    return len(re.findall(r"[^\W_]+", rest)) <= COMMAND_REST_WORDS
 
 
 def _asked(folded: str, tokens: list[Token]) -> bool:

@@ -185,6 +185,21 @@ COMMAND_WORDS: tuple[Entry, ...] = (
     ("ok", Kind.CONFIRM, L), ("okay", Kind.CONFIRM, L),
 )  # fmt: skip
 
+#: words that may stand around a command without making it something else: "请问我的申请现在
+#:进度如何" is a status question, "取消管理员权限" (COMMAND_REST_CJK characters left) is not a
+#: withdrawal
+COMMAND_NOISE: tuple[str, ...] = (
+    "请问", "请", "麻烦", "帮我", "帮忙", "我的", "我们", "我", "想要", "想", "要", "需要", "一下",
+    "现在", "目前", "当前", "如何", "怎么样", "怎样", "了", "吗", "呢", "吧", "啊", "的", "这个",
+    "这张", "这份", "那个", "该", "此", "本", "申请单", "申请", "请求", "流程", "工单", "单子",
+    "审批", "查询", "查", "看看", "告知", "告诉我", "已经", "已", "直接", "掉", "全部", "一起",
+    "please", "what's", "whats", "what", "is", "the", "my", "this", "that", "request",
+    "application", "of", "it", "for", "i", "want", "to", "would", "like", "can", "you",
+    "check", "let", "me", "know", "on", "a", "an", "any", "us", "we", "our",
+)  # fmt: skip
+COMMAND_REST_CJK = 4
+COMMAND_REST_WORDS = 2
+
 # --- change results (R-CH-5) ----------------------------------------------------------------
 RESULT_WORDS: tuple[Entry, ...] = (
     ("成功", Kind.SUCCESS, A), ("完成", Kind.SUCCESS, A), ("顺利", Kind.SUCCESS, A),
