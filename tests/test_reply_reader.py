@@ -584,3 +584,35 @@ def _seed_pool(seeds: Callable[[], list[bytes]]) -> list[bytes]:
     if not _POOL:
         _POOL.extend(seeds())
     return _POOL
+
+
+# --- escalations, by rule -----------------------------------------------------------------------
+@pytest.mark.parametrize("typed", [
+    "同意，需总裁审批", "同意，报总裁审批。", "同意，需總裁審批", "同意\n\n数据涉及客户信息，请总裁定夺",
+    "需总裁批准", "同意，需要总经理签批", "Approved; please escalate to the president.",
+    "Approved, needs CEO approval",
+])
+def test_escalation_to_the_president_r_dx_2(typed: str) -> None:
+    """R-DX-2: the IT manager may send a data extraction on to the president."""
+    for text in (typed, rb.qq(typed), rb.gmail_en(typed)):
+        decision = read_decision(text)
+        assert (decision.verdict, decision.escalate_to) == (Verdict.APPROVE, "president"), text
+
+
+@pytest.mark.parametrize("typed", [
+    "同意，需分管领导审批", "同意，报分管领导审批", "同意。权限超出部门范围，请分管领导审批",
+    "同意，需分管領導審批", "同意，请分管副总裁审批", "Approved, escalate to the leader in charge.",
+])
+def test_escalation_to_the_leader_in_charge_r_ac_2(typed: str) -> None:
+    """R-AC-2: permissions beyond the department's authority go to the leader in charge."""
+    for text in (typed, rb.outlook_zh(typed), rb.thunderbird_bottom(typed)):
+        decision = read_decision(text)
+        assert (decision.verdict, decision.escalate_to) == (Verdict.APPROVE, "leader_in_charge")
+
+
+@pytest.mark.parametrize("typed", [
+    "同意，不需要总裁审批", "同意，无需分管领导审批", "同意，已经总裁批准", "总裁已同意，我也同意",
+    "同意。请知悉，总裁已知晓", "不同意，需总裁审批也不行", "驳回，建议报总裁", "同意吗？需总裁审批",
+])
+def test_no_escalation_r_dx_2_r_ac_2(typed: str) -> None:
+    assert read_decision(typed).escalate_to is None

@@ -38,7 +38,9 @@ from mailflow.workflow.reply_tokens import fold
 MAX_CHARS = 20_000
 MAX_LINES = 400
 MAX_LINE = 200  # characters of a line the library's header expressions see
-_LIBRARY_LANGUAGES = ["en", "zh", "de", "fr", "es", "it", "nl", "ja"]
+# the languages our approvers' clients write headers in (its "it" and "es" header words
+# "A:", "Data:", "Para:" would take an answer's own lines for a header)
+_LIBRARY_LANGUAGES = ["en", "zh", "de", "fr", "ja"]
 
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 

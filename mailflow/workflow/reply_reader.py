@@ -165,10 +165,19 @@ def escalations(folded: str) -> list[tuple[tuple[int, int], str]]:
     return sorted(found)
 
 
+_BREAK = re.compile(r"[,.;:!?\n、…]")
+
+
 def _escalation_span(folded: str, start: int, end: int) -> tuple[int, int] | None:
-    window = ESCALATION_WINDOW if has_cjk(folded[start:end]) else 3 * ESCALATION_WINDOW
+    latin = not has_cjk(folded[start:end])
+    if latin and (folded[start - 1 : start].isalnum() or folded[end : end + 1].isalnum()):
+        return None  # "ceo" inside another word
+    window = 3 * ESCALATION_WINDOW if latin else ESCALATION_WINDOW
     before = folded[max(0, start - window) : start]
+    before = before[max((m.end() for m in _BREAK.finditer(before)), default=0) :]
     after = folded[end : end + window]
+    cut = _BREAK.search(after)
+    after = after[: cut.start()] if cut else after
     if any(c in before for c in ESCALATION_CANCELLERS):
         return None
     verb_at = max((before.rfind(v) for v in ESCALATION_VERBS), default=-1)
@@ -177,8 +186,8 @@ def _escalation_span(folded: str, start: int, end: int) -> tuple[int, int] | Non
         at = after.find(noun)
         if 0 <= at <= 6 and "已" not in after[:at] and "already" not in after[:at]:
             noun_end = max(noun_end, at + len(noun))
-    if verb_at < 0 and noun_end < 0:
-        return None
+    if verb_at < 0 and (noun_end < 0 or "已" in before or "already" in before):
+        return None  # "总裁已同意", "已经总裁批准": done by someone else, not sent up
     span_start = start - len(before) + verb_at if verb_at >= 0 else start
     return span_start, end + max(noun_end, 0)
 
@@ -255,7 +264,7 @@ def _reason(line: str, tokens: list[Token], after_lines: list[str], verdict: Ver
     else:
         before, after = "", line
     parts = [_clean(after)]
-    if not parts[0] and _substantial(before):  # "数据量太大，驳回"
+    if not parts[0] and verdict is Verdict.REJECT and _substantial(before):  # "太贵了，驳回"
         parts = [_clean(before)]
     parts += [_clean(extra) for extra in after_lines]
     reason = "\n".join(p for p in parts if p)

@@ -97,10 +97,10 @@ NEGATORS: tuple[Entry, ...] = (
     ("不少", Kind.NEUTRAL, A), ("不断", Kind.NEUTRAL, A), ("不错", Kind.NEUTRAL, A),
     ("非常", Kind.NEUTRAL, A), ("未来", Kind.NEUTRAL, A), ("没问题", Kind.NEUTRAL, A),
     ("no problem", Kind.NEUTRAL, A), ("not only", Kind.NEUTRAL, A),
-    ("不好意思", Kind.NEUTRAL, A), ("不客气", Kind.NEUTRAL, A), ("别客气", Kind.NEUTRAL, A),
+    ("未经", Kind.NEUTRAL, A), ("不经", Kind.NEUTRAL, A), ("不好意思", Kind.NEUTRAL, A), ("不客气", Kind.NEUTRAL, A), ("别客气", Kind.NEUTRAL, A),
 )  # fmt: skip
-NEGATION_GAP_CJK = 3
-NEGATION_GAP_WORDS = 2
+NEGATION_GAP_CJK = 4
+NEGATION_GAP_WORDS = 4
 
 #: any of these anywhere in the authored text forbids reading an approval (the property the
 #: tests and the fuzz target check): the REJECT phrases above that are not ALONE-only
@@ -128,7 +128,7 @@ ESCALATION_TARGETS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 #: verbs before a target that send the request up ("报总裁", "escalate to the president")
 ESCALATION_VERBS: tuple[str, ...] = (
-    "需", "须", "请", "报", "呈", "提交", "转", "上报", "送", "交", "交由", "由", "经",
+    "需", "须", "请", "报", "呈", "提交", "转", "上报", "送", "交", "交由",
     "escalate", "forward", "refer", "send", "needs", "need", "requires", "require", "pass",
 )  # fmt: skip
 #: nouns after a target that ask for its decision ("总裁审批", "president's approval")
