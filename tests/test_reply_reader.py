@@ -588,8 +588,9 @@ def _seed_pool(seeds: Callable[[], list[bytes]]) -> list[bytes]:
 
 # --- escalations, by rule -----------------------------------------------------------------------
 @pytest.mark.parametrize("typed", [
-    "同意，需总裁审批", "同意，报总裁审批。", "同意，需總裁審批", "同意\n\n数据涉及客户信息，请总裁定夺",
-    "需总裁批准", "同意，需要总经理签批", "Approved; please escalate to the president.",
+    "同意，需总裁审批", "同意，报总裁审批。", "同意，需總裁審批",
+    "同意\n\n数据涉及客户信息，请总裁定夺", "需总裁批准", "同意，需要总经理签批",
+    "Approved; please escalate to the president.",
     "Approved, needs CEO approval",
 ])
 def test_escalation_to_the_president_r_dx_2(typed: str) -> None:
@@ -612,7 +613,8 @@ def test_escalation_to_the_leader_in_charge_r_ac_2(typed: str) -> None:
 
 @pytest.mark.parametrize("typed", [
     "同意，不需要总裁审批", "同意，无需分管领导审批", "同意，已经总裁批准", "总裁已同意，我也同意",
-    "同意。请知悉，总裁已知晓", "不同意，需总裁审批也不行", "驳回，建议报总裁", "同意吗？需总裁审批",
+    "同意。请知悉，总裁已知晓", "不同意，需总裁审批也不行", "驳回，建议报总裁",
+    "同意吗？需总裁审批",
 ])
 def test_no_escalation_r_dx_2_r_ac_2(typed: str) -> None:
     assert read_decision(typed).escalate_to is None

@@ -97,7 +97,8 @@ NEGATORS: tuple[Entry, ...] = (
     ("不少", Kind.NEUTRAL, A), ("不断", Kind.NEUTRAL, A), ("不错", Kind.NEUTRAL, A),
     ("非常", Kind.NEUTRAL, A), ("未来", Kind.NEUTRAL, A), ("没问题", Kind.NEUTRAL, A),
     ("no problem", Kind.NEUTRAL, A), ("not only", Kind.NEUTRAL, A),
-    ("未经", Kind.NEUTRAL, A), ("不经", Kind.NEUTRAL, A), ("不好意思", Kind.NEUTRAL, A), ("不客气", Kind.NEUTRAL, A), ("别客气", Kind.NEUTRAL, A),
+    ("未经", Kind.NEUTRAL, A), ("不经", Kind.NEUTRAL, A), ("不好意思", Kind.NEUTRAL, A),
+    ("不客气", Kind.NEUTRAL, A), ("别客气", Kind.NEUTRAL, A),
 )  # fmt: skip
 NEGATION_GAP_CJK = 4
 NEGATION_GAP_WORDS = 4
