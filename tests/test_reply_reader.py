@@ -527,6 +527,11 @@ RESULTS = [
     ("Done.\nOpen issues: report export is slow", Outcome.SUCCESS, "",
      "report export is slow", ""),
     ("收到", Outcome.UNCLEAR, "", "", ""),
+    ("变更完成，但有2个遗留问题：报表慢；登录偶发失败", Outcome.SUCCESS, "",
+     "报表慢；登录偶发失败", ""),  # the failure word is inside the remaining issues
+    ("变更结果通告\n本次变更已成功完成\n遗留问题：无", Outcome.SUCCESS, "", "", ""),
+    ("数据库锁表超时，变更失败", Outcome.FAILURE, "数据库锁表超时", "", ""),
+    ("变更成功。比计划晚30分钟结束。", Outcome.SUCCESS, "比计划晚30分钟结束", "", ""),
     ("部分成功", Outcome.UNCLEAR, None, "", ""),
     ("", Outcome.UNCLEAR, "", "", ""),
     (rb.qq("变更成功\n遗留问题：无", "请回复变更结果：成功 / 失败（回退）"), Outcome.SUCCESS,

@@ -67,7 +67,9 @@ _SEPARATOR_LINE = re.compile(
     r"原始邮件|original message)\s*[:]?\s*$"
 )
 # "On … wrote:", "在 …，"张三" <…> 写道：", "张三 <…> 于2026年11月25日周三 10:00写道：", "… 寫道："
-_WROTE = re.compile(r"(?:写道|写到|wrote|schrieb|a écrit|escribió|ha scritto|schreef)\s*:?\s*$")
+_WROTE = re.compile(
+    r"(?:写道|写到|wrote|schrieb|a écrit|escribió|ha scritto|schreef|написал\(?а?\)?)\s*:?\s*$"
+)
 _WROTE_OPENING = re.compile(r"^\s*(?:on|在|于|20\d\d|19\d\d|\d{1,2}[/.-])")
 _DATE = re.compile(r"\d{4}\s*[年/.-]\s*\d{1,2}")
 _RULE_ONLY = re.compile(rf"^\s*{_RULE}{{2,}}\s*$")

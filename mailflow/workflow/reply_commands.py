@@ -130,18 +130,22 @@ def _label_pattern() -> re.Pattern[str]:
         reverse=True,
     )
     alternatives = "|".join(re.escape(w) for w, _ in words)
+    # a long Chinese label is a label wherever it stands ("但有2个遗留问题：…")
+    distinct = "|".join(re.escape(w) for w, _ in words if has_cjk(w) and len(w) >= 4)
     return re.compile(
-        rf"(?:^|(?<=[,.;!\s、]))\s*(?:\d+\s*[.、)]\s*)?[*【\[]*({alternatives})[】\]*]*\s*[:]\s*"
+        rf"(?:(?:^|(?<=[,.;!\s、]))\s*(?:\d+\s*[.、)]\s*)?[*【\[]*(?P<label>{alternatives})"
+        rf"|(?P<long>{distinct}))[】\]*]*\s*[:]\s*"
     )
 
 
 _FIELD_OF = {w: field for field, ws in RESULT_LABELS.items() for w in ws}
 
 
-def _sections(lines: list[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """Labelled values ("遗留问题：…", also inline after "。") and the unlabelled lines."""
+def _sections(lines: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, bool]]]:
+    """Labelled values ("遗留问题：…", also inline) and the unlabelled lines, each with whether
+    it is only the start of a line a label cut short ("变更完成，但有2个" of "…遗留问题：…")."""
     found: dict[str, list[str]] = {}
-    body: list[str] = []
+    body: list[tuple[str, bool]] = []
     current: str | None = None
     for line in lines:
         folded = fold(line)
@@ -154,12 +158,13 @@ def _sections(lines: list[str]) -> tuple[dict[str, list[str]], list[str]]:
             if current is not None:
                 found.setdefault(current, []).append(line.strip())
             else:
-                body.append(line)
+                body.append((line, False))
             continue
-        if matches[0].start() > 0 and strip_punct(line[: matches[0].start()]):
-            body.append(line[: matches[0].start()])
+        head = line[: matches[0].start()]
+        if matches[0].start() > 0 and strip_punct(head):
+            body.append((head, not re.search(r"[。.!！;；]\s*$", head)))
         for index, match in enumerate(matches):
-            current = _FIELD_OF[match.group(1)]
+            current = _FIELD_OF[match.group("label") or match.group("long")]
             stop = matches[index + 1].start() if index + 1 < len(matches) else len(line)
             value = line[match.end() : stop].strip()
             found.setdefault(current, [])
@@ -195,26 +200,28 @@ def read_result(text: str, html: str | None = None) -> ResultReport:
     """The change result an operator reported by reply: outcome from a "结果：" label or the
     first unlabelled lines, reason, remaining issues and notes from their labels."""
     evidence = authored_text(text, html)
-    sections, body = _sections(evidence.split("\n"))
-    body = [line for line in body if strip_punct(line)]
+    sections, lines = _sections(evidence.split("\n"))
+    lines = [(line, cut) for line, cut in lines if strip_punct(line)]
+    body = [line for line, cut in lines if not cut]
     outcome = Outcome.UNCLEAR
     reason_parts: list[str] = []
     if sections.get("outcome"):
         outcome = _outcome([t for v in sections["outcome"] for t in _outcome_tokens(v)])
-        reason_parts = list(body)
+        reason_parts = body
     else:
-        for index, line in enumerate(body[:OUTCOME_LINES]):
+        for index, (line, cut) in enumerate(lines[:OUTCOME_LINES]):
             tokens = _outcome_tokens(line)
             if tokens:
                 outcome = _outcome(tokens)
-                after = line[max(t.end for t in tokens) :]
+                after = "" if cut else line[max(t.end for t in tokens) :]
                 before = line[: tokens[0].start]
-                reason_parts = [_courtesy_free(after), *body[index + 1 :]]
-                if not strip_punct(after) and substantial(before):
-                    reason_parts.insert(0, before)
+                reason_parts = [_courtesy_free(after)]
+                reason_parts += [rest for rest, rest_cut in lines[index + 1 :] if not rest_cut]
+                if outcome is Outcome.FAILURE and not strip_punct(after) and substantial(before):
+                    reason_parts.insert(0, _without_subject(before))  # "锁表超时，变更失败"
                 break
         else:
-            reason_parts = list(body)
+            reason_parts = body
     if sections.get("reason"):
         reason_parts = sections["reason"]
     reason = _value([p for p in (_courtesy_free(p) for p in reason_parts) if p])
@@ -225,6 +232,14 @@ def read_result(text: str, html: str | None = None) -> ResultReport:
         _value(sections.get("notes", [])),
         evidence,
     )
+
+
+def _without_subject(before: str) -> str:
+    """"数据库锁表超时，变更" → "数据库锁表超时": the short clause naming what failed goes."""
+    parts = clauses(fold(before))
+    if len(parts) > 1 and parts[-1].end - parts[-1].start <= 6:
+        return before[: parts[-1].start]
+    return before
 
 
 def _courtesy_free(text: str) -> str:
