@@ -231,6 +231,10 @@ DECISIONS = [
     case("Approved.\n\nSent from my iPhone", A, "", id="sent-from-iphone"),
     case("驳回，请走变更流程。\n\n王五\n审批通过专员", R, "请走变更流程", id="title-holds-tongguo"),
     case("同意\n\nWang Wu\nIT Manager", A, "", id="en-name-title"),
+    case("从手机上看了，同意", A, "", id="device-word-in-a-sentence"),
+    case("同意\n请把数据发到我的163邮箱", A, "请把数据发到我的163邮箱", id="mailbox-in-a-reason"),
+    case("同意\n\n——来自网易邮箱大师", A, "", id="netease-master-dash-footer"),
+    case("同意\n\n发自我的网易邮箱手机智能版", A, "", id="netease-phone-footer"),
     # --- what colleagues type -------------------------------------------------------------------
     case("Not approved, sorry.", R, "", id="not-approved-sorry"),
     case("No, rejected.", R, "", id="no-rejected"),

@@ -25,7 +25,8 @@ _DEVICE_FOOTER = re.compile(
     rf"(?:sent from|sent with|sent via|get outlook for|获取 ?outlook|von meinem|envoyé de)\b"
     rf"[^\n]{{0,60}}$)"
 )
-_NETEASE = re.compile(r"网易邮箱大师|网易邮箱\S*版|邮箱大师|mail master|163邮箱|126邮箱")
+_NETEASE = re.compile(r"网易邮箱大师|邮箱大师|mail ?master|网易邮箱\S{0,6}版$")
+_SENTENCE = re.compile(r"[,;!?。，；！？]")
 _CLOSINGS = frozenset({
     "此致", "此致敬礼", "敬礼", "致礼", "顺祝商祺", "顺颂商祺", "顺颂时祺", "祝好", "祝工作顺利",
     "祝顺利", "谢谢", "多谢", "感谢", "谢谢!", "best regards", "regards", "kind regards",
@@ -52,7 +53,8 @@ def starts_signature(folded_line: str) -> bool:
     line = folded_line.strip()
     if line in ("--", "-- ", "—", "——", "__"):
         return True
-    if len(line) <= 60 and (_DEVICE_FOOTER.match(line) or _NETEASE.search(line)):
+    footer = _DEVICE_FOOTER.match(line) or _NETEASE.search(line)
+    if footer and len(line) <= 60 and not _SENTENCE.search(line):  # "从手机上看了，同意"
         return True
     if strip_punct(line) in _CLOSINGS:
         return True
