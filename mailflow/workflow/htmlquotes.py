@@ -25,7 +25,7 @@ MAX_HTML = 256 * 1024
 _QUOTE_MARK = re.compile(
     r"quote|isreplycontent|isforwardcontent|divrplyfwdmsg|moz-cite-prefix|gmail_attr|"
     r"reference-message|replyfwd|origbody|mail-editor-reference|ntes-mailmaster-quote|"
-    r"qm_con_body_content|original-?content|original_?mail|cite",
+    r"original-?content|original_?mail|cite",
     re.IGNORECASE,
 )
 # Gmail's wrapper holds the attribution and the blockquotes, and an inline answer between them
