@@ -29,6 +29,7 @@ from mailflow.workflow.reply_words import (
     COMMAND_REST_CJK,
     COMMAND_REST_WORDS,
     COMMAND_WORDS,
+    COURTESY,
     EMPTY_VALUES,
     FILLER_CLAUSES,
     NEGATORS,
@@ -59,7 +60,7 @@ def read_command(text: str, html: str | None = None) -> Command:
     turns = {Kind.WITHDRAW: Kind.NEUTRAL, Kind.STATUS: Kind.NEUTRAL, Kind.CONFIRM: Kind.NEUTRAL}
     for line in lines[:COMMAND_LINES]:
         folded = fold(line)
-        tokens = negate(folded, scan(folded, COMMAND_WORDS + NEGATORS, FILLER_CLAUSES), turns)
+        tokens = negate(folded, scan(folded, COMMAND_WORDS + NEGATORS, COURTESY), turns)
         tokens = [t for t in tokens if t.kind is Kind.NEUTRAL or _commanding(folded, t)]
         kinds = {t.kind for t in tokens}
         if Kind.NEUTRAL in kinds and not kinds - {Kind.NEUTRAL}:
@@ -182,7 +183,7 @@ def _value(parts: list[str]) -> str:
 
 def _outcome_tokens(line: str) -> list[Token]:
     folded = fold(line)
-    tokens = scan(folded, RESULT_WORDS + NEGATORS, FILLER_CLAUSES)
+    tokens = scan(folded, RESULT_WORDS + NEGATORS, COURTESY)
     turned = negate(folded, tokens, {Kind.SUCCESS: Kind.FAILURE, Kind.FAILURE: Kind.NEUTRAL})
     return [t for t in turned if t.kind in (Kind.SUCCESS, Kind.FAILURE)]
 

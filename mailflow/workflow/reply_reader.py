@@ -47,6 +47,7 @@ from mailflow.workflow.reply_tokens import (
 from mailflow.workflow.reply_words import (
     APPROVAL_COMPLEMENTS,
     CONDITION_OPENERS,
+    COURTESY,
     DECISION_WORDS,
     ESCALATION_CANCELLERS,
     ESCALATION_NOUNS,
@@ -107,7 +108,7 @@ def _line_tokens(line: str) -> tuple[list[Token], bool]:
     before them ("Approved? I thought it was rejected")."""
     folded = fold(line[:MAX_LINE_SCAN])
     masked = _mask(folded, [span for span, _target in escalations(folded)])
-    tokens = negate(masked, scan(masked, _WORDS, FILLER_CLAUSES), {Kind.APPROVE: Kind.REJECT})
+    tokens = negate(masked, scan(masked, _WORDS, COURTESY), {Kind.APPROVE: Kind.REJECT})
     tokens = _merge_rejections(masked, tokens)
     parts = clauses(masked)
     asked = [is_question(masked, part) for part in parts]

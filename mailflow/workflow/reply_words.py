@@ -145,14 +145,19 @@ ESCALATION_CANCELLERS: tuple[str, ...] = (
 ESCALATION_WINDOW = 8  # characters (CJK; three times that for Latin) around a target
 
 # --- what a reason is not -------------------------------------------------------------------
+#: courtesy that may stand beside a word that counts only ALONE ("好的，谢谢" is 好; "好的，收到"
+#: acknowledges, it does not decide)
+COURTESY: frozenset[str] = frozenset({
+    "谢谢", "多谢", "感谢", "谢谢你", "谢谢您", "辛苦", "辛苦了", "辛苦啦", "thanks", "thank you",
+    "thx", "cheers", "many thanks", "sorry", "抱歉", "不好意思",
+})  # fmt: skip
 #: clauses that carry no reason: procedure and politeness ("经审核，同意，谢谢！")
-FILLER_CLAUSES: frozenset[str] = frozenset({
+FILLER_CLAUSES: frozenset[str] = COURTESY | frozenset({
     "经审核", "经研究", "经审阅", "经讨论", "经查", "已阅", "已审阅", "已审核", "审核后",
-    "我", "本人", "我这边", "我方", "ok", "好", "好的", "嗯", "收到", "已收到",
-    "谢谢", "多谢", "感谢", "谢谢你", "谢谢您", "辛苦", "辛苦了", "辛苦啦", "请知悉",
-    "thanks", "thank you", "thx", "cheers", "i", "we", "hi", "hello", "dear all",
+    "我", "本人", "我这边", "我方", "ok", "好", "好的", "嗯", "收到", "已收到", "请知悉",
+    "i", "we", "hi", "hello", "dear all",
     "请办理", "请处理", "请尽快处理", "请尽快办理", "请执行", "照办", "拟", "特此",
-    "sorry", "抱歉", "不好意思", "此致", "敬礼", "此致敬礼", "原则上", "原则", "完全",
+    "此致", "敬礼", "此致敬礼", "原则上", "原则", "完全",
     "审批意见", "意见", "我的意见", "批示", "审批结果", "结果", "decision", "回复",
 })  # fmt: skip
 #: "同意开通": words right after an approval that only repeat what is approved
