@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from mailflow.documents.definitions import FieldDef, FieldType
@@ -152,6 +152,21 @@ def _datetime(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value))
     except ValueError:
         return None
+
+
+#: a Date header this far ahead of our clock is a wrong clock on the sender's PC, not a time
+CLOCK_SKEW = timedelta(minutes=15)
+#: and one older than this is a wrong clock (or a resent old mail): our own time is closer
+OLDEST_PLAUSIBLE = timedelta(days=30)
+
+
+def sent_time(header: datetime | None, now: datetime) -> datetime:
+    """When the person sent the mail: its Date header when plausible, else *now*."""
+    if header is None or header.tzinfo is None:
+        return now
+    if header > now + CLOCK_SKEW or header < now - OLDEST_PLAUSIBLE:
+        return now
+    return header
 
 
 def column_widths(rows: Sequence[Sequence[object]], *, most: int = 50) -> list[float]:
