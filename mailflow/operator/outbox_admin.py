@@ -79,12 +79,13 @@ def retry(factory: sessionmaker[Session], ids: Sequence[int], *, failed: bool, n
                                 f"{utc(done[0].sent_at or done[0].created_at):%Y-%m-%d %H:%M} "
                                 "UTC; only pending or failed mail can be retried")
         requeued = [row.id for row in rows]
+        before = [(row.id, row.request_id, row.status, row.last_error) for row in rows]
         if requeued:
             session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(requeued)).values(
                 status="pending", attempts=0, next_attempt_at=db_time(now),
                 claimed_until=None, claimed_by=""))
-            for row in rows:
+            for row_id, request_id, status, error in before:
                 audit.record(session, now, "mail_retry_requested", actor=actor,
-                             outbox_id=row.id, request_id=row.request_id,
-                             previous_status=row.status, last_error=row.last_error)
+                             outbox_id=row_id, request_id=request_id,
+                             previous_status=status, last_error=error)
     return requeued
