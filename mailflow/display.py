@@ -36,7 +36,8 @@ class ValueDisplay:
         self._no = words.get("no", "否")
         self._to = words.get("range_to", "至")
         self._next_day = words.get("next_day", "次日")
-        self._separator = words.get("list_separator", "、")
+        separator = words.get("list_separator", "、")
+        self._separator = f"{separator} " if separator in (",", ";") else separator
         self._english = templates.language == "en"
 
     def label(self, f: FieldDef) -> str:
@@ -48,7 +49,7 @@ class ValueDisplay:
         kind = f.type if f is not None else None
         if value is None or value == "" or value == []:
             return ""
-        if isinstance(value, bool) or kind is FieldType.YESNO:
+        if isinstance(value, bool):
             return self.yes_no(value)
         if kind is FieldType.TIME_RANGE or _is_range(value):
             start, end = _range(value)
@@ -74,9 +75,7 @@ class ValueDisplay:
             return str(int(value))
         return str(value)
 
-    def yes_no(self, value: Any) -> str:
-        if isinstance(value, str):
-            return value
+    def yes_no(self, value: bool) -> str:
         return self._yes if value else self._no
 
     def time_range(self, start: datetime, end: datetime) -> str:
@@ -105,7 +104,7 @@ class ValueDisplay:
         kind = f.type if f is not None else None
         if value is None or value == "":
             return None
-        if isinstance(value, bool) or kind is FieldType.YESNO:
+        if isinstance(value, bool):
             return self.yes_no(value)
         if isinstance(value, int | float):
             return value
