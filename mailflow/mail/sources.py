@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import imapclient
+import structlog
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailflow.config import MailboxSettings
@@ -162,7 +163,16 @@ class MaildirSource:
     def open(self) -> None:
         path: Path = self._s.maildir_path
         if not path.exists():
-            raise SourceError(f"Maildir {path} does not exist")
+            # the embedded default and a fresh data directory start with an empty Maildir
+            # (drop .eml files into its new/); said once, so a mistyped path is noticed
+            try:
+                for sub in ("cur", "new", "tmp"):
+                    (path / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SourceError(f"Maildir {path} does not exist and cannot be created "
+                                  f"({exc.strerror}); fix [mailbox] maildir_path") from exc
+            structlog.get_logger(__name__).warning("Maildir did not exist; created it empty",
+                                                   maildir=str(path))
         parts = [path / sub for sub in ("cur", "new", "tmp")]
         if not any(part.is_dir() for part in parts):
             raise SourceError(f"{path} is not a Maildir: it has none of cur/, new/, tmp/")
