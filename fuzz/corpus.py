@@ -1,6 +1,6 @@
 """Seed inputs: the shared third-party corpus (../shared/corpus) plus mails and forms we build.
 
-The corpus sits beside the repository (see docs/HELPERS.md); when it is missing the seeds
+The corpus sits beside the repository (see CONTRIBUTING.md); when it is missing the seeds
 fall back to what :mod:`mailflow_testing.mailbuild` and the blank forms give, so a target
 still runs, only with a poorer start.
 """
