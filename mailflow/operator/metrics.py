@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
@@ -78,6 +79,9 @@ def write_textfile(collector: StatusCollector, path: Path) -> None:
     tmp.replace(path)
 
 
-def serve(collector: StatusCollector, port: int) -> None:
-    """The /metrics endpoint on 127.0.0.1:*port* (a daemon thread of ``mailflow run``)."""
-    start_http_server(port, addr="127.0.0.1", registry=registry_for(collector))
+def serve(collector: StatusCollector, port: int) -> WSGIServer:
+    """The /metrics endpoint on 127.0.0.1:*port* (a daemon thread of ``mailflow run``);
+    the server, to shut down."""
+    server, _thread = start_http_server(port, addr="127.0.0.1",
+                                        registry=registry_for(collector))
+    return server
