@@ -184,6 +184,7 @@ class Service:
         if self._after_commit_hook is not None:
             self._after_commit_hook(uid)
         self._keep_lease()  # one mail may take long (legacy .doc conversion): renew per mail
+        self.notifier.alive()  # and a backlog of thousands takes minutes: the watchdog hears
 
     def _release_stale_claims(self) -> None:
         """Free outbox claims nobody is working on: our own (between two drains this worker
