@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from mailflow.paths import bundled_dir
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
-FORMS = REPO / "forms"
+FORMS = bundled_dir("forms")  # the package's own, or a checkout's forms/
 BLANK_FORMS = FORMS / "blank"
 
 _NOT_MAIL_SUFFIXES = frozenset(

@@ -59,6 +59,11 @@ def settings() -> Settings:
         loaded = load_settings(state.config_path)
         configure(loaded.service.log_level, loaded.service.log_format)
         for text in (*unknown_env_variables(os.environ), *security_warnings(loaded)):
-            warn(text)
+            if loaded.service.log_format == "json":  # the journal's stream stays JSON
+                import structlog
+
+                structlog.get_logger("mailflow.config").warning(text)
+            else:
+                warn(text)
         state.settings = loaded
     return state.settings
