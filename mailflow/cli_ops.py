@@ -165,11 +165,18 @@ def quarantine_release(
 def status() -> None:
     """Health and figures: queues, last intake and send, lease holder, problems in the last
     24 h, version. Exit status 1 when unhealthy (database, SMTP or mailbox unreachable)."""
+    from mailflow.errors import explain
     from mailflow.operator.status import collect
+    from mailflow.store.db import DB_UNAVAILABLE
 
     s = settings()
-    with _database() as factory:
-        st = collect(s, factory, SystemClock().now(), version())
+    try:
+        with _database() as factory:
+            st = collect(s, factory, SystemClock().now(), version())
+    except DB_UNAVAILABLE as exc:  # for monitoring: unhealthy (1), like any other check
+        echo(f"mailflow {version()}: UNHEALTHY")
+        echo(f"  database: FAILED - {explain(exc)}")
+        raise typer.Exit(1) from None
     echo(f"mailflow {st.version}: {'healthy' if st.healthy else 'UNHEALTHY'}")
     for check in st.checks:
         echo(f"  {check.name}: {'ok' if check.ok else 'FAILED'} - {check.detail}")

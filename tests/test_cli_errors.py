@@ -191,3 +191,14 @@ def test_unreachable_database_at_start_is_retried_one_line_each_time(tmp_path: P
     assert lines[-1].startswith("error: database unreachable")
     assert "Traceback" not in result.stderr
     assert len(lines) == 4  # the start line, two retries, the error
+
+
+def test_status_with_the_database_down_is_unhealthy_for_monitoring(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(GOOD, encoding="utf-8")
+    result = run_cli(tmp_path, ["status"], {
+        "MAILFLOW_STORAGE_DATABASE_URL":
+            "postgresql://mailflow@127.0.0.1:9/mailflow?connect_timeout=2"})
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0].endswith("UNHEALTHY")
+    assert "database: FAILED - database unreachable" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
