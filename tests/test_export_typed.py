@@ -44,6 +44,8 @@ def test_demo_shows_no_python_values(demo_dir: tuple[Path, str]) -> None:
     assert re.search(r"是否影响现网用户│?[是否]", flat)
     assert "事项" in out and "负责人" in out  # action items as a table
     assert "requests export demo.xlsx --demo" in out
+    # replies say when the person sent the mail (its Date header), not the demo's 11:00
+    assert re.search(r"您于 2026-11-23 09:\d\d 发来", out)
 
 
 def test_export_after_the_demo_says_where_its_data_is(demo_dir: tuple[Path, str]) -> None:
