@@ -1,6 +1,6 @@
 """Seed inputs: the shared third-party corpus (../shared/corpus) plus mails and forms we build.
 
-The corpus sits beside the repository (see docs/HELPERS.md); when it is missing the seeds
+The corpus sits beside the repository (see CONTRIBUTING.md); when it is missing the seeds
 fall back to what :mod:`mailflow_testing.mailbuild` and the blank forms give, so a target
 still runs, only with a poorer start.
 """
@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from mailflow.paths import bundled_dir
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
-FORMS = REPO / "forms"
+FORMS = bundled_dir("forms")  # the package's own, or a checkout's forms/
 BLANK_FORMS = FORMS / "blank"
 
 _NOT_MAIL_SUFFIXES = frozenset(

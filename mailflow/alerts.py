@@ -26,7 +26,8 @@ from mailflow.templates import Templates
 
 log = structlog.get_logger(__name__)
 
-WATCHED = ("mail_send_failed", "mail_bounced", "mail_quarantined")
+WATCHED = ("mail_send_failed", "mail_bounced", "mail_quarantined", "mail_unanswerable",
+           "mailbox_login_refused")
 PURPOSE = "admin_alert"
 
 
@@ -65,9 +66,22 @@ def _queue(session: Session, settings: Settings, templates: Templates, admin: st
                 items.append({"kind": "bounced", "to": ", ".join(row.recipients),
                               "subject": row.subject,
                               "reason": str(event.detail.get("reason", ""))})
+        elif event.action == "mailbox_login_refused":
+            items.append({"kind": "login_refused", "to": str(event.detail.get("username", "")),
+                          "subject": f"IMAP {event.detail.get('host', '')}",
+                          "reason": str(event.detail.get("reason", ""))})
         elif event.mail_id is not None:
             mail = session.get(InboundMail, event.mail_id)
-            if mail is not None:
+            if mail is None:
+                continue
+            if event.action == "mail_unanswerable":
+                # archived but nobody to answer (no usable or an ambiguous From): never
+                # dropped in silence
+                items.append({"kind": "unanswerable",
+                              "to": mail.from_name or mail.from_addr or "",
+                              "subject": mail.subject,
+                              "reason": str(event.detail.get("reason", ""))})
+            else:
                 items.append({"kind": "quarantined", "to": mail.from_addr,
                               "subject": mail.subject, "reason": mail.status_reason})
     if not events:

@@ -1,23 +1,39 @@
-"""The ``mailflow`` command: run, demo, db, forms, requests, config."""
+"""The ``mailflow`` command: run, demo, db, forms, requests, config; the operator's commands
+(outbox, quarantine, status, metrics) live in cli_ops.py and are registered at the end.
+
+Every failure that comes from the environment ends as one line on stderr and a non-zero exit
+(``main``); a traceback only with ``--debug`` or for a bug (then it is logged).
+"""
 
 from __future__ import annotations
 
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
+from typer._click import exceptions as click  # the Click typer bundles
 
+from mailflow.cli_state import DEFAULT_CONFIG, console, echo, settings, state, version, warn
 from mailflow.clock import clock_from
-from mailflow.config import Settings, load_settings
-from mailflow.errors import MailflowError
+from mailflow.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    AuthError,
+    ConfigError,
+    OperatorError,
+    explain,
+)
 from mailflow.logs import configure
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="mailflow: an IT department's request forms, approvals and archive by e-mail.",
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -29,24 +45,13 @@ app.add_typer(forms_app, name="forms")
 app.add_typer(requests_app, name="requests")
 app.add_typer(config_app, name="config")
 
-console = Console()
-err = Console(stderr=True)
-DEFAULT_CONFIG = Path("config.toml")
+DEMO_DIR_DEFAULT = Path("storage/demo")
 
 
-class State:
-    config_path: Path | None = None
-    settings: Settings | None = None
-
-
-state = State()
-
-
-def settings() -> Settings:
-    if state.settings is None:
-        state.settings = load_settings(state.config_path)
-        configure(state.settings.service.log_level, state.settings.service.log_format)
-    return state.settings
+def _print_version(value: bool) -> None:
+    if value:
+        echo(f"mailflow {version()}")
+        raise typer.Exit
 
 
 @app.callback()
@@ -56,11 +61,17 @@ def main_options(
         typer.Option("--config", "-c", help="TOML config file (default ./config.toml, else the "
                      "embedded default).", envvar="MAILFLOW_CONFIG"),
     ] = None,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the full traceback of a failure.")] = False,
+    _version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False,
 ) -> None:
     if config is None and DEFAULT_CONFIG.exists():
         config = DEFAULT_CONFIG
     state.config_path = config
     state.settings = None
+    state.debug = state.debug or debug
 
 
 @app.command()
@@ -75,10 +86,20 @@ def run(
         help="With --once: show a progress bar (default: when stderr is a terminal).")] = None,
 ) -> None:
     """Watch the mailbox: take mail in, archive it, answer it, send what is queued."""
-    from mailflow.progress import ProgressDisplay
-    from mailflow.service import Service
+    import structlog
 
-    service = Service(settings(), clock_from(now))
+    from mailflow.progress import ProgressDisplay
+    from mailflow.service import Service, wait_for_database
+    from mailflow.systemd import Notifier
+
+    s = settings()
+    clock = clock_from(now)
+    notifier = Notifier.from_environment()
+    structlog.get_logger("mailflow").info("mailflow starting", version=version(),
+                                          once=once, config=str(state.config_path or ""))
+    wait_for_database(s.storage.resolved_database_url(), attempts=3 if once else None,
+                      notifier=notifier)
+    service = Service(s, clock, notifier=notifier)
     if once:
         show = progress if progress is not None else sys.stderr.isatty()
         try:
@@ -87,19 +108,17 @@ def run(
         finally:
             service.close()
         i, d = report.intake, report.delivery
-        console.print(
-            f"taken in {i.taken_in}, duplicates {i.duplicates}, already done {i.already_done}, "
-            f"quarantined {i.quarantined}; sent {d.sent}, deferred {d.deferred}, "
-            f"failed {d.failed}"
-        )
+        echo(f"taken in {i.taken_in}, duplicates {i.duplicates}, already done {i.already_done}, "
+             f"quarantined {i.quarantined}; sent {d.sent}, deferred {d.deferred}, "
+             f"failed {d.failed}")
         return
     service.run_forever()
 
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its data.")] = Path(
-        "storage/demo"),
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its data.")] = (
+        DEMO_DIR_DEFAULT),
 ) -> None:
     """Run mailflow on bundled sample mails (SQLite + Maildir, replies to a local folder)."""
     from mailflow.demo import run_demo
@@ -114,9 +133,11 @@ def db_upgrade() -> None:
     from mailflow.store.db import current_revision, make_engine, upgrade
 
     engine = make_engine(settings().storage.resolved_database_url())
-    upgrade(engine)
-    console.print(f"database at revision {current_revision(engine)}")
-    engine.dispose()
+    try:
+        upgrade(engine)
+        echo(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
 
 
 @forms_app.command("generate")
@@ -125,9 +146,12 @@ def forms_generate(directory: Path) -> None:
     from mailflow.documents.definitions import load_catalog
     from mailflow.documents.generate import generate_blank_forms
 
+    if directory.exists() and not directory.is_dir():
+        raise OperatorError(f"forms generate: {directory} is a file, not a directory; name a "
+                            "directory (it is created when missing)")
     catalog = load_catalog(settings().forms.definitions_dir)
     for path in generate_blank_forms(catalog, directory):
-        typer.echo(str(path))
+        echo(str(path))
 
 
 @requests_app.command("export")
@@ -138,7 +162,10 @@ def requests_export(
     last: Annotated[str | None, typer.Option(
         "--to", help="Last day, included (YYYY-MM-DD).")] = None,
     kind: Annotated[str | None, typer.Option(
-        "--kind", help="Only this form kind (data_extraction, account, ...).")] = None,
+        "--kind", help="Only this form kind and its columns (data_extraction, account, ...)."
+    )] = None,
+    demo_data: Annotated[bool, typer.Option(
+        "--demo", help=f"Export the demo's requests ({DEMO_DIR_DEFAULT}).")] = False,
     progress: Annotated[bool | None, typer.Option(
         "--progress/--no-progress",
         help="Show a progress bar (default: when stderr is a terminal).")] = None,
@@ -149,12 +176,25 @@ def requests_export(
 
     from mailflow.documents.definitions import load_catalog
     from mailflow.progress import ProgressDisplay
-    from mailflow.requests_export import Period, RequestSheet, export_requests
+    from mailflow.requests_export import Period, RequestSheet, check_target, export_requests
     from mailflow.store.db import make_engine, session_factory, upgrade
     from mailflow.templates import Templates
 
-    s = settings()
     period = Period(_day(first, "--from"), _day(last, "--to"))
+    if period.first and period.last and period.first > period.last:
+        raise OperatorError(f"--from {period.first} is later than --to {period.last}; give the "
+                            "earlier day first")
+    check_target(path)
+    if demo_data:
+        from mailflow.demo import demo_settings
+
+        s = demo_settings(DEMO_DIR_DEFAULT.resolve())
+        configure("warning")
+        if not (DEMO_DIR_DEFAULT / "mailflow.db").is_file():
+            raise OperatorError(f"no demo data in {DEMO_DIR_DEFAULT.resolve()}; run "
+                                "`mailflow demo` in this directory first")
+    else:
+        s = settings()
     sheet = RequestSheet(load_catalog(s.forms.definitions_dir),
                          Templates(s.service.templates_dir, s.service.language),
                          ZoneInfo(s.service.timezone), period, kind)
@@ -167,7 +207,11 @@ def requests_export(
                                       display.update if show else None)
     finally:
         engine.dispose()
-    console.print(f"{written} requests written to {path}")
+    echo(f"{written} requests written to {path}")
+    demo_db = DEMO_DIR_DEFAULT / "mailflow.db"
+    if written == 0 and not demo_data and demo_db.is_file():
+        warn(f"the demo's requests are in {demo_db.resolve()}, not in the configured "
+             "database; export them with --demo")
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -176,34 +220,103 @@ def _day(text: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date like 2026-11-01",
-                                 param_hint=option) from None
+        raise OperatorError(f"{option} {text!r} is not a date; write it like 2026-11-01"
+                            ) from None
 
 
 @config_app.command("check")
 def config_check() -> None:
     """Validate the configuration and print where mailflow will read, write and send."""
     s = settings()
-    console.print(f"config: {state.config_path or '(embedded default)'}")
-    console.print(f"mailbox: {s.mailbox.source} "
-                  f"{s.mailbox.host or s.mailbox.maildir_path} folder {s.mailbox.folder}")
+    echo(f"config: {state.config_path or '(embedded default)'}")
+    where = s.mailbox.host and f"{s.mailbox.host}:{s.mailbox.port} ({s.mailbox.security})"
+    echo(f"mailbox: {s.mailbox.source} {where or s.mailbox.maildir_path} "
+         f"folder {s.mailbox.folder}")
     outbox_dir = s.storage.resolved_outbox_dir()
-    console.print(f"smtp: {s.smtp.host or f'none: replies go to {outbox_dir}'}")
-    console.print(f"database: {_redact(s.storage.resolved_database_url())}")
-    console.print(f"archive: {s.storage.resolved_archive_dir()}")
-    console.print(f"directory: {len(s.people)} people, {len(s.departments)} departments, "
-                  f"{len(s.systems)} systems")
+    smtp = s.smtp.host and f"{s.smtp.host}:{s.smtp.port} ({s.smtp.security})"
+    echo(f"smtp: {smtp or f'none: replies go to {outbox_dir}'}")
+    echo(f"data directory: {s.storage.data_dir}")
+    echo(f"database: {redact(s.storage.resolved_database_url())}")
+    echo(f"archive: {s.storage.resolved_archive_dir()}")
+    echo(f"templates: {s.service.templates_dir}")
+    echo(f"forms: {s.forms.definitions_dir}")
+    echo(f"directory: {len(s.people)} people, {len(s.departments)} departments, "
+         f"{len(s.systems)} systems")
+    for key, directory in (("[service] templates_dir", s.service.templates_dir),
+                           ("[forms] definitions_dir", s.forms.definitions_dir)):
+        if not directory.is_dir():
+            raise ConfigError(f"{key}: directory {directory} does not exist; fix it, or "
+                              "remove the key to use the bundled one")
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
 
 
-def main() -> None:
+# -- the operator's commands (and further command modules) --------------------------------
+from mailflow import cli_ops  # noqa: E402  (registers on app; imports this module's app)
+
+cli_ops.register(app)
+
+
+# -- the entry point ----------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    """Run the command; environment failures become one line on stderr and an exit status
+    (2 usage/config, 69 a server unreachable, 78 credentials refused, 1 otherwise)."""
+    import os
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    state.debug = "--debug" in args or os.environ.get("MAILFLOW_DEBUG", "") not in ("", "0")
+    command = typer.main.get_command(app)
     try:
-        app()
-    except MailflowError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise SystemExit(2) from exc
+        code = command.main(args=args, prog_name="mailflow", standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        echo(exc.format_message())  # asked for nothing: the help, on stdout
+        raise SystemExit(EXIT_USAGE) from None
+    except click.UsageError as exc:
+        hint = f"; see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
+        _fail(exc, f"{exc.format_message().rstrip('.')}{hint}", EXIT_USAGE)
+    except typer.Abort:
+        _fail(None, "interrupted", 130)
+    except click.ClickException as exc:
+        _fail(exc, exc.format_message(), exc.exit_code or EXIT_FAILURE)
+    except KeyboardInterrupt:
+        _fail(None, "interrupted", 130)
+    except Exception as exc:
+        line = explain(exc)
+        if line is None:  # a bug: the traceback is logged, the operator still gets one line
+            import structlog
+
+            structlog.get_logger("mailflow").exception("internal error")
+            _fail(None, f"internal error: {type(exc).__name__}: {exc} (this is a bug: the "
+                  "traceback is in the log above; please report it)", EXIT_FAILURE)
+        _fail(exc, line, _status_of(exc))
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _status_of(exc: BaseException) -> int:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from mailflow.errors import SourceError
+
+    if isinstance(exc, AuthError):
+        return EXIT_CONFIG
+    if isinstance(exc, ConfigError | OperatorError):
+        return EXIT_USAGE
+    if isinstance(exc, (OperationalError, InterfaceError, SourceError)):
+        return EXIT_UNAVAILABLE
+    return EXIT_FAILURE
+
+
+def _fail(exc: BaseException | None, line: str, status: int) -> NoReturn:
+    """One line on stderr (never wrapped, never read as markup); the traceback too with
+    --debug."""
+    if state.debug and exc is not None:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    sys.stderr.write(f"error: {' '.join(line.split())}\n")
+    sys.stderr.flush()
+    raise SystemExit(status)

@@ -36,6 +36,7 @@ class ServiceSettings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     lease_seconds: float = Field(default=15.0, ge=3)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @field_validator("timezone")
     @classmethod
@@ -59,7 +60,7 @@ class MailboxSettings(_Section):
     folder: str = "INBOX"
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
-    maildir_path: Path = Path("storage/maildir")
+    maildir_path: Path = Path("maildir")
     idle: bool = True
     poll_interval_seconds: float = Field(default=30.0, gt=0)
     fetch_batch: int = Field(default=100, ge=1, le=1000)
@@ -94,11 +95,25 @@ class SmtpSettings(_Section):
         return bool(self.host)
 
 
+#: the database engines mailflow is built and tested for (SQLAlchemy URL schemes)
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
 class StorageSettings(_Section):
     database_url: str = ""
     data_dir: Path = Path("storage")
     archive_dir: Path | None = None
     outbox_dir: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        if value and scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported database {scheme or value!r}: use sqlite:///FILE or "
+                "postgresql://USER@HOST/DB (mailflow runs on SQLite and PostgreSQL only)")
+        return value
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'mailflow.db'}"
@@ -192,52 +207,145 @@ class Settings(_Section):
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read *path* (or the embedded default when None), apply environment overrides, validate."""
+    """Read *path* (or the embedded default when None), apply environment overrides, validate.
+
+    Relative paths in the file mean relative to the data directory (``[storage] data_dir``,
+    itself relative to the working directory when not absolute), never to the directory the
+    file is in: a config in /etc must not put the database under /etc."""
     env = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
     text = ""
     if path is not None:
+        text = _read_config(path)
         try:
-            text = path.read_text(encoding="utf-8")
             raw = tomllib.loads(text)
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file {path} does not exist") from exc
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    _apply_env(raw, env)
+            raise ConfigError(f"{path}: not valid TOML: {exc}; fix the file and run "
+                              "`mailflow config check`") from exc
+    from_env = _apply_env(raw, env)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, path, text)) from exc
-    return _relative_to(settings, path.parent if path is not None else Path.cwd())
+        raise ConfigError(_explain(exc, path, text, from_env)) from exc
+    return _relative_to(settings, Path.cwd())
 
 
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
-    """``MAILFLOW_SMTP_PASSWORD=…`` overrides ``[smtp] password``; any scalar key works."""
-    for section, model in (
-        ("service", ServiceSettings),
-        ("mailbox", MailboxSettings),
-        ("smtp", SmtpSettings),
-        ("storage", StorageSettings),
-        ("forms", FormsSettings),
-    ):
+def _read_config(path: Path) -> str:
+    """The file's text, or a ConfigError that says what is wrong with *path* and what to do."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist; give an existing file with "
+                          "--config or MAILFLOW_CONFIG (see config.example.toml)") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"config file {path} is a directory; name the TOML file itself, "
+                          f"e.g. --config {path / 'config.toml'}") from exc
+    except PermissionError as exc:
+        raise ConfigError(f"config file {path} cannot be read (permission denied); run as the "
+                          "user it belongs to or fix its mode") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({exc.reason} at byte "
+                          f"{exc.start}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from exc
+
+
+def env_sections() -> dict[str, type[BaseModel]]:
+    """The sections whose scalar keys may come from the environment: every table-valued
+    section of Settings (sections added later take part without being listed here)."""
+    out: dict[str, type[BaseModel]] = {}
+    for name, info in Settings.model_fields.items():
+        model = info.annotation
+        if isinstance(model, type) and issubclass(model, _Section):
+            out[name] = model
+    return out
+
+
+def env_variable(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section}_{key}".upper()
+
+
+#: MAILFLOW_* variables that are not configuration keys (the CLI's and the test suite's own)
+OTHER_VARIABLES = frozenset({"MAILFLOW_CONFIG", "MAILFLOW_NOW", "MAILFLOW_DEBUG",
+                             "MAILFLOW_TEST_PG_URL"})
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """``MAILFLOW_SMTP_PASSWORD=…`` overrides ``[smtp] password``; any scalar key works.
+    Returns which (section, key) came from which variable, to blame errors on it."""
+    used: dict[tuple[str, str], str] = {}
+    for section, model in env_sections().items():
         for key in model.model_fields:
-            value = env.get(f"{ENV_PREFIX}{section}_{key}".upper())
+            name = env_variable(section, key)
+            value = env.get(name)
             if value is not None:
                 raw.setdefault(section, {})[key] = value
+                used[(section, key)] = name
+    return used
 
 
-def _explain(exc: ValidationError, path: Path | None, text: str) -> str:
+def unknown_env_variables(env: Mapping[str, str]) -> list[str]:
+    """Warnings for MAILFLOW_* variables that set nothing (a misspelling is otherwise silently
+    ignored), each naming the closest real variable."""
+    import difflib
+
+    known = {env_variable(section, key)
+             for section, model in env_sections().items() for key in model.model_fields}
+    known |= OTHER_VARIABLES
+    warnings = []
+    for name in sorted(env):
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            warnings.append(f"environment variable {name} is not a mailflow setting and is "
+                            f"ignored{hint}")
+    return warnings
+
+
+#: ports that belong to one security mode: a mismatch almost always hangs or fails the TLS
+#: handshake, so it is worth a warning (a non-standard port is left alone)
+_TLS_PORTS = {465, 993, 995}
+_PLAIN_PORTS = {25, 143, 587, 110}
+
+
+def security_warnings(settings: Settings) -> list[str]:
+    """Port/security combinations that are almost certainly a mistake."""
+    out = []
+    pairs = [("smtp", settings.smtp.port, settings.smtp.security)]
+    if settings.mailbox.source == "imap":
+        pairs.append(("mailbox", settings.mailbox.port, settings.mailbox.security))
+    for section, port, security in pairs:
+        if security == "tls" and port in _PLAIN_PORTS:
+            out.append(f"[{section}] port = {port} with security = \"tls\": port {port} "
+                       "normally speaks plain text first; use security = \"starttls\" or "
+                       f"the implicit-TLS port ({465 if section == 'smtp' else 993})")
+        elif security != "tls" and port in _TLS_PORTS:
+            out.append(f"[{section}] port = {port} with security = \"{security}\": port "
+                       f"{port} expects TLS from the first byte; use security = \"tls\"")
+    return out
+
+
+def _explain(exc: ValidationError, path: Path | None, text: str,
+             from_env: Mapping[tuple[str, str], str]) -> str:
+    """One line: every problem, each naming the key (or the environment variable it came
+    from), the value and, for the file, the line; then what to do."""
     where = str(path) if path else "default configuration"
-    lines = [f"{where}: invalid configuration"]
+    problems = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"] if part != "__root__")
         value = err.get("input")
         shown = "" if isinstance(value, dict) else f" = {value!r}"
+        variable = (from_env.get((str(err["loc"][0]), str(err["loc"][1])))
+                    if len(err["loc"]) == 2 else None)
+        if variable is not None:
+            problems.append(f"{variable}{shown} (from the environment, for "
+                            f"{loc}): {err['msg']}")
+            continue
         line_no = _line_of(text, err["loc"])
         at = f" (line {line_no})" if line_no else ""
-        lines.append(f"  {loc or '(top level)'}{shown}{at}: {err['msg']}")
-    return "\n".join(lines)
+        problems.append(f"{loc or '(top level)'}{shown}{at}: {err['msg']}")
+    return (f"{where}: invalid configuration: {'; '.join(problems)}; fix it and run "
+            "`mailflow config check`")
 
 
 def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
@@ -258,16 +366,19 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     return None
 
 
-def _relative_to(settings: Settings, base: Path) -> Settings:
-    """Relative paths in a config file mean relative to that file, not to the caller's cwd."""
+def _relative_to(settings: Settings, cwd: Path) -> Settings:
+    """Relative paths mean relative to the data directory (never to the config file's
+    directory, /etc/mailflow in a deployment); a relative data directory is relative to the
+    working directory."""
+    st = settings.storage
+    data_dir = st.data_dir if st.data_dir.is_absolute() else cwd / st.data_dir
 
     def fix(p: Path) -> Path:
-        return p if p.is_absolute() else base / p
+        return p if p.is_absolute() else data_dir / p
 
-    st = settings.storage
     storage = st.model_copy(
         update={
-            "data_dir": fix(st.data_dir),
+            "data_dir": data_dir,
             "archive_dir": fix(st.archive_dir) if st.archive_dir else None,
             "outbox_dir": fix(st.outbox_dir) if st.outbox_dir else None,
         }
@@ -277,15 +388,18 @@ def _relative_to(settings: Settings, base: Path) -> Settings:
         rel = url.removeprefix("sqlite:///")
         if rel and rel != ":memory:":
             storage = storage.model_copy(update={"database_url": f"sqlite:///{fix(Path(rel))}"})
-    mailbox = settings.mailbox.model_copy(
-        update={"maildir_path": fix(settings.mailbox.maildir_path)}
-    )
+    mailbox = settings.mailbox.model_copy(update={
+        "maildir_path": fix(settings.mailbox.maildir_path),
+        "cafile": fix(settings.mailbox.cafile) if settings.mailbox.cafile else None,
+    })
+    smtp = settings.smtp.model_copy(update={
+        "cafile": fix(settings.smtp.cafile) if settings.smtp.cafile else None,
+    })
     service = settings.service.model_copy(
         update={"templates_dir": fix(settings.service.templates_dir)}
     )
     forms = settings.forms.model_copy(
         update={"definitions_dir": fix(settings.forms.definitions_dir)}
     )
-    return settings.model_copy(
-        update={"storage": storage, "mailbox": mailbox, "service": service, "forms": forms}
-    )
+    return settings.model_copy(update={"storage": storage, "mailbox": mailbox, "smtp": smtp,
+                                       "service": service, "forms": forms})

@@ -139,6 +139,14 @@ class OutboxDelivery:
                     self._settings.from_address, item.recipients, item.raw
                 )
             except SendError as exc:
+                if exc.auth:
+                    # the server refused our credentials: no mail is at fault, none is
+                    # counted or failed; all wait until the password is fixed
+                    self._release(items[index:])
+                    report.deferred += len(items) - index
+                    log.error("SMTP login refused; mail waits in the outbox", error=str(exc),
+                              waiting=len(items) - index)
+                    return False
                 self._record_failure(item, exc, report)
                 if not exc.permanent and exc.code is None:
                     # server unreachable: give the rest back and try again later
@@ -153,7 +161,8 @@ class OutboxDelivery:
                              recipients=list(item.recipients))
             report.sent += 1
             log.info("mail sent", outbox_id=item.id, message_id=item.message_id,
-                     purpose=item.purpose)
+                     purpose=item.purpose, recipients=list(item.recipients),
+                     reference=item.reference)
         return True
 
     def _archive_copies(self, items: Sequence[outbox.OutboxItem]) -> list[str]:
@@ -177,10 +186,12 @@ class OutboxDelivery:
                              message_id=item.message_id, error=str(exc), attempts=attempts)
                 report.failed += 1
                 log.error("mail not sent, giving up", outbox_id=item.id,
-                          message_id=item.message_id, error=str(exc), attempts=attempts)
+                          message_id=item.message_id, recipients=list(item.recipients),
+                          reference=item.reference, error=str(exc), attempts=attempts)
             else:
                 outbox.mark_retry(session, item.id, next_at=now + self._backoff(attempts),
                                   error=str(exc))
                 report.deferred += 1
                 log.warning("mail deferred", outbox_id=item.id, message_id=item.message_id,
+                            recipients=list(item.recipients), reference=item.reference,
                             error=str(exc), attempts=attempts)

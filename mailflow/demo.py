@@ -14,7 +14,9 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func, select
 
 from mailflow.clock import FixedClock, parse_instant
@@ -24,8 +26,8 @@ from mailflow.config import (
     SmtpSettings,
     StorageSettings,
 )
+from mailflow.display import TableValue
 from mailflow.paths import DEMO_DIR
-from mailflow.requests_export import cell_text
 from mailflow.service import Service
 from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
 
@@ -61,8 +63,8 @@ def run_demo(directory: Path, console: Console) -> None:
     for sub in ("cur", "new", "tmp"):
         (directory / "maildir" / sub).mkdir(exist_ok=True)
     settings = demo_settings(directory)
-    console.print(f"[bold]mailflow demo[/bold] — data in {directory}")
-    console.print(f"mailbox: Maildir {settings.mailbox.maildir_path} "
+    console.print(f"[bold]mailflow demo[/bold] — data in {escape(str(directory))}")
+    console.print(f"mailbox: Maildir {escape(str(settings.mailbox.maildir_path))} "
                   f"({sum(1 for _ in (directory / 'maildir' / 'cur').iterdir())} sample mails)")
     service = Service(settings, FixedClock(parse_instant(DEMO_NOW)))
     try:
@@ -78,12 +80,17 @@ def run_demo(directory: Path, console: Console) -> None:
     i = report.intake
     console.print(
         f"\ntaken in {i.taken_in} mails (archived: {blobs}, quarantined: {i.quarantined}); "
-        f"replies written: {report.delivery.sent} → {settings.storage.resolved_outbox_dir()}"
+        f"replies written: {report.delivery.sent} → {settings.storage.resolved_outbox_dir()}",
+        markup=False,
     )
     console.print(f"archive: {settings.storage.resolved_archive_dir()}  "
-                  f"database: {settings.storage.resolved_database_url()}")
+                  f"database: {settings.storage.resolved_database_url()}", markup=False)
     console.print(f"done in {time.monotonic() - started:.1f} s. Run it again: the same result, "
                   "from a fresh copy of the sample mailbox.")
+    console.print("the request list as a spreadsheet: mailflow requests export demo.xlsx --demo"
+                  + ("" if directory == Path("storage/demo").resolve() else
+                     f" (after `mailflow demo` without --dir; this run's data is in {directory})"),
+                  markup=False)
 
 
 def _print_mails(service: Service, console: Console) -> None:
@@ -101,35 +108,52 @@ def _print_mails(service: Service, console: Console) -> None:
             if mail_id is not None and isinstance(detail, dict):
                 refs.setdefault(mail_id, []).append(f"→ {detail.get('reference', '')}")
     for mail in mails:
-        table.add_row(
+        table.add_row(*(Text(cell) for cell in (
             str(mail.id),
             f"{mail.from_name} <{mail.from_addr}>" if mail.from_name else mail.from_addr,
             mail.subject[:40],
             mail.kind if mail.kind == "human" else f"{mail.kind}\n({mail.kind_reason})",
             STATUS_ZH.get(mail.status, mail.status),
             ", ".join(refs.get(mail.id, [])),
-        )
+        )))
     console.print(table)
 
 
 def _print_forms(service: Service, settings: Settings, console: Console) -> None:
-    from mailflow.documents.definitions import load_catalog
+    from mailflow.display import ValueDisplay
+    from mailflow.documents.definitions import FieldType, load_catalog
 
     catalog = load_catalog(settings.forms.definitions_dir)
+    display = ValueDisplay(service.templates)
     with service.factory() as session:
         requests = session.execute(select(Request).order_by(Request.id)).scalars().all()
     for req in requests:
         if not req.fields or req.kind not in catalog.forms:
             continue
         form = catalog.get(req.kind)
-        labels = {f.key: f.label_zh for f in form.fields}
+        defs = {f.key: f for f in form.fields}
         table = Table(title=f"{req.reference} · {form.title_zh} · 读取的字段 / fields read",
                       show_header=False)
         table.add_column("栏目")
         table.add_column("值", overflow="fold")
         for key, value in req.fields.items():
-            table.add_row(labels.get(key, key), str(cell_text(value)))
+            f = defs.get(key)
+            label = display.label(f) if f is not None else key
+            if f is not None and f.type is FieldType.TABLE and isinstance(value, list):
+                table.add_row(label, _small_table(display.table(value, f)))
+            else:
+                table.add_row(label, Text(display.text(value, f)))
         console.print(table)
+
+
+def _small_table(value: TableValue) -> Table:
+    """An action-item list as a table inside the field table (事项 | 负责人 | 完成时间)."""
+    inner = Table(show_edge=False, pad_edge=False, box=None)
+    for heading in value.header:
+        inner.add_column(heading, overflow="fold")
+    for row in value.rows:
+        inner.add_row(*(Text(cell) for cell in row))
+    return inner
 
 
 def _print_replies(service: Service, settings: Settings, console: Console) -> None:
@@ -143,7 +167,7 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
     for row in rows:
         msg = BytesParser(policy=policy.default).parsebytes(row.raw)
         names = [part.get_filename() or "" for part in msg.iter_attachments()]
-        table.add_row(row.primary_recipient, row.subject, ", ".join(names))
+        table.add_row(Text(row.primary_recipient), Text(row.subject), Text(", ".join(names)))
     console.print(table)
     samples = (
         ("回执 / receipt", lambda r: r.purpose == "requester_ack"),
@@ -158,6 +182,6 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
         msg = BytesParser(policy=policy.default).parsebytes(sample.raw)
         body = msg.get_body(preferencelist=("plain",))
         if isinstance(body, EmailMessage):
-            console.print(f"\n[bold]{title}[/bold] — to {sample.primary_recipient}, "
-                          f"subject: {sample.subject}")
+            console.print(f"\n[bold]{title}[/bold] — to {escape(sample.primary_recipient)}, "
+                          f"subject: {escape(sample.subject)}")
             console.print(str(body.get_content()).strip(), highlight=False, markup=False)

@@ -137,6 +137,7 @@ class _Taken:
     message_id: str | None
     digest: str
     duplicate: bool
+    references: tuple[str, ...] = ()
 
 
 class _Seen:
@@ -366,12 +367,17 @@ class Intake:
                          source=source_key)
             return _Taken(uid, "duplicate", "", duplicate, parsed.message_id, p.digest, True)
         mail = self._record(session, source_key, p, now)
-        status = self._respond(session, mail, parsed, p.classification, now)
+        noted: list[str] = []
+        session.info[audit.REFERENCES_NOTED] = noted
+        try:
+            status = self._respond(session, mail, parsed, p.classification, now)
+        finally:
+            session.info.pop(audit.REFERENCES_NOTED, None)
         mail.status = status
         session.connection().execute(_SET_STATUS, {"mail_pk": mail.id, "new_status": status})
         self._remember(session, source_key, uid, mail.id, "processed", now)
         return _Taken(uid, status, p.classification.kind.value, mail.id, parsed.message_id,
-                      p.digest, False)
+                      p.digest, False, tuple(dict.fromkeys(noted)))
 
     @staticmethod
     def _report_taken(item: _Taken, report: IntakeReport) -> None:
@@ -384,7 +390,7 @@ class Intake:
             report.taken_in += 1
             report.outcomes.append((item.uid, item.status, item.kind))
             bound.info("mail taken in", mail_id=item.mail_id, kind=item.kind,
-                       status=item.status)
+                       status=item.status, reference=", ".join(item.references))
 
     def _record(self, session: Session, source_key: str, p: _Prepared, now: datetime
                 ) -> InboundMail:

@@ -1,4 +1,10 @@
-"""Structured logs: every line says which mail / request it concerns (bound key-values)."""
+"""Structured logs: every line says which mail / request it concerns (bound key-values).
+
+One formatter for everything: structlog's own lines and those of the libraries that log
+through the standard library (Alembic's "Context impl SQLiteImpl.", SQLAlchemy, asyncio) go
+through the same ProcessorFormatter, so the JSON stream stays one JSON object a line. The
+libraries are quiet by default (warnings only; all of them at log_level = "debug").
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,10 @@ import logging
 import sys
 
 import structlog
+
+#: libraries whose info lines are noise for an operator (shown at log_level = "debug")
+CHATTY = ("alembic", "sqlalchemy", "asyncio", "aiosmtplib", "imapclient", "urllib3",
+          "httpx", "uvicorn", "multipart")
 
 
 class _CurrentStderr:
@@ -21,21 +31,41 @@ class _CurrentStderr:
 
 def configure(level: str = "info", fmt: str = "console") -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s")
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: structlog.types.Processor
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
+        shared.append(structlog.processors.format_exc_info)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
+    handler = logging.StreamHandler(_CurrentStderr())
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG
+                                         else max(numeric, logging.WARNING))
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.alerts import PURPOSE as ALERT_PURPOSE
 from mailflow.config import Settings
+from mailflow.display import sent_time
 from mailflow.documents.outcome import NO_FORMS, AcceptedForm, AttachmentProblem, FormsOutcome
 from mailflow.mail.bounces import bounce_reason, bounced_ids
 from mailflow.mail.classify import Classification, MailKind
@@ -297,7 +298,10 @@ class Reception:
             "accepted": outcome.accepted,
             "problems": outcome.problems,
             "notes": outcome.notes,
-            "received_at": now.astimezone(self._zone).strftime("%Y-%m-%d %H:%M"),
+            # "您于 … 发来": when the person sent it (its Date header when plausible), not
+            # when mailflow got round to it (a backlog after an outage)
+            "received_at": sent_time(parsed.date, now).astimezone(self._zone)
+            .strftime("%Y-%m-%d %H:%M"),
             "attachment_names": [a.filename for a in parsed.attachments],
             "form_titles": self._titles,
         }

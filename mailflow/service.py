@@ -30,7 +30,7 @@ from mailflow.clock import Clock, SystemClock
 from mailflow.config import Settings
 from mailflow.delivery import DeliveryReport, OutboxDelivery
 from mailflow.documents.outcome import FormsOutcome
-from mailflow.errors import SourceError
+from mailflow.errors import AuthError, SourceError
 from mailflow.intake import Intake, IntakeReport, Progress
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
@@ -42,12 +42,16 @@ from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
 from mailflow.store.db import DB_UNAVAILABLE, make_engine, session_factory, transaction, upgrade
 from mailflow.store.models import OutboxMessage, utc
+from mailflow.systemd import Notifier
 from mailflow.templates import Templates
 
 log = structlog.get_logger(__name__)
 
 
 MAILBOX_LEASE = "mailbox"
+#: refused logins in a row before ``run`` stops trying: AD-backed mail servers lock an
+#: account after a few wrong passwords, and retrying the same one can never succeed
+AUTH_ATTEMPTS = 3
 
 
 class StopRequested(Exception):
@@ -70,8 +74,10 @@ class Service:
         transport: Transport | None = None,
         worker: str | None = None,
         after_commit: Callable[[str], None] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
+        self.notifier = notifier or Notifier(None)
         self.clock = clock
         self.engine = make_engine(settings.storage.resolved_database_url())
         upgrade(self.engine)
@@ -178,6 +184,7 @@ class Service:
         if self._after_commit_hook is not None:
             self._after_commit_hook(uid)
         self._keep_lease()  # one mail may take long (legacy .doc conversion): renew per mail
+        self.notifier.alive()  # and a backlog of thousands takes minutes: the watchdog hears
 
     def _release_stale_claims(self) -> None:
         """Free outbox claims nobody is working on: our own (between two drains this worker
@@ -208,8 +215,13 @@ class Service:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
         backoff = 1.0
+        refused = 0
+        if self.settings.service.metrics_port:
+            self._serve_metrics()
+        self.notifier.ready(f"mailflow running as {self.worker}")
         try:
             while not self._stop.is_set():
+                self.notifier.alive()
                 if not self._hold_lease():
                     # standby: another process reads the mailbox; help with the outbox
                     self._guarded(self.send_due)
@@ -220,10 +232,19 @@ class Service:
                 try:
                     source.open()
                     log.info("mailbox open", source=source.source_key, worker=self.worker)
-                    backoff = 1.0
+                    backoff, refused = 1.0, 0
+                    self.notifier.status("reading the mailbox")
                     self._serve(source)
                 except StopRequested:
                     break
+                except AuthError as exc:
+                    refused += 1
+                    self._login_refused(exc, refused)
+                    if refused >= AUTH_ATTEMPTS:
+                        raise
+                    if self._sleep(backoff):
+                        break
+                    backoff = min(backoff * 4, 60.0)
                 except (SourceError, *DB_UNAVAILABLE) as exc:
                     log.warning("connection lost; reconnecting", error=str(exc),
                                 retry_in=backoff)
@@ -234,10 +255,41 @@ class Service:
                     with contextlib.suppress(Exception):
                         source.close()
         finally:
+            self.notifier.stopping()
             with contextlib.suppress(Exception):
                 lease.release(self.factory, MAILBOX_LEASE, self.worker)
             self.close()
         log.info("stopped", worker=self.worker)
+
+    def _serve_metrics(self) -> None:
+        from mailflow import installed_version
+        from mailflow.operator.metrics import StatusCollector, serve
+
+        port = self.settings.service.metrics_port
+        collector = StatusCollector(self.settings, self.factory, self.clock.now,
+                                    installed_version())
+        serve(collector, port)
+        log.info("metrics served", url=f"http://127.0.0.1:{port}/metrics")
+
+    def _login_refused(self, exc: AuthError, count: int) -> None:
+        """Log it (one line), record it, and after the last attempt tell the administrator
+        through the outbox (sent now if SMTP works, else when it does)."""
+        from mailflow.store import audit
+        from mailflow.store.db import transaction
+
+        last = count >= AUTH_ATTEMPTS
+        log.error("mailbox login refused" + ("; giving up until restarted" if last else
+                                             "; trying again"),
+                  error=str(exc), attempt=count, of=AUTH_ATTEMPTS)
+        if not last:
+            return
+        self.notifier.status(f"stopped: {exc}")
+        with contextlib.suppress(*DB_UNAVAILABLE), transaction(self.factory) as session:
+            audit.record(session, self.clock.now(), "mailbox_login_refused",
+                         host=self.settings.mailbox.host,
+                         username=self.settings.mailbox.username, reason=str(exc))
+        with contextlib.suppress(Exception):
+            self.send_due()
 
     def _hold_lease(self) -> bool:
         try:
@@ -254,6 +306,7 @@ class Service:
 
     def _serve(self, source: MailSource) -> None:
         while not self._stop.is_set():
+            self.notifier.alive()
             if not self._hold_lease():
                 log.info("mailbox lease lost; standing by", worker=self.worker)
                 return
@@ -262,7 +315,8 @@ class Service:
                 log.info("mailbox lease lost; standing by", worker=self.worker)
                 return
             self.send_due()
-            timeout = min(self._wait_timeout(), self._lease_ttl.total_seconds() / 3)
+            timeout = self.notifier.max_wait(
+                min(self._wait_timeout(), self._lease_ttl.total_seconds() / 3))
             self._waiting = True
             try:
                 if self._stop.is_set():
@@ -294,7 +348,12 @@ class Service:
     def _sleep(self, seconds: float) -> bool:
         self._waiting = True
         try:
-            return self._stop.wait(seconds)
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                if self._stop.wait(self.notifier.max_wait(left)):
+                    return True
+                self.notifier.alive()
+            return self._stop.is_set()
         except StopRequested:
             return True
         finally:
@@ -305,6 +364,37 @@ class Service:
             self._loop.run_until_complete(self.transport.close())
         self._loop.close()
         self.engine.dispose()
+
+
+def wait_for_database(url: str, *, attempts: int | None, notifier: Notifier | None = None,
+                      sleep: Callable[[float], None] = time.sleep) -> None:
+    """Connect before starting: an unreachable database at start is retried with backoff
+    (1, 2, 4 … 60 s), one log line each time; *attempts* None means until it answers (the
+    service under systemd), else the last failure propagates (the CLI prints one line)."""
+    from sqlalchemy import text
+
+    from mailflow.errors import explain
+
+    backoff, tried = 1.0, 0
+    while True:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        except DB_UNAVAILABLE as exc:
+            tried += 1
+            if attempts is not None and tried >= attempts:
+                raise
+            log.warning("database unreachable at start; retrying", error=explain(exc),
+                        attempt=tried, retry_in=backoff)
+            if notifier is not None:
+                notifier.status(f"waiting for the database (attempt {tried})")
+                notifier.alive()
+        finally:
+            engine.dispose()
+        sleep(backoff)
+        backoff = min(backoff * 2, 60.0)
 
 
 class _LeaseGuardedSource:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-OUT = ROOT / "demo" / "maildir"
+from mailflow.paths import bundled_dir  # noqa: E402  (after the checkout is on sys.path)
+
+OUT = bundled_dir("demo") / "maildir"  # demo/ in a checkout, mailflow/demo_mails/ once moved
 CST = timezone(timedelta(hours=8))
 BASE = datetime(2026, 11, 23, 9, 5, tzinfo=CST)
 SERVICE = "it-flow@example.com"

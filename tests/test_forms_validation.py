@@ -14,6 +14,7 @@ from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_
 from mailflow.documents.generate import generate_blank_forms
 from mailflow.documents.problems import PROBLEM_CODES, FieldProblem
 from mailflow.documents.reading import FormReading, read_form
+from mailflow.paths import bundled_dir
 from tests.formfill import (
     SAMPLES,
     fill_docx,
@@ -23,7 +24,6 @@ from tests.formfill import (
     replace_in_part,
     table,
 )
-from tests.paths import REPO
 
 CATALOG = load_catalog(default_forms_dir())
 
@@ -240,7 +240,7 @@ def test_json_values_are_json(blanks: Path) -> None:
 
 def _macro(language: str) -> Any:
     env = Environment(
-        loader=FileSystemLoader(str(REPO / "templates" / language)),
+        loader=FileSystemLoader(str(bundled_dir("templates") / language)),
         undefined=StrictUndefined,
         autoescape=True,
     )

@@ -23,6 +23,7 @@ from mailflow.documents.outcome import FormsOutcome
 from mailflow.intake import Intake, IntakeReport
 from mailflow.mail.classify import Classification
 from mailflow.mail.parse import ParsedMail
+from mailflow.paths import DEMO_DIR
 from mailflow.readahead import MIN_BATCH, ReadAhead
 from mailflow.reception import Reception
 from mailflow.service import Service
@@ -159,7 +160,7 @@ def test_maildir_copied_without_its_empty_folders_is_completed_and_a_non_maildir
     from mailflow.mail.sources import MaildirSource
 
     box = tmp_path / "box"
-    shutil.copytree(Path(__file__).parent.parent / "demo" / "maildir" / "cur", box / "cur")
+    shutil.copytree(DEMO_DIR / "maildir" / "cur", box / "cur")
     source = MaildirSource(MailboxSettings(source="maildir", maildir_path=box))
     source.open()
     batches = list(source.batches(100))

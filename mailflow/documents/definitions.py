@@ -382,12 +382,10 @@ def load_catalog(directory: Path) -> FormCatalog:
 
 
 def default_forms_dir() -> Path:
-    """The checkout's ``forms/`` (mailflow runs installed editable), else one inside the package."""
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package.parent / "forms", package / "forms"):
-        if candidate.is_dir():
-            return candidate
-    return package.parent / "forms"
+    """The bundled form definitions (mailflow.paths decides: the package, else a checkout)."""
+    from mailflow.paths import bundled_dir
+
+    return bundled_dir("forms")
 
 
 def default_blank_dir() -> Path:

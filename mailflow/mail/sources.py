@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import imapclient
-from imapclient.exceptions import IMAPClientError
+import structlog
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailflow.config import MailboxSettings
-from mailflow.errors import SourceError
+from mailflow.errors import AuthError, SourceError, server_text
 
 Target = Literal["processed", "quarantine"]
 
@@ -83,8 +84,13 @@ class ImapSource:
                 if not client.folder_exists(folder):
                     client.create_folder(folder)
             status = client.select_folder(s.folder)
+        except LoginError as exc:
+            raise AuthError(f"IMAP {s.host}:{s.port} refused the login of {s.username!r}: "
+                            f"{server_text(exc)}; fix [mailbox] username/password "
+                            "(MAILFLOW_MAILBOX_PASSWORD)") from exc
         except IMAP_ERRORS as exc:
-            raise SourceError(f"IMAP {s.host}:{s.port} ({s.username}): {exc}") from exc
+            raise SourceError(f"IMAP {s.host}:{s.port} ({s.username}): "
+                              f"{server_text(exc)}") from exc
         self._client = client
         validity = status.get(b"UIDVALIDITY", 0)
         self.source_key = f"imap://{s.username}@{s.host}:{s.port}/{s.folder};UIDVALIDITY={validity}"
@@ -157,7 +163,16 @@ class MaildirSource:
     def open(self) -> None:
         path: Path = self._s.maildir_path
         if not path.exists():
-            raise SourceError(f"Maildir {path} does not exist")
+            # the embedded default and a fresh data directory start with an empty Maildir
+            # (drop .eml files into its new/); said once, so a mistyped path is noticed
+            try:
+                for sub in ("cur", "new", "tmp"):
+                    (path / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SourceError(f"Maildir {path} does not exist and cannot be created "
+                                  f"({exc.strerror}); fix [mailbox] maildir_path") from exc
+            structlog.get_logger(__name__).warning("Maildir did not exist; created it empty",
+                                                   maildir=str(path))
         parts = [path / sub for sub in ("cur", "new", "tmp")]
         if not any(part.is_dir() for part in parts):
             raise SourceError(f"{path} is not a Maildir: it has none of cur/, new/, tmp/")
@@ -203,6 +218,23 @@ class MaildirSource:
 
     def close(self) -> None:
         self._box = None
+
+
+def probe_imap(settings: MailboxSettings) -> None:
+    """Connect (and TLS) and log out without logging in: does the server answer?"""
+    context = None
+    if settings.security != "none":
+        context = ssl.create_default_context(
+            cafile=str(settings.cafile) if settings.cafile else None)
+    try:
+        client = imapclient.IMAPClient(settings.host, port=settings.port,
+                                       ssl=settings.security == "tls", ssl_context=context,
+                                       timeout=settings.timeout_seconds)
+        if settings.security == "starttls":
+            client.starttls(context)
+        client.logout()
+    except IMAP_ERRORS as exc:
+        raise SourceError(f"IMAP {settings.host}:{settings.port}: {server_text(exc)}") from exc
 
 
 def make_source(settings: MailboxSettings) -> MailSource:

@@ -16,7 +16,7 @@ from typing import Protocol
 import aiosmtplib
 
 from mailflow.config import SmtpSettings
-from mailflow.errors import SendError
+from mailflow.errors import SendError, server_text
 
 
 class Transport(Protocol):
@@ -48,11 +48,31 @@ class SmtpTransport:
             await client.login(s.username, s.password)
         return client
 
+    async def probe(self) -> None:
+        """Connect (and TLS) and say goodbye, without logging in: is the server there?"""
+        s = self._settings
+        context = ssl.create_default_context(cafile=str(s.cafile) if s.cafile else None)
+        client = aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, timeout=s.timeout_seconds,
+            use_tls=s.security == "tls", start_tls=s.security == "starttls",
+            tls_context=context if s.security != "none" else None,
+        )
+        await client.connect()
+        await client.quit()
+
     async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> None:
         try:
             if self._client is None or not self._client.is_connected:
                 self._client = await self._connect()
             errors, _ = await self._client.sendmail(sender, list(recipients), raw)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            # the credentials, not the mail: never a reason to give a reply up as failed
+            await self._drop()
+            raise SendError(
+                f"SMTP {self._settings.host}:{self._settings.port} refused the login of "
+                f"{self._settings.username}: {exc.code} {server_text(exc.message)}; fix "
+                "[smtp] username/password (MAILFLOW_SMTP_PASSWORD)",
+                permanent=False, code=exc.code, auth=True) from exc
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             permanent = all(500 <= c < 600 for c in codes)

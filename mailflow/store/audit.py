@@ -15,6 +15,9 @@ from mailflow.store.rows import column_values, insert_row, insert_statement
 
 SYSTEM_ACTOR = "mailflow"
 _BATCH = "mailflow.audit_batch"
+#: a list in session.info: the reference numbers events named meanwhile (the intake's log
+#: line about a mail names the requests it opened or joined)
+REFERENCES_NOTED = "mailflow.references_noted"
 
 
 def record(
@@ -33,6 +36,9 @@ def record(
     session is flushed first if it holds any pending objects."""
     if session.new:
         session.flush()
+    noted = session.info.get(REFERENCES_NOTED)
+    if noted is not None and detail.get("reference"):
+        noted.append(str(detail["reference"]))
     event = AuditEvent(
         at=db_time(at),
         actor=actor,

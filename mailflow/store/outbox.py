@@ -4,6 +4,7 @@ only after the SMTP server accepted it (so a crash can at worst send it twice, n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,16 @@ class OutboxItem:
     raw: bytes
     attempts: int
     purpose: str
+    reference: str = ""  # the request's number, for log lines (from the subject)
+
+
+_REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]{0,9}-\d{4}-\d{6}\b")
+
+
+def reference_in(subject: str) -> str:
+    """The reference number a subject names (REQ-2026-000123), or ""."""
+    found = _REFERENCE.search(subject or "")
+    return found.group(0) if found else ""
 
 
 def enqueue(
@@ -136,6 +147,7 @@ def claim_due(
                 raw=row.raw,
                 attempts=row.attempts,
                 purpose=row.purpose,
+                reference=reference_in(row.subject),
             )
         )
     return items
