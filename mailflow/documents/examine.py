@@ -16,7 +16,7 @@ from mailflow.config import Settings
 from mailflow.documents.definitions import FormCatalog, load_catalog
 from mailflow.documents.legacy import LegacyConverter
 from mailflow.documents.outcome import AcceptedForm, AttachmentProblem, FormsOutcome
-from mailflow.documents.reading import UnknownForm, UnreadableForm, read_form
+from mailflow.documents.reading import NotAForm, UnknownForm, UnreadableForm, read_form
 from mailflow.documents.safety import FileRefused, SafetyLimits, check_office_file, office_kind
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import MailAttachment, ParsedMail
@@ -99,6 +99,9 @@ class FormDesk:
         try:
             readings = read_form(checked.data, checked.fmt, self.catalog,
                                  source_name=att.filename, default_year=year)
+        except NotAForm as exc:  # a notice, an invitation, a price list: an ordinary attachment
+            log.info("attachment is no form", filename=att.filename, detail=exc.detail)
+            return
         except UnknownForm as exc:
             problems.append(AttachmentProblem(att.filename, "unknown_form", str(exc)))
             return

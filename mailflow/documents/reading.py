@@ -17,7 +17,7 @@ zip-safe, unencrypted, macro-free packages, but a package can still be malformed
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
@@ -26,8 +26,8 @@ from mailflow.documents.docx_reader import read_docx
 from mailflow.documents.extract import extract
 from mailflow.documents.layout import RawDocument
 from mailflow.documents.problems import PROBLEM_CODES, FieldProblem
-from mailflow.documents.recognise import Section, recognise
-from mailflow.documents.validate import json_safe, validate
+from mailflow.documents.recognise import Recogniser, Section, recognise
+from mailflow.documents.validate import explain, json_safe, shown_label, validate
 from mailflow.documents.values import TimeRange
 from mailflow.documents.xlsx_reader import read_xlsx
 
@@ -35,6 +35,7 @@ __all__ = [
     "PROBLEM_CODES",
     "FieldProblem",
     "FormReading",
+    "NotAForm",
     "TimeRange",
     "UnknownForm",
     "UnreadableForm",
@@ -48,6 +49,11 @@ class UnknownForm(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class NotAForm(UnknownForm):
+    """The file is titled as something else — a notice, an invitation, a price list, a
+    contract — and holds no form: an ordinary attachment, never a form to correct."""
 
 
 class UnreadableForm(Exception):
@@ -75,6 +81,11 @@ class FormReading:
     problems: tuple[FieldProblem, ...]
     recognised_by: str  # "marker", "title" or "labels"
     part: str = ""  # "document" for a .docx, the sheet name for an .xlsx
+    # the label each field was read from, as the sender's form writes it (for the record)
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # for missing fields, the values of labels we did not recognise that read as them: what
+    # the requester's "确认" accepts (validate.explain)
+    proposals: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def ok(self) -> bool:
@@ -84,12 +95,29 @@ class FormReading:
         """The values made JSON-safe (ISO dates, {start, end} ranges) for the database."""
         return {key: json_safe(value) for key, value in self.values.items()}
 
+    @property
+    def confirmable(self) -> bool:
+        """Every problem is a missing field with a proposed value: "确认" completes it."""
+        return bool(self.problems) and all(
+            p.code == "missing" and p.field_key in self.proposals for p in self.problems
+        )
+
+    def json_confirmed(self) -> dict[str, object]:
+        """The values with the proposals accepted, JSON-safe, in the form's field order."""
+        merged = {**self.values, **self.proposals}
+        return {key: json_safe(value) for key, value in merged.items()}
+
 
 def _reading(
     section: Section, catalog: FormCatalog, source_name: str, default_year: int | None
 ) -> FormReading:
     form = catalog.get(section.kind)
-    values, problems = validate(form, extract(form, section.blocks), default_year=default_year)
+    found = extract(form, section.blocks)
+    values, problems = validate(form, found, default_year=default_year)
+    problems, proposals = explain(form, found, problems, default_year=default_year,
+                                  values=values)
+    order = [f.key for f in form.fields]
+    proposals = {k: proposals[k] for k in order if k in proposals}
     if section.version is not None and section.version < form.version:
         problems.insert(
             0,
@@ -112,6 +140,8 @@ def _reading(
         problems=tuple(problems),
         recognised_by=section.recognised_by,
         part=section.part,
+        labels=MappingProxyType({k: shown_label(v) for k, v in found.sources.items()}),
+        proposals=MappingProxyType(proposals),
     )
 
 
@@ -132,11 +162,14 @@ def read_form(
         raise ValueError(f"fmt must be 'docx' or 'xlsx', not {fmt!r}")
     try:
         doc: RawDocument = read_docx(data) if fmt == "docx" else read_xlsx(data)
-        sections = recognise(doc, catalog)
+        recogniser = Recogniser(catalog)
+        sections = recognise(doc, catalog, recogniser)
         readings = [_reading(s, catalog, source_name, default_year) for s in sections]
     except Exception as exc:  # the boundary: a broken file must never crash the caller
         reason = str(exc).strip() or type(exc).__name__
         raise UnreadableForm(f"{type(exc).__name__}: {reason}"[:300]) from exc
+    if not readings and recogniser.refused is not None:
+        raise NotAForm(f"titled as no form: {recogniser.refused[:80]}")
     if not readings:
         where = f"{len(doc.parts)} sheet(s)" if fmt == "xlsx" else "the document"
         raise UnknownForm(f"no form marker, title or labels found in {where}")
