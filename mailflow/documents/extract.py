@@ -24,7 +24,7 @@ from functools import lru_cache
 from mailflow.documents.definitions import FieldDef, FieldType, FormDef
 from mailflow.documents.layout import Block, Cell, Grid, Line, Pair, RawValue, raw_text
 from mailflow.documents.lexicon import Lexicon
-from mailflow.documents.matching import Assignment, assign, label_forms
+from mailflow.documents.matching import Assignment, Column, assign, label_forms
 from mailflow.documents.prose_rows import looks_like_a_row, prose_rows
 from mailflow.documents.text import clean_value, fold, label_alternation, label_key
 
@@ -139,6 +139,8 @@ def _fold_map(text: str) -> tuple[str, list[int]]:
 
 # A label written inside a line: at its start or after a wide gap or a separator, up to a colon.
 _LINE_LABEL = re.compile(r"(?:^|[\t\u3000]|\s\s|[,;，；。|])\s*([^:：\n,;，；。|]{1,40}?)\s*[:：]")
+_NUMBER_ONLY = re.compile(
+    r"^[\s(（]*(?:\d{1,2}(?:\.\d{1,2})*|[一二三四五六七八九十]{1,3}|[①-⑳])[\s)）.、．]*$")
 _MAX_CANDIDATES = 400  # distinct label texts scored per document (a data dump has thousands)
 _MAX_CELL_LABEL = 60
 
@@ -156,10 +158,19 @@ def section_row(row: Sequence[Cell], lexicon: Lexicon) -> bool:
     return bool(forms) and forms[0].endswith(lexicon.sections)
 
 
-def label_candidates(blocks: Iterable[Block], lexicon: Lexicon) -> dict[str, RawValue | None]:
-    """Every text in *blocks* that could be a label, with the value written beside or under
-    it (the value is evidence for the matching: a date under a label hints at a date field)."""
-    found: dict[str, RawValue | None] = {}
+@dataclass
+class Candidates:
+    """Every text of a document that could be a label, with the value beside or under it
+    (evidence: a date under a label hints at a date field), and where table texts stand."""
+
+    labels: dict[str, RawValue | None] = field(default_factory=dict)
+    cells: list[tuple[str, Column, Column | None]] = field(default_factory=list)
+
+
+def label_candidates(blocks: Iterable[Block], lexicon: Lexicon) -> Candidates:
+    """The texts in *blocks* that could be labels (see ``Candidates``)."""
+    out = Candidates()
+    found = out.labels
     hints = lexicon.hints
 
     def add(text: str, value: RawValue | None) -> None:
@@ -178,6 +189,7 @@ def label_candidates(blocks: Iterable[Block], lexicon: Lexicon) -> dict[str, Raw
                 end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
                 add(m.group(1), clean_value(line[m.end() : end]) or None)
 
+    grids = 0
     for block in blocks:
         if len(found) >= _MAX_CANDIDATES:
             break
@@ -188,6 +200,7 @@ def label_candidates(blocks: Iterable[Block], lexicon: Lexicon) -> dict[str, Raw
         elif isinstance(block, Pair):
             add(block.label, block.value)
         elif isinstance(block, Grid):
+            grids += 1
             rows = block.rows
             for r, row in enumerate(rows):
                 if section_row(row, lexicon):
@@ -205,7 +218,10 @@ def label_candidates(blocks: Iterable[Block], lexicon: Lexicon) -> dict[str, Raw
                         beside = next((c.value for c in rows[r + 1]
                                        if c.overlaps(cell.col, cell.span) and _filled(c)), None)
                     add(first, beside)
-    return found
+                    left = next((c.col for c in reversed(row[:i]) if _filled(c)), None)
+                    out.cells.append((first.strip(), (grids, cell.col),
+                                      None if left is None else (grids, left)))
+    return out
 
 
 class _Extractor:
@@ -215,8 +231,9 @@ class _Extractor:
         self.pending: Slot | None = None  # a field still taking continuation lines
         self.labels: dict[str, Slot] = dict(index.labels)
         self.columns: dict[str, dict[str, str]] = {k: dict(v) for k, v in index.columns.items()}
-        candidates = label_candidates(blocks, index.form.lexicon)
-        assignment = assign(index.form, candidates)
+        found = label_candidates(blocks, index.form.lexicon)
+        candidates = found.labels
+        assignment = assign(index.form, candidates, found.cells)
         extra: list[str] = []
         for text, match in assignment.matches.items():
             key = label_key(text)
@@ -319,7 +336,7 @@ class _Extractor:
         pairs = self.inline_pairs(text)
         if pairs:
             head = clean_value(text[: pairs[0][2]])
-            if head:
+            if head and not _NUMBER_ONLY.match(head):
                 self.continue_pending(head)
             self.pending = None
             for slot, value, _, written in pairs:
@@ -403,11 +420,13 @@ class _Extractor:
         """The labelled values no field took, for "表中「…：…」是否即此项？"."""
         taken = {raw_text(v).strip() for v in self.out.values.values()}
         taken |= {raw_text(v).strip() for p in self.out.parts.values() for v in p.values()}
+        in_values = self.out.assignment.values if self.out.assignment else frozenset()
         for text, value in self.out.labels.items():
-            if value is None or label_key(text) in self.labels or text.strip() in taken:
+            if value is None or label_key(text) in self.labels or text.strip() in taken \
+                    or text in in_values:
                 continue
             shown = raw_text(value).strip()
-            if shown and label_key(shown) not in self.labels and shown not in self.out.labels:
+            if shown and label_key(shown) not in self.labels:
                 self.out.unmatched[text] = value
 
     def label_row(

@@ -44,9 +44,12 @@ class Weights:
     contain_base: float = 0.5  # one contains the other: base …
     contain_share: float = 0.4  # … plus this times the share of the longer one covered
     prefix: float = 0.02  # … plus this when the shorter one starts the longer one
+    head: float = 0.72  # the longer one ends with the shorter (its head noun: "所属系统" is a
+    head_share: float = 0.2  # 系统): this, plus this times the share covered
     fuzzy: float = 0.88  # character similarity (0–1) times this
     type_fits: float = 0.08  # the value is of the field's type (a date for a date field)
     type_clashes: float = 0.25  # the value cannot be of the field's type
+    value_column: float = 0.3  # less for a text in a column of values (right of the labels)
     accept: float = 0.72  # a label names a field from this score on
     propose: float = 0.45  # below accept, from here: quoted as "是否即此项？" for a missing field
     max_label_chars: int = 30  # a longer normalised text is a sentence, not a label
@@ -61,7 +64,7 @@ WEIGHTS = Weights()
 
 _BRACKETS = re.compile(r"[(\[【<《{][^()\[\]【】<>《》{}]{0,40}[)\]】>》}]")
 _NUMBERING = re.compile(
-    r"^(?:\(\s*\d{1,2}\s*\)|\(\s*[一二三四五六七八九十]{1,3}\s*\)|\d{1,2}(?:\.\d{1,2})*[.、)]"
+    r"^(?:\d{1,2}(?:\.\d{1,2})+\s|\(\s*\d{1,2}\s*\)|\(\s*[一二三四五六七八九十]{1,3}\s*\)|\d{1,2}(?:\.\d{1,2})*[.、)]"
     r"|[一二三四五六七八九十]{1,3}[、.)]|第[一二三四五六七八九十\d]{1,3}[项条部分节]?[、.:]?"
     r"|\d{1,2}(?=[^\d\s.:/年月日号]))\s*"
 )
@@ -105,7 +108,8 @@ def label_forms(text: str, hints: tuple[str, ...] = ()) -> tuple[str, ...]:
             continue  # an English gloss beside the Chinese label
         else:
             piece = " ".join(_DECOR.sub("", piece).split())
-        if piece and len(piece) <= WEIGHTS.max_label_chars and piece not in parts:
+        limit = WEIGHTS.max_label_chars * (2 if piece.isascii() else 1)  # English is longer
+        if piece and len(piece) <= limit and piece not in parts:
             parts.append(piece)
     if not parts or not any(_has_cjk(p) or _LETTERS.search(p) for p in parts):
         return ()
@@ -228,17 +232,27 @@ def _pair_score(label: str, canon: str, key: str, key_canon: str) -> float:
         return WEIGHTS.exact
     if canon == key_canon:
         return WEIGHTS.synonym
-    best = fuzz.ratio(canon, key_canon) / 100 * WEIGHTS.fuzzy
+    similar = fuzz.ratio(canon, key_canon)
+    if canon.isascii() and key_canon.isascii():  # "affected departments" = "departments affected"
+        similar = max(similar, fuzz.token_sort_ratio(canon, key_canon))
+    best = similar / 100 * WEIGHTS.fuzzy
     short, long = sorted((canon, key_canon), key=len)
     if len(short) >= 2 and short in long:
-        covered = WEIGHTS.contain_base + WEIGHTS.contain_share * len(short) / len(long)
-        if long.startswith(short):
-            covered += WEIGHTS.prefix
+        share = len(short) / len(long)
+        head = long.endswith(short) if _has_cjk(short) else (
+            long.endswith(" " + short) or long.startswith(short + " "))
+        if head:  # Chinese puts the head noun last ("所属系统"); English first or last
+            covered = WEIGHTS.head + WEIGHTS.head_share * share
+        else:
+            covered = WEIGHTS.contain_base + WEIGHTS.contain_share * share
+            if long.startswith(short):
+                covered += WEIGHTS.prefix
         best = max(best, covered)
     return best
 
 
-def label_score(forms: Sequence[str], target: Target, lex: Lexicon) -> float:
+@lru_cache(maxsize=65536)
+def label_score(forms: tuple[str, ...], target: Target, lex: Lexicon) -> float:
     """How well a label (its normalised alternatives) names *target*, before value evidence."""
     best = 0.0
     for label in forms:
@@ -266,6 +280,7 @@ class Assignment:
 
     matches: Mapping[str, LabelMatch]
     scores: Mapping[str, tuple[tuple[Target, float], ...]]  # every label's plausible targets
+    values: frozenset[str] = frozenset()  # texts standing in a column of values
 
     def best_for(self, target: Target, labels: Iterable[str]) -> tuple[str, float] | None:
         """Among *labels*, the one that names *target* best (for a "是否即此项" question)."""
@@ -288,21 +303,46 @@ def _options(form: FormDef) -> frozenset[str]:
     return frozenset(form for w in words for form in label_forms(w))
 
 
-def assign(form: FormDef, labels: Mapping[str, RawValue | None]) -> Assignment:
+Column = tuple[int, int]  # (table number in the document, grid column)
+
+
+def _value_texts(cells: Sequence[tuple[str, Column, Column | None]],
+                 best: Mapping[str, float]) -> set[str]:
+    """Texts that stand in a column of values: the column left of them holds labels, their own
+    column hardly any ("CRM系统" right of "申请开通的系统" is its value, not a label)."""
+    strong: dict[Column, int] = {}
+    for text, column, _ in cells:
+        if best.get(text, 0.0) >= WEIGHTS.accept:
+            strong[column] = strong.get(column, 0) + 1
+    out: set[str] = set()
+    for text, column, left in cells:
+        if left is None:
+            continue
+        labels_left, labels_here = strong.get(left, 0), strong.get(column, 0)
+        if labels_left >= 2 and labels_left > 2 * labels_here:
+            out.add(text)
+    return out
+
+
+def assign(form: FormDef, labels: Mapping[str, RawValue | None],
+           cells: Sequence[tuple[str, Column, Column | None]] = ()) -> Assignment:
     """Give the document's *labels* (text as written → the value written beside it) to
     *form*'s targets as a whole: best pairs first, one label per target, one target per
-    label; exact labels always keep theirs."""
+    label; exact labels always keep theirs. *cells* place table texts in their columns
+    (text, its column, the column of the filled cell left of it): a text in a column of
+    values scores less."""
     lex = form.lexicon
     all_targets = targets(form)
     options = _options(form)
     pairs: list[tuple[float, bool, str, Target]] = []
     scores: dict[str, tuple[tuple[Target, float], ...]] = {}
+    found_all: dict[str, list[tuple[Target, float, bool]]] = {}
     for text, value in labels.items():
         forms = label_forms(text, lex.hints)
         if not forms or any(f in options for f in forms):
             continue  # "帐号注销" is an answer to 申请类型, not a label
         kind = value_kind(value)
-        found: list[tuple[Target, float]] = []
+        found: list[tuple[Target, float, bool]] = []
         for target in all_targets:
             base = label_score(forms, target, lex)
             if base < WEIGHTS.propose - WEIGHTS.type_fits:
@@ -310,10 +350,20 @@ def assign(form: FormDef, labels: Mapping[str, RawValue | None]) -> Assignment:
             exact = base >= WEIGHTS.exact
             score = base if exact else base + type_evidence(kind, target.type)
             if score >= WEIGHTS.propose:
-                found.append((target, score))
-                pairs.append((score, exact, text, target))
+                found.append((target, score, exact))
         if found:
-            scores[text] = tuple(found)
+            found_all[text] = found
+    values = _value_texts(cells, {t: max(s for _, s, _ in f) for t, f in found_all.items()})
+    for text, found in found_all.items():
+        kept: list[tuple[Target, float]] = []
+        for target, score, exact in found:
+            if text in values and not exact:
+                score -= WEIGHTS.value_column
+            if score >= WEIGHTS.propose:
+                kept.append((target, score))
+                pairs.append((score, exact, text, target))
+        if kept:
+            scores[text] = tuple(kept)
     pairs.sort(key=lambda p: (-p[1], -p[0], p[2]))
     matches: dict[str, LabelMatch] = {}
     taken: set[tuple[str, str | None]] = set()
@@ -325,7 +375,7 @@ def assign(form: FormDef, labels: Mapping[str, RawValue | None]) -> Assignment:
             continue
         matches[text] = LabelMatch(target.field, target.part, score, exact)
         taken.add(slot)
-    return Assignment(matches, scores)
+    return Assignment(matches, scores, frozenset(values))
 
 
 # --- titles -------------------------------------------------------------------------------------
@@ -351,7 +401,15 @@ def title_kind(text: str, form_titles: Sequence[tuple[str, str]], lex: Lexicon) 
     if not t:
         return None
     for title, kind in form_titles:  # longest first
-        if t == title or (t.endswith(title) and len(t) - len(title) <= 12):
+        if t == title:
+            return kind
+    for title, kind in form_titles:
+        if t.endswith(title) and len(t) - len(title) <= 12:
+            # "帐号权限变更申请表": the words before a title may name another kind
+            prefix = t[: len(t) - len(title)]
+            for other, words in lex.title_kinds:
+                if other != kind and any(w in prefix for w in words):
+                    return other
             return kind
     if any(word in t for word in lex.title_sentence_words) or any(
         word in t for word in lex.not_form_words
