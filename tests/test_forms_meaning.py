@@ -337,7 +337,8 @@ def docx_sections(dept: Dept) -> bytes:
 
 
 def xlsx_sheet(dept: Dept) -> bytes:
-    rows: list[list[object]] = [[dept.title], *([label, value] for label, value in dept.rows)]
+    rows: list[list[object]] = [[dept.title]]
+    rows += [[label, value] for label, value in dept.rows]
     return make_xlsx({"Sheet1": rows})
 
 
@@ -350,7 +351,8 @@ def xlsx_columns_apart(dept: Dept) -> bytes:
 
 def xlsx_reordered(dept: Dept) -> bytes:
     """The rows in another order (reversed), stacked under the title."""
-    rows: list[list[object]] = [[dept.title], *([lbl, v] for lbl, v in reversed(dept.rows))]
+    rows: list[list[object]] = [[dept.title]]
+    rows += [[label, value] for label, value in reversed(dept.rows)]
     return make_xlsx({"Sheet1": rows})
 
 
