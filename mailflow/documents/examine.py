@@ -112,7 +112,7 @@ class FormDesk:
             if reading.problems:
                 problems.append(AttachmentProblem(
                     att.filename, "field_problems", "", form_kind=reading.kind,
-                    field_problems=reading.problems,
+                    field_problems=reading.problems, reading=reading,
                 ))
             else:
                 accepted.append(AcceptedForm(att.filename, att.sha256, reading))
