@@ -551,3 +551,35 @@ def test_every_label_a_reply_may_name_is_on_the_blank() -> None:
                 assert all(c.label_zh in texts for c in f.columns), f.key
             else:
                 assert f.label_zh in texts, (form.kind, f.key)
+
+
+def test_an_empty_label_never_takes_an_unknown_row_under_it() -> None:
+    rows = [["申请人", ""], ["岗位", "客服专员"], ["所属部门", "客服中心"], ["工号", "E1"]]
+    [reading] = read_form(make_docx(para("系统帐号申请表"), table(rows)), "docx", CATALOG)
+    assert "applicant" not in reading.values
+    missing = {p.field_key: p for p in reading.problems if p.code == "missing"}
+    assert missing["applicant"].label_seen  # on the form, and empty: "未填写"
+
+
+def test_a_stacked_row_of_labels_still_takes_the_values_under_it() -> None:
+    rows = [["经办人", "科室", "员工号"], ["李四", "客服中心", "E10086"]]
+    [reading] = read_form(make_docx(para("信息系统账号申请表"), table(rows)), "docx", CATALOG)
+    assert (reading.values["applicant"], reading.values["department"],
+            reading.values["employee_id"]) == ("李四", "客服中心", "E10086")
+
+
+def test_a_price_list_with_no_title_is_no_form_by_its_name() -> None:
+    rows: list[list[object]] = [["产品名称", "数量", "单价"], ["服务器", 2, 35000]]
+    with pytest.raises(NotAForm):
+        read_form(make_xlsx({"Sheet1": rows}), "xlsx", CATALOG, source_name="2026年报价单.xlsx")
+
+
+def test_the_only_date_under_an_unknown_label_is_proposed_for_a_missing_date_field() -> None:
+    """The value's type is evidence: 会议时间 is missing, and one unknown label holds a time."""
+    rows = [[label, value] for label, value in DEPTS[15].rows if label != "时间"]
+    rows.append(["日程安排", "2026-11-26 16:00"])
+    [reading] = read_form(make_docx(para(DEPTS[15].title), table(rows)), "docx", CATALOG,
+                          default_year=2026)
+    [problem] = reading.problems
+    assert (problem.field_key, problem.candidate_label) == ("meeting_time", "日程安排")
+    assert reading.proposals == {"meeting_time": datetime(2026, 11, 26, 16, 0)}

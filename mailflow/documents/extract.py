@@ -416,6 +416,17 @@ class _Extractor:
             return True
         return row[j].col in self.label_columns and any(_filled(c) for c in row[j + 1 :])
 
+    def row_of_its_own(self, labels: Sequence[tuple[Slot, str] | None],
+                       below: Sequence[Cell], under: Sequence[int]) -> bool:
+        """Whether the row under a lone, empty label is a "label | value" row of its own
+        (an unknown "岗位 | 工程师" under an empty "申请人"): never the label's value. A row
+        of several labels over a row of values (the stacked layout) is not one."""
+        if sum(x is not None for x in labels) != 1:
+            return False
+        first = min(under)
+        return below[first].text.strip() in self.out.labels and any(
+            _filled(c) for c in below[first + 1 :])
+
     def unmatched(self) -> None:
         """The labelled values no field took, for "表中「…：…」是否即此项？"."""
         taken = {raw_text(v).strip() for v in self.out.values.values()}
@@ -477,7 +488,8 @@ class _Extractor:
                     for k, c in enumerate(rows[r + 1])
                     if c.overlaps(cell.col, cell.span) and labels[r + 1][k] is None
                 ]
-                if below and self.header_of(rows[r + 1]) is None:
+                if below and self.header_of(rows[r + 1]) is None \
+                        and not self.row_of_its_own(labels[r], rows[r + 1], below):
                     for k in below:
                         used[r + 1][k] = True
                     self.out.put(slot, _join([rows[r + 1][k] for k in below]), CELL, cell.text)

@@ -209,7 +209,7 @@ _FITS: Mapping[FieldType, frozenset[str]] = {
     FieldType.YESNO: frozenset({"yesno"}),
     FieldType.LIST: frozenset({"list"}),
 }
-_TYPED = frozenset({"date", "datetime", "range", "yesno"})
+TYPED_KINDS = _TYPED = frozenset({"date", "datetime", "range", "yesno"})
 
 
 def type_evidence(kind: str, field_type: FieldType) -> float:

@@ -25,6 +25,7 @@ from mailflow.documents.definitions import FormCatalog
 from mailflow.documents.docx_reader import read_docx
 from mailflow.documents.extract import extract
 from mailflow.documents.layout import RawDocument
+from mailflow.documents.matching import not_a_form_title, title_kind
 from mailflow.documents.problems import PROBLEM_CODES, FieldProblem
 from mailflow.documents.recognise import Recogniser, Section, recognise
 from mailflow.documents.validate import explain, json_safe, shown_label, validate
@@ -170,6 +171,10 @@ def read_form(
         raise UnreadableForm(f"{type(exc).__name__}: {reason}"[:300]) from exc
     if not readings and recogniser.refused is not None:
         raise NotAForm(f"titled as no form: {recogniser.refused[:80]}")
+    stem = source_name.rsplit(".", 1)[0]
+    if not readings and not_a_form_title(stem, catalog.lexicon) \
+            and title_kind(stem, (), catalog.lexicon) is None:
+        raise NotAForm(f"named as no form: {stem[:80]}")
     if not readings:
         where = f"{len(doc.parts)} sheet(s)" if fmt == "xlsx" else "the document"
         raise UnknownForm(f"no form marker, title or labels found in {where}")
