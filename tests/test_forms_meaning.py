@@ -423,6 +423,10 @@ def test_the_label_each_field_was_read_from_is_kept(dept: Dept) -> None:
         assert reading.labels[key] in {w.strip("*：: ") for w in written}
 
 
+OPS_CHANGE = by_name("system_change", "运维部")
+OPS_MINUTES = by_name("minutes", "运维部")
+
+
 # --- normalising labels ------------------------------------------------------------------
 
 @pytest.mark.parametrize(("written", "forms"), [
@@ -513,7 +517,7 @@ def test_a_document_with_no_title_and_no_labels_is_still_an_unknown_form() -> No
 
 def test_an_unrecognised_label_is_quoted_for_the_missing_field_and_proposed() -> None:
     """R-CH-2: 「是否影响现网用户」未找到；表中「…：是」是否即此项？"""
-    rows = [(label, value) for label, value in by_name("system_change", "运维部").rows if label != "是否影响在线用户"]
+    rows = [(label, value) for label, value in OPS_CHANGE.rows if label != "是否影响在线用户"]
     rows.append(("用户影响评估", "有"))
     data = make_docx(para("生产环境变更申请单"), table([list(r) for r in rows]))
     [reading] = read_form(data, "docx", CATALOG, default_year=2026)
@@ -537,7 +541,7 @@ def test_an_unknown_row_is_its_own_row_never_part_of_the_value_above() -> None:
 
 def test_a_missing_time_range_is_named_by_the_blanks_start_and_end() -> None:
     """The blank prints 计划开始时间 and 计划结束时间, not 计划变更时间: the reply names those."""
-    rows = [[label, value] for label, value in by_name("system_change", "运维部").rows if label != "实施时间"]
+    rows = [[label, value] for label, value in OPS_CHANGE.rows if label != "实施时间"]
     [reading] = read_form(make_docx(para("生产环境变更申请单"), table(rows)), "docx", CATALOG,
                           default_year=2026)
     [problem] = reading.problems
@@ -547,7 +551,7 @@ def test_a_missing_time_range_is_named_by_the_blanks_start_and_end() -> None:
 
 
 def test_an_empty_field_is_named_as_the_sender_wrote_it() -> None:
-    rows = [[label, "" if label == "实施人" else value] for label, value in by_name("system_change", "运维部").rows]
+    rows = [[label, "" if label == "实施人" else value] for label, value in OPS_CHANGE.rows]
     [reading] = read_form(make_docx(para("生产环境变更申请单"), table(rows)), "docx", CATALOG,
                           default_year=2026)
     [problem] = reading.problems
@@ -599,9 +603,9 @@ def test_a_price_list_with_no_title_is_no_form_by_its_name() -> None:
 
 def test_the_only_date_under_an_unknown_label_is_proposed_for_a_missing_date_field() -> None:
     """The value's type is evidence: 会议时间 is missing, and one unknown label holds a time."""
-    rows = [[label, value] for label, value in by_name("minutes", "运维部").rows if label != "时间"]
+    rows = [[label, value] for label, value in OPS_MINUTES.rows if label != "时间"]
     rows.append(["日程安排", "2026-11-26 16:00"])
-    [reading] = read_form(make_docx(para(by_name("minutes", "运维部").title), table(rows)), "docx", CATALOG,
+    [reading] = read_form(make_docx(para(OPS_MINUTES.title), table(rows)), "docx", CATALOG,
                           default_year=2026)
     [problem] = reading.problems
     assert (problem.field_key, problem.candidate_label) == ("meeting_time", "日程安排")
