@@ -610,3 +610,14 @@ def test_the_only_date_under_an_unknown_label_is_proposed_for_a_missing_date_fie
     [problem] = reading.problems
     assert (problem.field_key, problem.candidate_label) == ("meeting_time", "日程安排")
     assert reading.proposals == {"meeting_time": datetime(2026, 11, 26, 16, 0)}
+
+
+def test_a_candidate_beside_another_problem_is_not_completed_by_a_reply() -> None:
+    rows = [[label, "" if label == "实施人" else value] for label, value in OPS_CHANGE.rows
+            if label != "是否影响在线用户"]
+    rows.append(["用户影响评估", "有"])
+    [reading] = read_form(make_docx(para(OPS_CHANGE.title), table(rows)), "docx", CATALOG,
+                          default_year=2026)
+    assert not reading.confirmable
+    candidate = next(p for p in reading.problems if p.candidate_label)
+    assert candidate.field_key == "affects_live_users" and not candidate.confirm_by_reply

@@ -17,7 +17,7 @@ zip-safe, unencrypted, macro-free packages, but a package can still be malformed
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -119,6 +119,8 @@ def _reading(
                                   values=values)
     order = [f.key for f in form.fields]
     proposals = {k: proposals[k] for k in order if k in proposals}
+    if problems and all(p.code == "missing" and p.field_key in proposals for p in problems):
+        problems = [replace(p, confirm_by_reply=True) for p in problems]
     if section.version is not None and section.version < form.version:
         problems.insert(
             0,
