@@ -25,16 +25,18 @@ from mailflow.documents.definitions import FormCatalog
 from mailflow.documents.docx_reader import read_docx
 from mailflow.documents.extract import extract
 from mailflow.documents.layout import RawDocument
+from mailflow.documents.pdf_reader import NoTextLayer, read_pdf
 from mailflow.documents.problems import PROBLEM_CODES, FieldProblem
 from mailflow.documents.recognise import Section, recognise
-from mailflow.documents.validate import json_safe, validate
-from mailflow.documents.values import TimeRange
+from mailflow.documents.validate import json_safe, validate_noted
+from mailflow.documents.values import TimeRange, YearHint
 from mailflow.documents.xlsx_reader import read_xlsx
 
 __all__ = [
     "PROBLEM_CODES",
     "FieldProblem",
     "FormReading",
+    "NoTextLayer",
     "TimeRange",
     "UnknownForm",
     "UnreadableForm",
@@ -75,21 +77,30 @@ class FormReading:
     problems: tuple[FieldProblem, ...]
     recognised_by: str  # "marker", "title" or "labels"
     part: str = ""  # "document" for a .docx, the sheet name for an .xlsx
+    # words written beside a choice that are none of its options: (field key, note)
+    notes: tuple[tuple[str, str], ...] = ()
+    source_format: str = ""  # "docx", "xlsx" or "pdf": what the form was read from
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def json_values(self) -> dict[str, object]:
-        """The values made JSON-safe (ISO dates, {start, end} ranges) for the database."""
-        return {key: json_safe(value) for key, value in self.values.items()}
+        """The values made JSON-safe (ISO dates, {start, end} ranges) for the database; the
+        notes beside choices, when any, under ``_notes``."""
+        out = {key: json_safe(value) for key, value in self.values.items()}
+        if self.notes:
+            out["_notes"] = dict(self.notes)
+        return out
 
 
 def _reading(
-    section: Section, catalog: FormCatalog, source_name: str, default_year: int | None
+    section: Section, catalog: FormCatalog, source_name: str, default_year: YearHint,
+    fmt: str = "",
 ) -> FormReading:
     form = catalog.get(section.kind)
-    values, problems = validate(form, extract(form, section.blocks), default_year=default_year)
+    values, problems, notes = validate_noted(form, extract(form, section.blocks),
+                                             default_year=default_year)
     if section.version is not None and section.version < form.version:
         problems.insert(
             0,
@@ -112,32 +123,38 @@ def _reading(
         problems=tuple(problems),
         recognised_by=section.recognised_by,
         part=section.part,
+        notes=tuple(notes.items()),
+        source_format=fmt,
     )
 
 
 def read_form(
     data: bytes,
-    fmt: Literal["docx", "xlsx"],
+    fmt: Literal["docx", "xlsx", "pdf"],
     catalog: FormCatalog,
     *,
     source_name: str = "",
-    default_year: int | None = None,
+    default_year: YearHint = None,
 ) -> list[FormReading]:
-    """Every form in the file, in order. *default_year* completes dates like "11月25日".
+    """Every form in the file, in order. *default_year* completes dates like "11月25日": a
+    year, or the mail's date (then the form's own date is preferred, see validate.form_day).
 
     Raises UnknownForm when no form is recognised, UnreadableForm when the file cannot be
-    read at all.
+    read at all, NoTextLayer for a PDF that is only pictures (a scan).
     """
-    if fmt not in ("docx", "xlsx"):
-        raise ValueError(f"fmt must be 'docx' or 'xlsx', not {fmt!r}")
+    if fmt not in ("docx", "xlsx", "pdf"):
+        raise ValueError(f"fmt must be 'docx', 'xlsx' or 'pdf', not {fmt!r}")
     try:
-        doc: RawDocument = read_docx(data) if fmt == "docx" else read_xlsx(data)
+        doc: RawDocument = (read_docx(data) if fmt == "docx" else
+                            read_xlsx(data) if fmt == "xlsx" else read_pdf(data))
         sections = recognise(doc, catalog)
-        readings = [_reading(s, catalog, source_name, default_year) for s in sections]
+        readings = [_reading(s, catalog, source_name, default_year, fmt) for s in sections]
+    except NoTextLayer:
+        raise
     except Exception as exc:  # the boundary: a broken file must never crash the caller
         reason = str(exc).strip() or type(exc).__name__
         raise UnreadableForm(f"{type(exc).__name__}: {reason}"[:300]) from exc
     if not readings:
-        where = f"{len(doc.parts)} sheet(s)" if fmt == "xlsx" else "the document"
+        where = f"{len(doc.parts)} sheet(s)" if fmt == "xlsx" else f"the {fmt} document"
         raise UnknownForm(f"no form marker, title or labels found in {where}")
     return readings
