@@ -57,10 +57,10 @@ _INNER_NUMBER = re.compile(
 _BRACKET_TAIL = re.compile(r"^(?P<item>.+?)\s*[(（【\[](?P<inner>[^()（）【】\[\]]{1,60})[)）】\]]"
                            r"\s*[。.;；]?$")
 _PART_SPLIT = re.compile(r"\s*(?:[，,；;、|｜]|\s+/\s+|—{1,2}|-{2,}|\s{2,}|\t)\s*")
-_OWNER_WORDS = re.compile(r"^(?:由|请|责任人|负责人|owner|执行人)\s*[:：]?\s*|\s*(?:负责|牵头|跟进|落实)$",
-                          re.IGNORECASE)
-_DUE_WORDS = re.compile(r"^(?:完成时间|截止|due|deadline|by)\s*[:：]?\s*|\s*(?:完成|完毕|提交|落实)$",
-                        re.IGNORECASE)
+_OWNER_WORDS = re.compile(
+    r"^(?:由|请|责任人|负责人|owner|执行人)\s*[:：]?\s*|\s*(?:负责|牵头|跟进|落实)$", re.IGNORECASE)
+_DUE_WORDS = re.compile(
+    r"^(?:完成时间|截止|due|deadline|by)\s*[:：]?\s*|\s*(?:完成|完毕|提交|落实)$", re.IGNORECASE)
 
 
 def _items(line: str) -> list[str]:
