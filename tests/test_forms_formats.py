@@ -302,7 +302,7 @@ def test_other_formats_and_mixed_mails_end_to_end(
 
 
 def test_the_english_receipt_names_the_pdf(catalog: FormCatalog, pdf_form: bytes) -> None:
-    from mailflow.config import DEFAULT_TEMPLATES_DIR
+    from mailflow.paths import DEFAULT_TEMPLATES_DIR
     from mailflow.templates import Templates
 
     outcome = desk(catalog).examine(mail("change", ("change.pdf", pdf_form, PDF),
