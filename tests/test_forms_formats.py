@@ -10,6 +10,7 @@ accepted form never turn the receipt into "please correct".
 from __future__ import annotations
 
 import io
+import random
 import subprocess
 from datetime import datetime
 from email.message import EmailMessage
@@ -65,11 +66,10 @@ def to_pdf(source: bytes, suffix: str, tmp: Path) -> bytes:
     return (tmp / "form.pdf").read_bytes()
 
 
-def photo(size: tuple[int, int] = (600, 400), fmt: str = "JPEG") -> bytes:
-    image = Image.new("RGB", size, (235, 235, 235))
-    for x in range(40, size[0] - 40):  # a few dark "lines" so it is no blank picture
-        for y in (80, 160, 240):
-            image.putpixel((x, y), (20, 20, 20))
+def photo(size: tuple[int, int] = (640, 480), fmt: str = "JPEG") -> bytes:
+    """A picture as a phone takes it: noisy (so it is as large as a real photo, not a logo)."""
+    rng = random.Random(14)
+    image = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
     out = io.BytesIO()
     image.save(out, fmt)
     return out.getvalue()
@@ -204,6 +204,17 @@ def test_a_document_that_is_no_form_is_an_ordinary_attachment(
     assert not outcome.accepted
     assert not outcome.problems
     assert outcome.notes == (("attachment", name),)
+
+
+def test_a_pdf_that_is_no_form_is_an_ordinary_attachment(
+    catalog: FormCatalog, tmp_path: Path
+) -> None:
+    """A plan exported to PDF, even under a subject naming a form, and a broken PDF."""
+    plan = to_pdf(contract(), ".docx", tmp_path)
+    outcome = desk(catalog).examine(mail("系统变更申请", ("系统变更方案.pdf", plan, PDF),
+                                         ("说明.pdf", b"%PDF-1.4\n% broken\n", PDF)))
+    assert not outcome.problems and not outcome.accepted
+    assert outcome.notes == (("attachment", "系统变更方案.pdf"), ("attachment", "说明.pdf"))
 
 
 def test_supporting_documents_beside_an_accepted_form_are_attachments(

@@ -38,6 +38,10 @@ OFFICE_SUFFIXES = (".docx", ".xlsx", ".docm", ".xlsm", ".doc", ".xls", ".dotx", 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".webp")
 TEXT_SUFFIXES = (".txt", ".text")
 MAX_TEXT_BYTES = 256 * 1024  # a form typed as plain text is a few KB
+# A photo or scan of a form is tens of KB at least; smaller pictures are logos, signature
+# images and icons (Outlook sends them as image001.png with a file name), never forms.
+MIN_PHOTO_BYTES = 20 * 1024
+PDF_NOT_A_FORM = "pdf_not_a_form"  # internal: a readable PDF that holds no form
 MIME = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -82,13 +86,19 @@ class FormDesk:
 
     def read(self, att: MailAttachment, fmt: str, data: bytes, year: date | None,
              desk: _Desk) -> bool:
-        """Read *data* as forms; True when the file held at least one (accepted or not)."""
+        """Read *data* as forms; True when the file held at least one (accepted or not).
+
+        An Office file that cannot be read is a problem; a PDF that cannot be read is judged
+        like one that holds no form (most PDFs in mail are not forms at all)."""
         try:
             readings = read_form(data, fmt, self.catalog,  # type: ignore[arg-type]
                                  source_name=att.filename, default_year=year)
         except UnknownForm:
             return False
         except UnreadableForm as exc:
+            if fmt == "pdf":
+                log.info("pdf not readable", filename=att.filename, detail=exc.detail)
+                return False
             desk.problems.append(AttachmentProblem(att.filename, "unreadable", str(exc)))
             return True
         for reading in readings:
@@ -141,9 +151,11 @@ class _Desk:
             # named like a form but is something else (a picture renamed .docx…): say so
             self.problems.append(AttachmentProblem(att.filename, "unsupported",
                                                    "not an Office file despite its name"))
-        elif att.original_filename and (
-                att.content_type.startswith("image/") or name.endswith(IMAGE_SUFFIXES)):
-            self.undecided.append((att, "image_form", None))
+        elif att.content_type.startswith("image/") or name.endswith(IMAGE_SUFFIXES):
+            if att.original_filename and len(att.data) >= MIN_PHOTO_BYTES:
+                self.undecided.append((att, "image_form", None))
+            else:
+                self.notes.append(("attachment", att.filename))
         elif name.endswith(TEXT_SUFFIXES) and att.original_filename:
             self.undecided.append((att, "text_form", self.text_kind(att.data)))
         else:
@@ -178,7 +190,9 @@ class _Desk:
         except NoTextLayer:
             self.undecided.append((att, "scanned_pdf", None))
             return
-        self.undecided.append((att, "unknown_form", None))
+        # a PDF with text that is no form (a plan, a report, a broken file) is a document
+        # like any other, unless its very name says it is a form
+        self.undecided.append((att, PDF_NOT_A_FORM, None))
 
     def text_kind(self, data: bytes) -> str | None:
         """The form kind a .txt holds, read as lines of text (it is not accepted as a form:
@@ -190,8 +204,10 @@ class _Desk:
         any_form = bool(self.accepted) or any(
             p.code == "field_problems" for p in self.problems)
         for att, code, content_kind in self.undecided:
+            strict = any_form or code == PDF_NOT_A_FORM
             intent = self.guess.intent(att.filename, self.mail.subject, content_kind,
-                                       beside_a_form=any_form)
+                                       beside_a_form=strict)
+            code = "unknown_form" if code == PDF_NOT_A_FORM else code
             if intent is Intent.NONE:
                 self.notes.append(("attachment", att.filename))
                 continue
