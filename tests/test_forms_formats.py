@@ -322,6 +322,6 @@ def test_the_english_receipt_names_the_pdf(catalog: FormCatalog, pdf_form: bytes
         content = Templates(DEFAULT_TEMPLATES_DIR, lang).render("requester_ack", {
             "requester_name": "A", "subject": "change", "resubmitted": False,
             "reference": "REQ-1", "requests": [], "accepted": outcome.accepted,
-            "problems": (), "notes": outcome.notes, "received_at": "2026-11-20 09:00",
+            "problems": (), "notes": outcome.notes, "confirmed": [], "received_at": "2026-11-20 09:00",
             "attachment_names": [], "form_titles": {}})
         assert all(w in content.text for w in words), content.text

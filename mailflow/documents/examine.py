@@ -27,7 +27,13 @@ from mailflow.documents.definitions import FormCatalog, load_catalog
 from mailflow.documents.intent import Intent, KindGuesser
 from mailflow.documents.legacy import LegacyConverter
 from mailflow.documents.outcome import AcceptedForm, AttachmentProblem, FormsOutcome
-from mailflow.documents.reading import NoTextLayer, UnknownForm, UnreadableForm, read_form
+from mailflow.documents.reading import (
+    NotAForm,
+    NoTextLayer,
+    UnknownForm,
+    UnreadableForm,
+    read_form,
+)
 from mailflow.documents.safety import FileRefused, SafetyLimits, check_office_file, office_kind
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import MailAttachment, ParsedMail
@@ -93,6 +99,10 @@ class FormDesk:
         try:
             readings = read_form(data, fmt, self.catalog,  # type: ignore[arg-type]
                                  source_name=att.filename, default_year=year)
+        except NotAForm as exc:  # a notice, an invitation, a price list: an ordinary attachment
+            log.info("attachment is no form", filename=att.filename, detail=exc.detail)
+            desk.notes.append(("attachment", att.filename))
+            return True
         except UnknownForm:
             return False
         except UnreadableForm as exc:
@@ -105,7 +115,7 @@ class FormDesk:
             if reading.problems:
                 desk.problems.append(AttachmentProblem(
                     att.filename, "field_problems", "", form_kind=reading.kind,
-                    field_problems=reading.problems,
+                    field_problems=reading.problems, reading=reading,
                 ))
             else:
                 desk.accepted.append(AcceptedForm(att.filename, att.sha256, reading))

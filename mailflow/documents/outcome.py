@@ -28,6 +28,8 @@ class AttachmentProblem:
     form_kind: str | None = None
     field_problems: tuple[FieldProblem, ...] = ()
     macros_removed: bool = False
+    # the form as read (field_problems only): a requester's "确认" may accept its proposals
+    reading: FormReading | None = None
 
 
 @dataclass(frozen=True)

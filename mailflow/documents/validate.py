@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from mailflow.documents.definitions import FieldDef, FieldType, FormDef
 from mailflow.documents.extract import Extracted
 from mailflow.documents.layout import RawValue, raw_text
+from mailflow.documents.matching import targets
 from mailflow.documents.problems import FieldProblem
 from mailflow.documents.values import (
     ValueProblem,
@@ -271,3 +273,82 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
+
+
+def shown_label(text: str) -> str:
+    """A label as the sender's form writes it, for a reply: its first line, without the
+    required mark, colon or hint."""
+    first = text.strip().split("\n", 1)[0].strip()
+    return first.strip("*＊:：#★ \u3000").strip()
+
+
+def explain(
+    form: FormDef,
+    found: Extracted,
+    problems: list[FieldProblem],
+    *,
+    default_year: YearHint = None,
+    values: Mapping[str, object] | None = None,
+) -> tuple[list[FieldProblem], dict[str, object]]:
+    """*problems* told in the sender's words, and the readings a "确认" would accept.
+
+    A problem names the field by the label on the sender's form, else by the blank's labels
+    (never a name on neither). A required field whose label is nowhere on the form is "not
+    found", not "not filled"; when the form holds a labelled value no field took and that
+    value reads as the field, the problem quotes it ("表中「是否影响在线用户：是」是否即此项？")
+    and the typed value is returned as a proposal, keyed by field.
+    """
+    proposals: dict[str, object] = {}
+    unmatched = dict(found.unmatched)
+    used: set[str] = set()
+    by_slot = {(t.field, t.part): t for t in targets(form)}
+    base = (values or {})
+    out: list[FieldProblem] = []
+    for p in problems:
+        if p.field_key is None:
+            out.append(p)
+            continue
+        f = form.field(p.field_key)
+        if f.key in found.sources and shown_label(found.sources[f.key]):
+            shown: tuple[str, ...] = (shown_label(found.sources[f.key]),)
+        elif f.type is FieldType.TIME_RANGE and f.columns:
+            shown = tuple(c.label_zh for c in f.columns)
+        else:
+            shown = (f.label_zh,)
+        if p.code != "missing" or p.column_key is not None or p.row is not None:
+            out.append(replace(p, shown_zh=shown if p.column_key is None else ()))
+            continue
+        seen = f.key in found.seen
+        label, raw, typed = "", None, None
+        target = by_slot.get((f.key, None))
+        if not seen and target is not None and found.assignment is not None:
+            best = found.assignment.best_for(target, [t for t in unmatched if t not in used])
+            if best is not None:
+                label, raw = best[0], unmatched[best[0]]
+                typed = _typed(f, raw, default_year, base)
+        if typed is None:
+            out.append(replace(p, shown_zh=shown, label_seen=seen))
+            continue
+        used.add(label)
+        proposals[f.key] = typed
+        out.append(replace(p, shown_zh=shown, label_seen=seen,
+                           candidate_label=shown_label(label),
+                           candidate_value=raw_text(raw)[:_SHOWN]))
+    return out, proposals
+
+
+def _typed(f: FieldDef, raw: RawValue | None, year: YearHint,
+           values: Mapping[str, object]) -> object | None:
+    """*raw* read as *f*'s type, or None when it does not read as one."""
+    if raw is None:
+        return None
+    try:
+        if f.type is FieldType.TIME_RANGE:
+            day = values.get(f.date_field) if f.date_field else None
+            base_day = day if isinstance(day, date) and not isinstance(day, datetime) else None
+            return parse_time_range(raw_text(raw), year, base_day)
+        if f.type is FieldType.TABLE:
+            return None
+        return parse_value(f, raw, year)
+    except ValueProblem:
+        return None
