@@ -322,6 +322,23 @@ def test_the_english_receipt_names_the_pdf(catalog: FormCatalog, pdf_form: bytes
         content = Templates(DEFAULT_TEMPLATES_DIR, lang).render("requester_ack", {
             "requester_name": "A", "subject": "change", "resubmitted": False,
             "reference": "REQ-1", "requests": [], "accepted": outcome.accepted,
-            "problems": (), "notes": outcome.notes, "confirmed": [], "received_at": "2026-11-20 09:00",
+            "problems": (), "notes": outcome.notes, "confirmed": [],
+            "received_at": "2026-11-20 09:00",
             "attachment_names": [], "form_titles": {}})
         assert all(w in content.text for w in words), content.text
+
+
+def test_an_outcome_with_forms_and_problems_travels_from_the_read_ahead_worker(
+    catalog: FormCatalog,
+) -> None:
+    """What the worker process sends back must pickle: readings in accepted forms and in
+    problems alike (their values, labels and proposals are read-only mappings)."""
+    import pickle
+
+    from mailflow.readahead import _portable, _restored
+
+    outcome = desk(catalog).examine(mail(
+        "申请", ("系统帐号申请表.xlsx", filled(catalog, "account", "xlsx"), XLSX),
+        ("变更.docx", make_docx(para("系统变更申请表"), para("变更名称：扩容")), DOCX)))
+    assert outcome.accepted and outcome.problems
+    assert _restored(pickle.loads(pickle.dumps(_portable(outcome)))) == outcome  # noqa: S301
