@@ -132,7 +132,9 @@ class BlankLayout:
     def hint(self, f: FieldDef) -> str:
         """The note printed under *f*'s label: how to write its type, else its example."""
         by_type = self.type_hints.get(f.type.value, "")
-        if by_type or not f.example:
+        # a moment's own example wins: a range's end must show a time after its start
+        own = f.example and f.type in (FieldType.DATE, FieldType.DATETIME)
+        if (by_type and not own) or not f.example:
             return by_type
         return self.example_hint.format(example=f.example)
 

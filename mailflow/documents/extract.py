@@ -483,12 +483,12 @@ class _Extractor:
                     used[r][k] = True
                 self.out.put(slot, beside, CELL, cell.text)
             elif r + 1 < len(rows):
-                below = [
-                    k
-                    for k, c in enumerate(rows[r + 1])
-                    if c.overlaps(cell.col, cell.span) and labels[r + 1][k] is None
-                ]
-                if below and self.header_of(rows[r + 1]) is None \
+                under = [k for k, c in enumerate(rows[r + 1]) if c.overlaps(cell.col, cell.span)]
+                below = [k for k in under if labels[r + 1][k] is None]
+                # a heading row ("一、变更内容" across the table) over labelled rows is a
+                # section heading, not a label whose value is below it
+                heading = len(below) < len(under)
+                if below and not heading and self.header_of(rows[r + 1]) is None \
                         and not self.row_of_its_own(labels[r], rows[r + 1], below):
                     for k in below:
                         used[r + 1][k] = True

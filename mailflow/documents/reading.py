@@ -26,16 +26,18 @@ from mailflow.documents.docx_reader import read_docx
 from mailflow.documents.extract import extract
 from mailflow.documents.layout import RawDocument
 from mailflow.documents.matching import not_a_form_title, title_kind
+from mailflow.documents.pdf_reader import NoTextLayer, read_pdf
 from mailflow.documents.problems import PROBLEM_CODES, FieldProblem
 from mailflow.documents.recognise import Recogniser, Section, recognise
-from mailflow.documents.validate import explain, json_safe, shown_label, validate
-from mailflow.documents.values import TimeRange
+from mailflow.documents.validate import explain, json_safe, shown_label, validate_noted
+from mailflow.documents.values import TimeRange, YearHint
 from mailflow.documents.xlsx_reader import read_xlsx
 
 __all__ = [
     "PROBLEM_CODES",
     "FieldProblem",
     "FormReading",
+    "NoTextLayer",
     "NotAForm",
     "TimeRange",
     "UnknownForm",
@@ -82,6 +84,9 @@ class FormReading:
     problems: tuple[FieldProblem, ...]
     recognised_by: str  # "marker", "title" or "labels"
     part: str = ""  # "document" for a .docx, the sheet name for an .xlsx
+    # words written beside a choice that are none of its options: (field key, note)
+    notes: tuple[tuple[str, str], ...] = ()
+    source_format: str = ""  # "docx", "xlsx" or "pdf": what the form was read from
     # the label each field was read from, as the sender's form writes it (for the record)
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # for missing fields, the values of labels we did not recognise that read as them: what
@@ -93,8 +98,12 @@ class FormReading:
         return not self.problems
 
     def json_values(self) -> dict[str, object]:
-        """The values made JSON-safe (ISO dates, {start, end} ranges) for the database."""
-        return {key: json_safe(value) for key, value in self.values.items()}
+        """The values made JSON-safe (ISO dates, {start, end} ranges) for the database; the
+        notes beside choices, when any, under ``_notes``."""
+        out = {key: json_safe(value) for key, value in self.values.items()}
+        if self.notes:
+            out["_notes"] = dict(self.notes)
+        return out
 
     @property
     def confirmable(self) -> bool:
@@ -110,11 +119,12 @@ class FormReading:
 
 
 def _reading(
-    section: Section, catalog: FormCatalog, source_name: str, default_year: int | None
+    section: Section, catalog: FormCatalog, source_name: str, default_year: YearHint,
+    fmt: str = "",
 ) -> FormReading:
     form = catalog.get(section.kind)
     found = extract(form, section.blocks)
-    values, problems = validate(form, found, default_year=default_year)
+    values, problems, notes = validate_noted(form, found, default_year=default_year)
     problems, proposals = explain(form, found, problems, default_year=default_year,
                                   values=values)
     order = [f.key for f in form.fields]
@@ -143,6 +153,8 @@ def _reading(
         problems=tuple(problems),
         recognised_by=section.recognised_by,
         part=section.part,
+        notes=tuple(notes.items()),
+        source_format=fmt,
         labels=MappingProxyType({k: shown_label(v) for k, v in found.sources.items()}),
         proposals=MappingProxyType(proposals),
     )
@@ -150,24 +162,28 @@ def _reading(
 
 def read_form(
     data: bytes,
-    fmt: Literal["docx", "xlsx"],
+    fmt: Literal["docx", "xlsx", "pdf"],
     catalog: FormCatalog,
     *,
     source_name: str = "",
-    default_year: int | None = None,
+    default_year: YearHint = None,
 ) -> list[FormReading]:
-    """Every form in the file, in order. *default_year* completes dates like "11月25日".
+    """Every form in the file, in order. *default_year* completes dates like "11月25日": a
+    year, or the mail's date (then the form's own date is preferred, see validate.form_day).
 
     Raises UnknownForm when no form is recognised, UnreadableForm when the file cannot be
-    read at all.
+    read at all, NoTextLayer for a PDF that is only pictures (a scan).
     """
-    if fmt not in ("docx", "xlsx"):
-        raise ValueError(f"fmt must be 'docx' or 'xlsx', not {fmt!r}")
+    if fmt not in ("docx", "xlsx", "pdf"):
+        raise ValueError(f"fmt must be 'docx', 'xlsx' or 'pdf', not {fmt!r}")
     try:
-        doc: RawDocument = read_docx(data) if fmt == "docx" else read_xlsx(data)
+        doc: RawDocument = (read_docx(data) if fmt == "docx" else
+                            read_xlsx(data) if fmt == "xlsx" else read_pdf(data))
         recogniser = Recogniser(catalog)
         sections = recognise(doc, catalog, recogniser)
-        readings = [_reading(s, catalog, source_name, default_year) for s in sections]
+        readings = [_reading(s, catalog, source_name, default_year, fmt) for s in sections]
+    except NoTextLayer:
+        raise
     except Exception as exc:  # the boundary: a broken file must never crash the caller
         reason = str(exc).strip() or type(exc).__name__
         raise UnreadableForm(f"{type(exc).__name__}: {reason}"[:300]) from exc
@@ -178,6 +194,6 @@ def read_form(
             and title_kind(stem, (), catalog.lexicon) is None:
         raise NotAForm(f"named as no form: {stem[:80]}")
     if not readings:
-        where = f"{len(doc.parts)} sheet(s)" if fmt == "xlsx" else "the document"
+        where = f"{len(doc.parts)} sheet(s)" if fmt == "xlsx" else f"the {fmt} document"
         raise UnknownForm(f"no form marker, title or labels found in {where}")
     return readings

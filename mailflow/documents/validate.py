@@ -8,6 +8,7 @@ reply to the applicant lists all of them, not the first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime
@@ -20,8 +21,8 @@ from mailflow.documents.matching import TYPED_KINDS, targets, type_evidence, val
 from mailflow.documents.problems import FieldProblem
 from mailflow.documents.values import (
     ValueProblem,
-    parse_choice,
-    parse_choices,
+    YearHint,
+    parse_choices_noted,
     parse_date,
     parse_datetime,
     parse_list,
@@ -35,9 +36,19 @@ from mailflow.documents.values import (
 _SHOWN = 200  # characters of a wrong value quoted back in the reply
 
 
-def parse_value(f: FieldDef, raw: RawValue, default_year: int | None) -> object | None:
+def parse_value(f: FieldDef, raw: RawValue, default_year: YearHint) -> object | None:
     """*raw* as *f*'s Python type; None when empty. Raises ValueProblem."""
+    return parse_noted(f, raw, default_year)[0]
+
+
+def parse_noted(f: FieldDef, raw: RawValue, default_year: YearHint) -> tuple[object | None, str]:
+    """*raw* as *f*'s type, and the words beside a choice kept as a note ("" for none)."""
     kind = f.type
+    if kind in (FieldType.CHOICE, FieldType.MULTICHOICE):
+        answer = parse_choices_noted(raw, f.choices, single=kind is FieldType.CHOICE)
+        if kind is FieldType.CHOICE:
+            return (answer.chosen[0] if answer.chosen else None), answer.note
+        return (list(answer.chosen) or None), answer.note
     value: object
     if kind is FieldType.TEXT:
         value = parse_text(raw, multiline=False)
@@ -49,24 +60,44 @@ def parse_value(f: FieldDef, raw: RawValue, default_year: int | None) -> object 
         value = parse_datetime(raw, default_year)
     elif kind is FieldType.YESNO:
         value = parse_yesno(raw)
-    elif kind is FieldType.CHOICE:
-        value = parse_choice(raw, f.choices)
-    elif kind is FieldType.MULTICHOICE:
-        value = parse_choices(raw, f.choices)
     elif kind is FieldType.EMAIL_OR_PERSON:
         value = parse_person(raw)
     elif kind is FieldType.LIST:
         value = parse_list(raw)
     else:
         raise ValueError(f"{kind} is not a plain field type")
-    return None if value in ("", [], None) else value
+    return (None if value in ("", [], None) else value), ""
+
+
+_FULL_DATE = re.compile(r"(20\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+_RANGE_WORD = re.compile(r"\s*(?:至|到|~|～|—{1,2}|–|－|\bto\b|\s-\s)\s*")
+
+
+def form_day(found: Extracted, fallback: YearHint) -> YearHint:
+    """The day a form speaks from, to complete dates written without a year: the first full
+    date written on the form (申请日期, the change date…), else *fallback* (the mail's)."""
+    for raw in found.values.values():
+        if isinstance(raw, datetime):
+            return raw.date()
+        if isinstance(raw, date):
+            return raw
+        if isinstance(raw, str):
+            m = _FULL_DATE.search(raw)
+            if m:
+                try:
+                    return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                except ValueError:
+                    continue
+    return fallback
 
 
 class _Validator:
-    def __init__(self, form: FormDef, found: Extracted, default_year: int | None) -> None:
+    def __init__(self, form: FormDef, found: Extracted, default_year: YearHint) -> None:
         self.form = form
         self.found = found
-        self.year = default_year
+        self.year = form_day(found, default_year) if not isinstance(default_year, int) \
+            else default_year
+        self.notes: dict[str, str] = {}
         self.values: dict[str, object] = {}
         self.problems: list[FieldProblem] = []
         self.flagged: set[str] = set()
@@ -100,6 +131,7 @@ class _Validator:
         )
 
     def run(self) -> tuple[dict[str, object], list[FieldProblem]]:
+        self.split_periods()
         later = []
         for f in self.form.fields:
             if f.type is FieldType.TIME_RANGE:
@@ -119,17 +151,33 @@ class _Validator:
         self.problems.sort(key=lambda p: (order.get(p.field_key or "", -1), p.row or 0))
         return ordered, self.problems
 
+    def split_periods(self) -> None:
+        """A period written in its first field ("生效日期：2026-12-01 至 2026-12-31") fills the
+        field that may not be before it (临时帐号截止日期) when that one is empty."""
+        for f in self.form.fields:
+            if not f.not_before or f.key in self.found.values:
+                continue
+            raw = self.found.values.get(f.not_before)
+            if not isinstance(raw, str):
+                continue
+            pieces = [p for p in _RANGE_WORD.split(raw.strip()) if p.strip()]
+            if len(pieces) == 2:
+                self.found.values[f.not_before] = pieces[0]
+                self.found.values[f.key] = pieces[1]
+
     def plain(self, f: FieldDef) -> None:
         raw = self.found.values.get(f.key)
         if raw is None:
             return
         try:
-            value = parse_value(f, raw, self.year)
+            value, note = parse_noted(f, raw, self.year)
         except ValueProblem as exc:
             self.problem(f, exc.code, raw)
             return
         if value is not None:
             self.values[f.key] = value
+        if note:
+            self.notes[f.key] = note
 
     def time_range(self, f: FieldDef) -> None:
         base = self.values.get(f.date_field) if f.date_field else None
@@ -199,10 +247,19 @@ def _comparable(a: object, b: object) -> bool:
 
 
 def validate(
-    form: FormDef, found: Extracted, *, default_year: int | None = None
+    form: FormDef, found: Extracted, *, default_year: YearHint = None
 ) -> tuple[dict[str, object], list[FieldProblem]]:
     """Typed values of the fields that are filled and valid, and every problem found."""
     return _Validator(form, found, default_year).run()
+
+
+def validate_noted(
+    form: FormDef, found: Extracted, *, default_year: YearHint = None
+) -> tuple[dict[str, object], list[FieldProblem], dict[str, str]]:
+    """``validate``, plus the notes written beside choices (field key → words)."""
+    validator = _Validator(form, found, default_year)
+    values, problems = validator.run()
+    return values, problems, validator.notes
 
 
 def json_safe(value: Any) -> Any:
@@ -230,7 +287,7 @@ def explain(
     found: Extracted,
     problems: list[FieldProblem],
     *,
-    default_year: int | None = None,
+    default_year: YearHint = None,
     values: Mapping[str, object] | None = None,
 ) -> tuple[list[FieldProblem], dict[str, object]]:
     """*problems* told in the sender's words, and the readings a "确认" would accept.
@@ -283,7 +340,7 @@ def explain(
     return out, proposals
 
 
-def _by_type(f: FieldDef, unmatched: Mapping[str, RawValue], year: int | None,
+def _by_type(f: FieldDef, unmatched: Mapping[str, RawValue], year: YearHint,
              values: Mapping[str, object]) -> tuple[str, RawValue | None, object | None]:
     """The only unknown label whose value is of *f*'s (date, time, range or yes/no) type."""
     fitting = [(t, v) for t, v in unmatched.items()
@@ -295,7 +352,7 @@ def _by_type(f: FieldDef, unmatched: Mapping[str, RawValue], year: int | None,
     return (label, raw, typed) if typed is not None else ("", None, None)
 
 
-def _typed(f: FieldDef, raw: RawValue | None, year: int | None,
+def _typed(f: FieldDef, raw: RawValue | None, year: YearHint,
            values: Mapping[str, object]) -> object | None:
     """*raw* read as *f*'s type, or None when it does not read as one."""
     if raw is None:

@@ -43,6 +43,7 @@ _SERIAL_RANGE = (10_000, 80_000)  # 1927 … 2119: a number outside is not meant
 
 _YMD = r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?"
 _MD = r"(?P<m2>\d{1,2})\s*月\s*(?P<d2>\d{1,2})\s*[日号]?"
+_DOM = r"(?P<d3>[0-3]?\d)\s*[日号]"  # "26日 01:30": a day of the start's month (range ends)
 _NEXT = r"(?P<next>次日|翌日|第二天|次晨)"
 _WEEKDAY = r"(?:\s*\(?\s*(?:周|星期|礼拜)[一二三四五六日天]\s*\)?)?"
 _PERIOD = r"(?P<ap>上午|下午|晚上|凌晨|中午|早上|早晨|傍晚|夜间|am|pm)?"
@@ -53,9 +54,94 @@ _TIME = (
     + r"\s*(?P<ap2>am|pm)?"
 )
 _MOMENT = re.compile(
-    rf"(?:(?:{_YMD}|{_MD}|{_NEXT}){_WEEKDAY}\s*(?:t\s*)?)?(?:{_TIME})?{_WEEKDAY}",
+    rf"(?:(?:{_YMD}|{_MD}|{_DOM}|{_NEXT}){_WEEKDAY}\s*(?:t\s*)?)?(?:{_TIME})?{_WEEKDAY}",
 )
-_DATE_SUFFIX = re.compile(r"(?:之前|以前|前|止|为止)$")
+# "2026年12月1日起", "自12月1日起生效", "截至11月30日前完成": the date is the date
+_DATE_SUFFIX = re.compile(
+    r"(?:(?:之前|以前|前|为止|止|起|开始|起生效|生效|当天|当日)(?:完成|提供|交付|执行)?|完成|之内|内)$"
+)
+_DATE_PREFIX = re.compile(r"^(?:自|从|于|在|截至|截止(?:到|至)?|不晚于|最晚|最迟|预计|计划)")
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+         ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+         ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+         ("dec", "december")),
+        start=1,
+    )
+    for name in names
+}
+_MONTH_NAME = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_ORDINAL = r"(?:st|nd|rd|th)?"
+# "30 Nov 2026", "30-Nov-2026", "Nov 30, 2026", "November 30th 2026", "Nov. 30" (folded text)
+_DAY_MONTH = re.compile(
+    rf"\b(?P<d>[0-3]?\d){_ORDINAL}[\s\-/.]*(?:of\s+)?(?P<mon>{_MONTH_NAME})\b\.?"
+    rf"(?:,?[\s\-/.]*(?P<y>\d{{4}}))?"
+)
+_MONTH_DAY = re.compile(
+    rf"\b(?P<mon>{_MONTH_NAME})\b\.?[\s\-/.]*(?P<d>[0-3]?\d){_ORDINAL}\b"
+    rf"(?:,?[\s\-/.]*(?P<y>\d{{4}}))?"
+)
+# 30/11/2026 or 11/30/2026: read only when one number cannot be a month
+_NUMERIC_DMY = re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})\b")
+
+
+def _chinese_date(y: str | None, m: int, d: int) -> str:
+    return f"{y}年{m}月{d}日" if y else f"{m}月{d}日"
+
+
+def english_dates(text: str) -> str:
+    """*text* (folded) with English and day-first dates rewritten as 2026年11月30日."""
+    if not any(ch.isascii() and ch.isalpha() for ch in text) and "/" not in text:
+        return text
+
+    def named(m: re.Match[str]) -> str:
+        return _chinese_date(m.group("y"), _MONTHS[m.group("mon")], int(m.group("d")))
+
+    def numeric(m: re.Match[str]) -> str:
+        a, b = int(m.group("a")), int(m.group("b"))
+        if a > 12 >= b:
+            return _chinese_date(m.group("y"), b, a)
+        if b > 12 >= a:
+            return _chinese_date(m.group("y"), a, b)
+        return m.group(0)
+
+    text = _DAY_MONTH.sub(named, text)
+    text = _MONTH_DAY.sub(named, text)
+    return _NUMERIC_DMY.sub(numeric, text)
+
+
+def _date_text(raw: str) -> str:
+    """The folded text of a date value, English dates rewritten, with 自…起/前 words cut."""
+    text = squeeze(english_dates(fold(raw)))
+    text = text.strip("。.,，;；")
+    text = _DATE_PREFIX.sub("", text)
+    return _DATE_SUFFIX.sub("", text)
+
+
+YearHint = int | date | None
+"""What completes a date written without a year: a year, or a reference day (the form's own
+date or the mail's), in which case the year that puts the date nearest to it is taken
+("1月5日" in a mail of 20 December is next January)."""
+
+
+def _year_for(hint: YearHint, month: int, day: int) -> int:
+    if hint is None:
+        raise ValueProblem("invalid_date")
+    if isinstance(hint, int):
+        return hint
+    best: tuple[int, int] | None = None
+    for year in (hint.year - 1, hint.year, hint.year + 1):
+        try:
+            distance = abs((date(year, month, day) - hint).days)
+        except ValueError:
+            continue
+        if best is None or distance < best[0]:
+            best = (distance, year)
+    if best is None:
+        raise ValueProblem("invalid_date")
+    return best[1]
 _RANGE_SEPARATOR = re.compile(r"^\s*(?:至|到|~|～|-{1,2}|—{1,2}|–|－|—|to)\s*$")
 
 
@@ -65,9 +151,10 @@ class _Moment:
     next_day: bool
     clock: time | None
     span: tuple[int, int]
+    month_day: int | None = None  # "26日": only the day of the month was written
 
 
-def _moments(text: str, default_year: int | None) -> list[_Moment]:
+def _moments(text: str, default_year: YearHint) -> list[_Moment]:
     """Every date/time mention in *text* (already folded), in order."""
     found: list[_Moment] = []
     for m in _MOMENT.finditer(text):
@@ -78,13 +165,13 @@ def _moments(text: str, default_year: int | None) -> list[_Moment]:
         if groups["y"]:
             day = _make_date(int(groups["y"]), int(groups["m"]), int(groups["d"]))
         elif groups["m2"]:
-            if default_year is None:
-                raise ValueProblem("invalid_date")
-            day = _make_date(default_year, int(groups["m2"]), int(groups["d2"]))
+            month, dom = int(groups["m2"]), int(groups["d2"])
+            day = _make_date(_year_for(default_year, month, dom), month, dom)
+        month_day = int(groups["d3"]) if groups["d3"] else None
         clock = _make_time(groups) if groups["h"] is not None else None
-        if day is None and clock is None and not groups["next"]:
+        if day is None and clock is None and not groups["next"] and month_day is None:
             continue
-        found.append(_Moment(day, bool(groups["next"]), clock, m.span()))
+        found.append(_Moment(day, bool(groups["next"]), clock, m.span(), month_day))
     return found
 
 
@@ -125,8 +212,9 @@ def _serial(value: float) -> datetime | None:
     return datetime.combine(_EXCEL_EPOCH, time()) + timedelta(days=value)
 
 
-def parse_date(raw: RawValue, default_year: int | None = None) -> date:
-    """2026-11-25, 2026/11/25, 2026.11.25, 2026年11月25日, 11月25日, 20261125, Excel serial."""
+def parse_date(raw: RawValue, default_year: YearHint = None) -> date:
+    """2026-11-25, 2026/11/25, 2026.11.25, 2026年11月25日, 11月25日, 20261125, Excel serial,
+    30 Nov 2026, Nov 30, 2026, and the same with 自/起/前/止 around it."""
     if isinstance(raw, datetime):
         return raw.date()
     if isinstance(raw, date):
@@ -138,8 +226,7 @@ def parse_date(raw: RawValue, default_year: int | None = None) -> date:
         if moment is None:
             raise ValueProblem("invalid_date")
         return moment.date()
-    text = squeeze(fold(raw))
-    text = _DATE_SUFFIX.sub("", text)
+    text = _date_text(raw)
     if re.fullmatch(r"\d{5}(?:\.\d+)?", text):
         moment = _serial(float(text))
         if moment is not None:
@@ -155,7 +242,7 @@ def parse_date(raw: RawValue, default_year: int | None = None) -> date:
     return moments[0].day
 
 
-def parse_datetime(raw: RawValue, default_year: int | None = None) -> datetime:
+def parse_datetime(raw: RawValue, default_year: YearHint = None) -> datetime:
     """A date with a time of day: "2026-11-25 23:30", "11月25日 23时30分", an Excel datetime.
 
     A range written where one moment is asked ("16:00-18:00") reads as its start.
@@ -169,7 +256,7 @@ def parse_datetime(raw: RawValue, default_year: int | None = None) -> datetime:
         if moment is None:
             raise ValueProblem("invalid_datetime")
         return (moment + timedelta(seconds=30)).replace(second=0, microsecond=0)
-    text = fold(clean_value(raw))
+    text = _moment_text(raw)
     try:
         moments = _moments(text, default_year)
     except ValueProblem:
@@ -180,6 +267,12 @@ def parse_datetime(raw: RawValue, default_year: int | None = None) -> datetime:
     if first.day is None or first.clock is None:
         raise ValueProblem("invalid_datetime")
     return datetime.combine(first.day, first.clock)
+
+
+def _moment_text(raw: str) -> str:
+    """The folded text of a moment or a range, English dates rewritten, end stops cut."""
+    text = english_dates(fold(clean_value(raw))).strip().strip("。.,，;；")
+    return _DATE_PREFIX.sub("", text).strip()
 
 
 def _leftover_range(text: str, moments: Sequence[_Moment]) -> bool:
@@ -196,7 +289,7 @@ def _leftover_range(text: str, moments: Sequence[_Moment]) -> bool:
 
 
 def parse_time_range(
-    raw: RawValue, default_year: int | None = None, base_day: date | None = None
+    raw: RawValue, default_year: YearHint = None, base_day: date | None = None
 ) -> TimeRange:
     """ "2026-11-25 23:30 至 2026-11-26 01:30", "11月25日 23:30 至 次日 01:30", "23:30-01:30".
 
@@ -207,7 +300,7 @@ def parse_time_range(
     """
     if not isinstance(raw, str):
         raise ValueProblem("invalid_time_range")
-    text = fold(clean_value(raw))
+    text = _moment_text(raw)
     try:
         moments = _moments(text, default_year)
     except ValueProblem:
@@ -220,6 +313,8 @@ def parse_time_range(
 
 def moment_start(m: _Moment, base_day: date | None) -> datetime:
     day = m.day or base_day
+    if day is not None and m.day is None and m.month_day is not None:
+        day = _make_date(day.year, day.month, m.month_day)
     if day is None or m.clock is None or m.next_day:
         raise ValueProblem("invalid_time_range")
     return datetime.combine(day, m.clock)
@@ -230,6 +325,14 @@ def moment_end(m: _Moment, start: datetime) -> datetime:
         raise ValueProblem("invalid_time_range")
     if m.day is not None:
         end = datetime.combine(m.day, m.clock)
+        if end < start:
+            raise ValueProblem("end_before_start")
+        return end
+    if m.month_day is not None:  # "至 26日 01:30": the start's month (or the next one)
+        month = start.date().replace(day=1)
+        if m.month_day < start.day:
+            month = (month + timedelta(days=32)).replace(day=1)
+        end = datetime.combine(_make_date(month.year, month.month, m.month_day), m.clock)
         if end < start:
             raise ValueProblem("end_before_start")
         return end
@@ -245,7 +348,7 @@ def moment_end(m: _Moment, start: datetime) -> datetime:
 def parse_range_parts(
     start_raw: RawValue,
     end_raw: RawValue,
-    default_year: int | None = None,
+    default_year: YearHint = None,
     base_day: date | None = None,
 ) -> TimeRange:
     """A range given in two cells (计划开始时间 / 计划结束时间); the end may say 次日 01:30."""
@@ -255,7 +358,7 @@ def parse_range_parts(
 
 
 def _one_moment(
-    raw: RawValue, default_year: int | None, base_day: date | None, start: datetime | None
+    raw: RawValue, default_year: YearHint, base_day: date | None, start: datetime | None
 ) -> datetime:
     if isinstance(raw, datetime):
         moment = raw.replace(second=0, microsecond=0)
@@ -269,7 +372,7 @@ def _one_moment(
             return _one_moment(parse_datetime(raw), default_year, base_day, start)
         except ValueProblem:
             raise ValueProblem("invalid_datetime") from None
-    text = fold(clean_value(raw))
+    text = _moment_text(raw)
     try:
         moments = _moments(text, default_year)
     except ValueProblem:
@@ -381,6 +484,77 @@ def parse_choices(raw: RawValue, choices: Sequence[str]) -> list[str]:
     return [choices[i] for i in written]
 
 
+@dataclass(frozen=True)
+class ChoiceAnswer:
+    """A choice field answered in words: the options named, and the rest kept as a note."""
+
+    chosen: tuple[str, ...]
+    note: str = ""
+
+
+_CONNECTORS = re.compile(
+    r"\s*(?:以及|及|和|与|或者|或|跟|加|\+|&|、|，|,|;|；|/|\band\b|\bor\b|\s)\s*"
+)
+_BRACKETED = re.compile(r"[(（\[【]([^()（）\[\]【】]*)[)）\]】]")
+_FILLER = re.compile(
+    r"^(?:格式|文件|表格|形式|方式|均可|都要|都可以|皆可|各一份|两种|两份|版本|版|的|等)+$"
+)
+
+
+def parse_choices_noted(raw: RawValue, choices: Sequence[str], *, single: bool) -> ChoiceAnswer:
+    """Like parse_choices, but free text keeps every option the person named ("PDF及Excel"
+    → PDF and Excel, even where PDF is not one of *choices*: a multi-choice only) and what is
+    not an option ("Excel（按部门分开）") as the note. Marked boxes are read as before."""
+    text = _mark_text(raw_text(raw))
+    if not squeeze(text):
+        return ChoiceAnswer(())
+    if any(ch in MARKED | UNMARKED for ch in text):
+        chosen = parse_choices(raw, choices)
+        if single and len(chosen) > 1:
+            raise ValueProblem("several_choices")
+        return ChoiceAnswer(tuple(chosen))
+    notes = [m.group(1).strip() for m in _BRACKETED.finditer(text) if m.group(1).strip()]
+    body = _BRACKETED.sub(" ", text)
+    named: list[str] = []  # options in the order written
+    count = 0
+    ascii_options = all(c.isascii() for c in choices)
+    longest = max((len(c) for c in choices), default=4)
+    original = clean_value(raw_text(raw))
+    for token in _CONNECTORS.split(body):
+        token = token.strip(" 。.")
+        if not token:
+            continue
+        hits = _occurrences(token, choices)
+        if hits:
+            count += len({i for _, _, i in hits})
+            named.extend(choices[i] for _, _, i in hits if choices[i] not in named)
+            rest = _strip_choices(token, choices).strip()
+            if rest and not _FILLER.match(rest) and len(rest) > 2:
+                notes.append(rest)
+        elif _FILLER.match(token):
+            continue
+        elif (not single and len(token) <= longest + 2
+              and (token.isascii() or not ascii_options)):
+            written = _as_written(token, original)
+            if written not in named:
+                named.append(written)
+        else:
+            notes.append(token)
+    if not named:
+        raise ValueProblem("not_a_choice")
+    if single and count > 1:
+        raise ValueProblem("several_choices")
+    return ChoiceAnswer(tuple(named), "；".join(dict.fromkeys(notes)))
+
+
+def _as_written(token: str, original: str) -> str:
+    """*token* (folded) as the person typed it ("pdf" stays "PDF" when written so)."""
+    folded, at = fold(original), fold(original).find(token)
+    if at >= 0 and len(folded) == len(original):
+        return original[at : at + len(token)]
+    return token
+
+
 def _strip_choices(text: str, choices: Sequence[str]) -> str:
     for c in sorted(choices, key=len, reverse=True):
         text = text.replace(fold(c), " ")
@@ -395,41 +569,68 @@ def parse_choice(raw: RawValue, choices: Sequence[str]) -> str | None:
     return chosen[0] if chosen else None
 
 
-_YES = frozenset(
-    {"是", "y", "yes", "true", "1", "√", "✓", "✔", "有", "需要", "对", "已确认", "已测试", "影响"}
+# Yes/no is read by polarity, not from a list of whole answers: the first clause of the
+# answer ("已在测试环境验证通过，未发现问题" → its first clause) is negative when it holds
+# a negation (不/未/没/无/否/非/×, "not", "fail"), positive when it holds an affirming word
+# (是/有/已/通过/需要/确认/√/yes/pass…). Ticked boxes on 是/否 are read as choices first.
+_NEGATION = re.compile(
+    r"^(?:否|无|非|n|no|none|false|0|nil)$|不|未|没|無|[×✗✘]|^否|^无|^非|\bnot?\b|\bfail|\bnone\b"
+    r"|\bfalse\b|\bn/?a\b|失败"
 )
-_NO = frozenset(
-    {"否", "n", "no", "false", "0", "×", "✗", "✘", "无", "不", "不是", "没有", "不需要", "未"}
-    | {"不影响", "未确认", "未测试", "非"}
+_AFFIRMATION = re.compile(
+    r"^(?:y|1|true|ok)$|是|有|已|通过|需要|需|要|确认|完成|测试|验证|影响|涉及|对|好|可以|同意"
+    r"|[√✓✔]|\byes\b|\bpass|\bok(?:ay)?\b|\btrue\b|\bdone\b|\btested\b|\bconfirmed\b"
 )
 _YESNO_CHOICES = ("是", "否")
-_YESNO_LEAD = re.compile(r"^(是|否|有|无|y|n|yes|no)(?:[(（,，。;；:：、]|$)")
+_CLAUSE_END = re.compile(r"[,，。;；:：、\n(（\[【]")
+
+
+def _polarity(text: str) -> bool | None:
+    """True/False for an affirming/negating phrase, None when it says neither."""
+    clause = _CLAUSE_END.split(text.strip(), maxsplit=1)[0].strip() or text.strip()
+    if _NEGATION.search(clause):
+        return False
+    if _AFFIRMATION.search(clause):
+        return True
+    return None
 
 
 def parse_yesno(raw: RawValue) -> bool | None:
-    """是/否, Y/N, yes/no, 有/无, a lone √ or ×, or a tick on 是 or 否 (None when empty)."""
+    """是/否, 有/无, Y/N, yes/no, √/×, 通过/不通过, 已测试/未测试, 验证通过, a ticked ☑ on 是
+    or 否, or a lone ☑/☐ (None when empty or left unticked)."""
     if isinstance(raw, bool):
         return raw
     text = _mark_text(raw_text(raw))
     word = squeeze(text).strip("。.!！")
     if not word:
         return None
-    if word in _YES:
-        return True
-    if word in _NO:
-        return False
-    lead = _YESNO_LEAD.match(word)
-    if lead and not any(ch in MARKED | UNMARKED for ch in word):
-        return lead.group(1) in _YES
-    if any(ch in MARKED | UNMARKED for ch in word):
+    boxes = [ch for ch in word if ch in (MARKED | UNMARKED) - TICKS]
+    if boxes and len(word) == len(boxes):  # a lone box: ticked or not
+        return None if all(ch in UNMARKED for ch in boxes) else True
+    if boxes:
         try:
             chosen = parse_choice(text.replace("不是", "否"), _YESNO_CHOICES)
         except ValueProblem as exc:
-            raise ValueProblem(
-                "several_choices" if exc.code == "several_choices" else "invalid_yesno"
-            ) from None
-        return None if chosen is None else chosen == "是"
-    raise ValueProblem("invalid_yesno")
+            if exc.code == "several_choices":
+                raise
+            chosen = None
+            if not any(ch in MARKED for ch in word):
+                return None
+        if chosen is not None:
+            return chosen == "是"
+        ticked = [ch for ch in boxes if ch in MARKED]
+        if not ticked:
+            return None
+        # "☑已测试 ☐未测试": the phrase after the ticked box
+        after = text[text.index(ticked[0]) + 1 :]
+        polarity = _polarity(re.split(r"[☐□○◯▢☑☒■●◉▣✅▪⊠]", after)[0])
+        if polarity is None:
+            raise ValueProblem("invalid_yesno")
+        return polarity
+    polarity = _polarity(text.casefold())
+    if polarity is None:
+        raise ValueProblem("invalid_yesno")
+    return polarity
 
 
 # --- lists, people -----------------------------------------------------------------------
