@@ -621,3 +621,21 @@ def test_a_candidate_beside_another_problem_is_not_completed_by_a_reply() -> Non
     assert not reading.confirmable
     candidate = next(p for p in reading.problems if p.candidate_label)
     assert candidate.field_key == "affects_live_users" and not candidate.confirm_by_reply
+
+
+@pytest.mark.parametrize(("text", "confirms"), [
+    ("确认", True),
+    ("确认，谢谢", True),
+    ("您好，确认！", True),
+    ("Yes, confirmed", True),
+    ("确认\n\n-----原始邮件-----\n发件人: it@example.test\n如是，回复“确认”即可", True),
+    ("不确认", False),
+    ("不是，我重新填", False),
+    ("请看附件", False),
+    ("> 如是，回复“确认”即可", False),  # only the quoted request says 确认
+])
+def test_a_confirmation_is_read_from_the_reply_s_own_words(text: str, confirms: bool) -> None:
+    from mailflow.workflow.confirm import is_confirmation, local_confirmation
+
+    assert local_confirmation(text) is confirms
+    assert is_confirmation(text) is confirms
