@@ -639,3 +639,33 @@ def test_a_confirmation_is_read_from_the_reply_s_own_words(text: str, confirms: 
 
     assert local_confirmation(text) is confirms
     assert is_confirmation(text) is confirms
+
+
+def test_a_label_cell_with_its_english_gloss_or_hint_on_a_second_line() -> None:
+    """"申请人\\nApplicant" is one label; the title may follow an "附件2：" prefix."""
+    rows = [["申请人\nApplicant", "李四"], ["部门\nDepartment", "客服中心"],
+            ["工号\n(请填写8位工号)", "E10086"], ["系统名称\nSystem", "CRM系统"],
+            ["申请类型\nType", "☑新增帐号 ☐帐号权限变更 ☐帐号注销"],
+            ["申请原因\n请写明岗位变动", "新入职客服专员"]]
+    data = make_docx(para("附件2：信息系统账号申请表"),
+                     para("表单编号：IT-F-003    填表日期：2026-11-20"), table(rows))
+    [reading] = read_form(data, "docx", CATALOG, default_year=2026)
+    assert (reading.kind, reading.recognised_by) == ("account", "title")
+    assert {k: reading.values.get(k) for k in ACCOUNT} == ACCOUNT
+    assert not reading.problems
+
+
+def test_minutes_with_action_items_under_the_departments_column_names() -> None:
+    rows = [["会议主题", "第47周项目周例会", "会议时间", "2026-11-26 16:00"],
+            ["会议地点", "三楼会议室", "主持人", "陈七"],
+            ["记录", "周八", "会议类型", "☑周例会"],
+            ["出席人员", tc("陈七、周八、吴九", span=3)], ["会议议题", tc("各模块进展", span=3)]]
+    items = [["序号", "工作任务", "责任人", "完成期限"], ["1", "完成联调", "吴九", "2026-11-28"],
+             ["2", "更新计划", "陈七", "2026-11-30"]]
+    data = make_docx(para("项目例会会议纪要"), table(rows), para("待办事项"), table(items))
+    [reading] = read_form(data, "docx", CATALOG, default_year=2026)
+    assert {k: reading.values.get(k) for k in MINUTES} == MINUTES
+    assert reading.values["action_items"] == [
+        {"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
+        {"item": "更新计划", "owner": "陈七", "due": date(2026, 11, 30)}]
+    assert not reading.problems

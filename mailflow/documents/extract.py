@@ -48,7 +48,10 @@ class FormIndex:
 
 
 _BOUNDARY = r"(?:^|(?<=[\s,;。、|)\]】>]))"
-_NOTE_LINE = re.compile(r"^\s*[(（【\[].*[)）】\]]\s*$")
+# Under a label in its own cell: a bracketed hint, a 请填写/如… hint or an English gloss
+# ("申请人\nApplicant") is a note, not the value.
+_NOTE_LINE = re.compile(
+    r"^\s*(?:[(（【\[].*[)）】\]]|(?:请|如|例)[^\n]{0,40}|[A-Z][A-Za-z .&/'-]{1,40})\s*$")
 _OTHER_LABEL = re.compile(r"^\s*[^\s:：]{2,12}\s*[:：]")
 
 

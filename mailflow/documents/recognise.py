@@ -14,6 +14,7 @@ labels: a meeting notice names 会议时间 and 参会人员 too, and is still n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +25,8 @@ from mailflow.documents.layout import Block, Cell, Grid, Line, Marker, Pair, Raw
 from mailflow.documents.matching import WEIGHTS, not_a_form_title, title_kind, title_text
 
 TITLE_LINES = 3  # the first lines of a part that may title it
+_ANNEX = re.compile(r"^\s*(?:附件|附表|annex|attachment)\s*[\d一二三四五六七八九十]{0,3}"
+                    r"\s*[:：.、]?\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Recogniser:
 
     def title_kind(self, text: str) -> str | None:
         """The kind whose title *text* is (allowing a short prefix such as a company name)."""
+        text = _ANNEX.sub("", text or "")  # "附件2：系统账号申请表"
         if not text or ":" in text or "：" in text:
             return None
         return title_kind(text, self.titles, self.catalog.lexicon)
