@@ -669,3 +669,20 @@ def test_minutes_with_action_items_under_the_departments_column_names() -> None:
         {"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
         {"item": "更新计划", "owner": "陈七", "due": date(2026, 11, 30)}]
     assert not reading.problems
+
+
+def test_an_untitled_meeting_notice_or_price_table_is_no_form() -> None:
+    """A notice names 会议时间, 地点, 参会人员 and 议题 like minutes do: its letter words
+    (敬请, 请准时参加) say what it is; a price table's column heads say so too."""
+    notice = make_docx(
+        para("各部门："),
+        table([["会议时间", "2026-11-26 16:00"], ["会议地点", "三楼会议室"],
+               ["参会人员", "各部门负责人"], ["会议议题", "年度总结"]]),
+        para("请准时参加。"))
+    with pytest.raises(NotAForm):
+        read_form(notice, "docx", CATALOG, default_year=2026)
+    rows: list[list[object]] = [["名称", "规格型号", "数量", "单价", "金额"],
+                                ["服务器", "R740", 2, 35000, 70000],
+                                ["联系人", "王经理", "申请部门", "市场部", None]]
+    with pytest.raises(NotAForm):
+        read_form(make_xlsx({"Sheet1": rows}), "xlsx", CATALOG, source_name="明细.xlsx")

@@ -37,6 +37,8 @@ class Lexicon:
     hints: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
     fillers: tuple[str, ...] = ()
+    letter_words: tuple[str, ...] = ()
+    commerce_heads: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
     _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
@@ -90,6 +92,9 @@ def build_lexicon(raw: dict[str, Any]) -> Lexicon:
         sections=tuple(_key(w) for w in dict(raw.get("labels", {})).get("sections", [])),
         fillers=tuple(_key(w) for w in dict(raw.get("labels", {})).get("fillers", [])),
         keep=tuple(_key(w) for w in dict(raw.get("labels", {})).get("keep", [])),
+        letter_words=tuple(str(w) for w in dict(titles.get("not_forms", {})).get("letter", [])),
+        commerce_heads=tuple(_key(w) for w in dict(titles.get("not_forms", {})).get(
+            "commerce", [])),
         _pattern=pattern,
     )
 
