@@ -686,3 +686,11 @@ def test_an_untitled_meeting_notice_or_price_table_is_no_form() -> None:
                                 ["联系人", "王经理", "申请部门", "市场部", None]]
     with pytest.raises(NotAForm):
         read_form(make_xlsx({"Sheet1": rows}), "xlsx", CATALOG, source_name="明细.xlsx")
+
+
+def test_an_unknown_label_line_in_a_cell_is_not_part_of_the_value_above() -> None:
+    cell = "申请人：李四\n岗位：客服专员\n所属部门：客服中心\n工号：E10086"
+    rows = [[cell], ["系统名称", "CRM系统"], ["申请类型", "新增帐号"], ["申请原因", "新入职"]]
+    [reading] = read_form(make_docx(para("系统帐号申请表"), table(rows)), "docx", CATALOG)
+    assert (reading.values["applicant"], reading.values["department"]) == ("李四", "客服中心")
+    assert not reading.problems

@@ -144,6 +144,7 @@ def _fold_map(text: str) -> tuple[str, list[int]]:
 _LINE_LABEL = re.compile(r"(?:^|[\t\u3000]|\s\s|[,;，；。|])\s*([^:：\n,;，；。|]{1,40}?)\s*[:：]")
 _NUMBER_ONLY = re.compile(
     r"^[\s(（]*(?:\d{1,2}(?:\.\d{1,2})*|[一二三四五六七八九十]{1,3}|[①-⑳])[\s)）.、．]*$")
+_SEVERAL_LINES = (FieldType.MULTILINE, FieldType.LIST, FieldType.TABLE, FieldType.MULTICHOICE)
 _MAX_CANDIDATES = 400  # distinct label texts scored per document (a data dump has thousands)
 _MAX_CELL_LABEL = 60
 
@@ -293,6 +294,8 @@ class _Extractor:
                 continue
             end = matches[i + 1][0].start() if i + 1 < len(matches) else len(folded)
             value = clean_value(text[where[m.end()] : where[end]])
+            if self.ix.types[slot.field] not in _SEVERAL_LINES:
+                value = self.own_lines(value)
             pairs.append((slot, value, where[m.start()], m.group("label")))
         return pairs
 
@@ -405,6 +408,20 @@ class _Extractor:
                 if not used[r][i] and labels[r][i] is None and cell.value is not None:
                     for slot, value, _, label in self.inline_pairs(cell.text):
                         self.out.put(slot, value, CELL_TEXT, label)
+
+    def own_lines(self, value: str) -> str:
+        """*value* up to a line that opens with a label no field took ("岗位：客服专员" under
+        "申请人：李四" in one cell): that line is a row of its own, never part of the value."""
+        lines = value.split("\n")
+        for n, line in enumerate(lines[1:], start=1):
+            m = _OTHER_LABEL.match(line)
+            if m is None:
+                continue
+            label = line[: m.end()].strip()
+            if label_forms(label, self.ix.form.lexicon.hints) and \
+                    label_key(label) not in self.labels:
+                return clean_value("\n".join(lines[:n]))
+        return value
 
     def other_label(self, row: Sequence[Cell], j: int, i: int) -> bool:
         """Whether cell *j* (right of label *i*'s value) is a label no field took ("岗位",
