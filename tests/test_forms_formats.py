@@ -342,3 +342,21 @@ def test_an_outcome_with_forms_and_problems_travels_from_the_read_ahead_worker(
         ("变更.docx", make_docx(para("系统变更申请表"), para("变更名称：扩容")), DOCX)))
     assert outcome.accepted and outcome.problems
     assert _restored(pickle.loads(pickle.dumps(_portable(outcome)))) == outcome  # noqa: S301
+
+
+@pytest.mark.parametrize(
+    ("subject", "name", "meant"),
+    [
+        ("采购申请", "报价单.xlsx", False),  # the file names another kind of document
+        ("会议通知", "IMG_0001.jpg", False),  # so does the subject
+        ("关于系统权限", "权限申请单.jpg", True),  # the lexicon's word for the account kind
+        ("", "data extraction request.png", True),
+        ("", "exchange rates.png", False),  # "change" only as a whole word
+    ],
+)
+def test_whether_a_file_was_meant_as_a_form(
+    catalog: FormCatalog, subject: str, name: str, meant: bool
+) -> None:
+    outcome = desk(catalog).examine(mail(subject, (name, photo(), JPG)))
+    assert bool(outcome.problems) is meant
+    assert (outcome.notes == (("attachment", name),)) is not meant

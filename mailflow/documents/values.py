@@ -557,6 +557,11 @@ def parse_choices_noted(raw: RawValue, choices: Sequence[str], *, single: bool) 
                 notes.append(rest)
         elif _FILLER.match(token):
             continue
+        elif len(inside := _choices_holding(token, choices)) == 1:
+            # "新增" for 新增帐号, "注销" for 帐号注销: a shortened option
+            count += 1
+            if choices[inside[0]] not in named:
+                named.append(choices[inside[0]])
         elif (not single and len(token) <= longest + 2
               and (token.isascii() or not ascii_options)):
             written = _as_written(token, original)
@@ -569,6 +574,13 @@ def parse_choices_noted(raw: RawValue, choices: Sequence[str], *, single: bool) 
     if single and count > 1:
         raise ValueProblem("several_choices")
     return ChoiceAnswer(tuple(named), "；".join(dict.fromkeys(notes)))
+
+
+def _choices_holding(token: str, choices: Sequence[str]) -> list[int]:
+    """The choices that contain *token* (two characters or more) as a part of them."""
+    if len(token) < 2:
+        return []
+    return [i for i, c in enumerate(choices) if token in fold(c)]
 
 
 def _as_written(token: str, original: str) -> str:
