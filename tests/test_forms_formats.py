@@ -347,7 +347,7 @@ def test_an_outcome_with_forms_and_problems_travels_from_the_read_ahead_worker(
 @pytest.mark.parametrize(
     ("subject", "name", "meant"),
     [
-        ("采购申请", "报价单.xlsx", False),  # the file names another kind of document
+        ("采购申请", "报价单.jpg", False),  # the file names another kind of document
         ("会议通知", "IMG_0001.jpg", False),  # so does the subject
         ("关于系统权限", "权限申请单.jpg", True),  # the lexicon's word for the account kind
         ("", "data extraction request.png", True),
