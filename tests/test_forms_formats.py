@@ -360,3 +360,21 @@ def test_whether_a_file_was_meant_as_a_form(
     outcome = desk(catalog).examine(mail(subject, (name, photo(), JPG)))
     assert bool(outcome.problems) is meant
     assert (outcome.notes == (("attachment", name),)) is not meant
+
+
+def test_a_pdf_decompression_bomb_is_refused_before_pdfminer(catalog: FormCatalog) -> None:
+    """pdfminer inflates streams in memory: a 200 MB stream in a 200 KB PDF never reaches it."""
+    import zlib
+
+    from mailflow.documents.pdf_reader import PdfRefused, check_streams
+    from mailflow.documents.reading import UnreadableForm
+
+    bomb = zlib.compress(b"\0" * (200 * 1024 * 1024), 9)
+    pdf = (b"%PDF-1.4\n1 0 obj<</Length " + str(len(bomb)).encode()
+           + b"/Filter/FlateDecode>>stream\n" + bomb + b"\nendstream endobj\n")
+    with pytest.raises(PdfRefused):
+        check_streams(pdf)
+    with pytest.raises(UnreadableForm):
+        read_form(pdf, "pdf", catalog)
+    outcome = desk(catalog).examine(mail("资料", ("资料.pdf", pdf, PDF)))
+    assert outcome.notes == (("attachment", "资料.pdf"),) and not outcome.problems
