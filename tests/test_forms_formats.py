@@ -342,3 +342,39 @@ def test_an_outcome_with_forms_and_problems_travels_from_the_read_ahead_worker(
         ("变更.docx", make_docx(para("系统变更申请表"), para("变更名称：扩容")), DOCX)))
     assert outcome.accepted and outcome.problems
     assert _restored(pickle.loads(pickle.dumps(_portable(outcome)))) == outcome  # noqa: S301
+
+
+@pytest.mark.parametrize(
+    ("subject", "name", "meant"),
+    [
+        ("采购申请", "报价单.jpg", False),  # the file names another kind of document
+        ("会议通知", "IMG_0001.jpg", False),  # so does the subject
+        ("关于系统权限", "权限申请单.jpg", True),  # the lexicon's word for the account kind
+        ("", "data extraction request.png", True),
+        ("", "exchange rates.png", False),  # "change" only as a whole word
+    ],
+)
+def test_whether_a_file_was_meant_as_a_form(
+    catalog: FormCatalog, subject: str, name: str, meant: bool
+) -> None:
+    outcome = desk(catalog).examine(mail(subject, (name, photo(), JPG)))
+    assert bool(outcome.problems) is meant
+    assert (outcome.notes == (("attachment", name),)) is not meant
+
+
+def test_a_pdf_decompression_bomb_is_refused_before_pdfminer(catalog: FormCatalog) -> None:
+    """pdfminer inflates streams in memory: a 70 MB stream in a 70 KB PDF never reaches it."""
+    import zlib
+
+    from mailflow.documents.pdf_reader import PdfRefused, check_streams
+    from mailflow.documents.reading import UnreadableForm
+
+    bomb = zlib.compress(bytes(70 * 1024 * 1024), 6)
+    pdf = (b"%PDF-1.4\n1 0 obj<</Length " + str(len(bomb)).encode()
+           + b"/Filter/FlateDecode>>stream\n" + bomb + b"\nendstream endobj\n")
+    with pytest.raises(PdfRefused):
+        check_streams(pdf)
+    with pytest.raises(UnreadableForm):
+        read_form(pdf, "pdf", catalog)
+    outcome = desk(catalog).examine(mail("资料", ("资料.pdf", pdf, PDF)))
+    assert outcome.notes == (("attachment", "资料.pdf"),) and not outcome.problems

@@ -230,3 +230,36 @@ def test_a_textbox_with_its_fallback_copy_is_read_once() -> None:
                      textbox_drawingml("变更内容：", "升级计费引擎", "调整出账顺序"))
     (reading,) = read_form(data, "docx", CATALOG, default_year=2026)
     assert reading.values["change_content"] == "升级计费引擎\n调整出账顺序"
+
+
+def with_xlsx_text_box(data: bytes, *paragraphs: str) -> bytes:
+    """*data* (a one-sheet workbook) with a text box shape holding *paragraphs*."""
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        parts = {info.filename: package.read(info) for info in package.infolist()}
+    a = "http://schemas.openxmlformats.org/drawingml/2006/main"
+    body = "".join(f"<a:p><a:r><a:t>{p}</a:t></a:r></a:p>" for p in paragraphs)
+    parts["xl/drawings/drawing1.xml"] = (
+        '<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/'
+        f'spreadsheetDrawing" xmlns:a="{a}"><xdr:twoCellAnchor><xdr:sp><xdr:txBody>'
+        f"<a:bodyPr/>{body}</xdr:txBody></xdr:sp></xdr:twoCellAnchor></xdr:wsDr>").encode()
+    parts["xl/worksheets/_rels/sheet1.xml.rels"] = (
+        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        b'<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'relationships/drawing" Target="../drawings/drawing1.xml"/></Relationships>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, content in parts.items():
+            package.writestr(name, content)
+    return out.getvalue()
+
+
+def test_a_text_box_drawn_over_a_sheet_is_read() -> None:
+    sheet = make_xlsx({"变更": [["系统变更申请表"], *rows_without("回退方案", "影响范围")]})
+    data = with_xlsx_text_box(sheet, "回退方案：恢复变更前的数据库备份",
+                              "影响范围：变更期间无法查询话费")
+    (reading,) = read_form(data, "xlsx", CATALOG, default_year=2026)
+    assert reading.values["rollback_plan"] == "恢复变更前的数据库备份"
+    assert reading.values["impact_scope"] == "变更期间无法查询话费"
+    assert not reading.problems

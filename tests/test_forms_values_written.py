@@ -64,6 +64,16 @@ SAT = tr((2026, 12, 5, 22, 0), (2026, 12, 6, 0, 0))
         ("2026-11-25 22:00 至 23:00。", None, tr((2026, 11, 25, 22), (2026, 11, 25, 23))),
         ("2026-11-30 23:00 至 12月1日 02:00", None, tr((2026, 11, 30, 23), (2026, 12, 1, 2))),
         ("2026-11-30 23:00 至 1日 02:00", None, tr((2026, 11, 30, 23), (2026, 12, 1, 2))),
+        ("2026年11月25日晚23:30至次日凌晨1:30", None, NIGHT),
+        ("2026-11-25 23:30至11-26 01:30", None, NIGHT),
+        ("11/25 23:30 - 11/26 01:30", None, NIGHT),
+        ("2026-11-25 23:30 至 2026-11-26 01:30（共2小时）", None, NIGHT),
+        ("2026-11-25 23:30起至次日01:30止", None, NIGHT),
+        ("2026-11-25T23:30/2026-11-26T01:30", None, NIGHT),
+        ("从2026-11-25 23:30到2026-11-26 01:30", None, NIGHT),
+        ("2026年11月25日（星期三）23:30—11月26日（星期四）01:30", None, NIGHT),
+        ("2026年11月25日23点30分至26日1点30分", None, NIGHT),
+        ("2026-11-25 23：30 至 次日 01：30", None, NIGHT),
     ],
 )
 def test_ranges_in_one_cell(raw: str, base: date | None, expected: TimeRange) -> None:
@@ -97,13 +107,21 @@ def test_ranges_in_one_cell(raw: str, base: date | None, expected: TimeRange) ->
         ("1月5日", date(2026, 12, 20), date(2027, 1, 5)),
         ("12月28日", date(2027, 1, 3), date(2026, 12, 28)),
         ("11月30日前", date(2026, 11, 25), date(2026, 11, 30)),
+        ("30.11.2026", None, date(2026, 11, 30)),
+        ("2026年11月底", None, date(2026, 11, 30)),
+        ("2026年2月末", None, date(2026, 2, 28)),
+        ("December 1st, 2026", None, date(2026, 12, 1)),
+        ("即日起", date(2026, 11, 25), date(2026, 11, 25)),
+        ("2026年11月30号之前", None, date(2026, 11, 30)),
     ],
 )
 def test_dates_as_written(raw: str, hint: YearHint, expected: date) -> None:
     assert parse_date(raw, hint) == expected
 
 
-@pytest.mark.parametrize("raw", ["12/1/2026", "下月初", "2026-11-25 至 2026-11-26", "Nov"])
+@pytest.mark.parametrize(
+    "raw", ["12/1/2026", "下月初", "2026-11-25 至 2026-11-26", "Nov", "即日起", "11/25"]
+)
 def test_not_dates_as_written(raw: str) -> None:
     with pytest.raises(ValueProblem):
         parse_date(raw, 2026)
@@ -116,6 +134,9 @@ def test_not_dates_as_written(raw: str) -> None:
         ("26 Nov 2026 16:00", datetime(2026, 11, 26, 16, 0)),
         ("2026年11月26日（周四）16:00-18:00", datetime(2026, 11, 26, 16, 0)),
         ("11月26日 下午4点至6点", datetime(2026, 11, 26, 16, 0)),
+        ("26 Nov 2026, 4pm", datetime(2026, 11, 26, 16, 0)),
+        ("2026-11-26 4:00 PM", datetime(2026, 11, 26, 16, 0)),
+        ("2026年11月26日 16时", datetime(2026, 11, 26, 16, 0)),
     ],
 )
 def test_datetimes_as_written(raw: str, expected: datetime) -> None:

@@ -6,9 +6,11 @@ the blank of the kind they meant — or an ordinary document (a price list, a co
 plan and screenshots beside an accepted change form), which must never be answered as a
 failed form. The evidence is the catalog itself, so a new kind or a new title alias is
 understood without code: each kind's titles, with the words every form title shares
-(系统, 申请表, 单 …) cut off, leave its *core* (数据提取, 帐号, 变更, 会议纪要); a file
-name or subject holding a core names that kind. Generic form words (申请表, 申请, form)
-say "a form" without saying which.
+(系统, 申请表, 单 …) cut off, leave its *core* (数据提取, 帐号, 变更, 会议纪要), and the
+lexicon (forms/_lexicon.toml, [titles.kinds]) adds the words departments use for a kind
+(权限, 取数 …); a file name or subject holding one names that kind. Generic form words
+(申请表, 申请, form) say "a form" without saying which; the lexicon's words for other
+documents (通知, 邀请函, 报价单, 合同 …) say it is none.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def _core(title: str) -> str:
 class KindGuesser:
     catalog: FormCatalog
     cores: tuple[tuple[str, str], ...]  # (core, kind), longest first
+    not_forms: tuple[str, ...] = ()  # words naming other documents: 通知, 报价单, 合同 …
 
     @staticmethod
     def of(catalog: FormCatalog) -> KindGuesser:
@@ -64,10 +67,17 @@ class KindGuesser:
     def kind_in(self, text: str) -> str | None:
         """The one kind whose core *text* names (None for none, or two kinds named)."""
         folded = self._text(text)
-        words = set(re.findall(r"[a-z]+", fold(text)))
+        words = " " + " ".join(re.findall(r"[a-z]+", fold(text))) + " "
         kinds = {kind for core, kind in self.cores
-                 if (core in words if core.isascii() else core in folded)}
+                 if (f" {core} " in words if core.isascii() else core in folded)}
         return kinds.pop() if len(kinds) == 1 else None
+
+    def names_other_document(self, text: str) -> bool:
+        """Whether *text* names a document that is no form (通知, 邀请函, 报价单, 合同 …)."""
+        folded = self._text(text)
+        words = " " + " ".join(re.findall(r"[a-z]+", fold(text))) + " "
+        return any((f" {w} " in words) if w.isascii() else (w in folded)
+                   for w in self.not_forms)
 
     def kind(self, filename: str, subject: str) -> str | None:
         """The kind a file's name suggests, else the mail's subject."""
@@ -93,12 +103,16 @@ class KindGuesser:
         """
         if content_kind is not None:
             return Intent.FORM
+        if self.names_other_document(filename):
+            return Intent.NONE
         name = self._text(filename)
         if beside_a_form:
             return Intent.FORM if _STRICT_FORM_WORD.search(name) else Intent.NONE
         if self.kind_in(filename) or _FORM_WORD.search(name):
             return Intent.FORM
         topic = self._text(subject)
+        if self.names_other_document(subject):
+            return Intent.NONE
         if self.kind_in(subject) or _FORM_WORD.search(topic):
             return Intent.FORM
         return Intent.NONE
@@ -112,7 +126,10 @@ def _guesser(catalog: FormCatalog) -> KindGuesser:
             core = _core(title)
             if len(core) >= 2:
                 pairs.add((core, form.kind))
+    for kind, words in catalog.lexicon.title_kinds:  # the lexicon's words for each kind
+        if kind in catalog.forms:
+            pairs.update((w if w.isascii() else squeeze(w), kind) for w in words if len(w) >= 2)
     # a core shared by two kinds names neither
     shared = {core for core, kind in pairs if any(c == core and k != kind for c, k in pairs)}
     kept = sorted(((c, k) for c, k in pairs if c not in shared), key=lambda p: -len(p[0]))
-    return KindGuesser(catalog, tuple(kept))
+    return KindGuesser(catalog, tuple(kept), catalog.lexicon.not_form_words)

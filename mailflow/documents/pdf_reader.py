@@ -12,6 +12,8 @@ file (we do no OCR).
 from __future__ import annotations
 
 import io
+import re
+import zlib
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -87,8 +89,35 @@ def _grid(page: Any, table: Any, budget: list[int]) -> Grid:
     return Grid(tuple(rows))
 
 
+MAX_INFLATED = 64 * 1024 * 1024  # all streams together, decompressed: a form is < 5 MB
+_STREAM = re.compile(rb"stream\r?\n")
+
+
+class PdfRefused(Exception):
+    """The PDF would decompress to far more than any form (a decompression bomb)."""
+
+
+def check_streams(data: bytes, limit: int = MAX_INFLATED) -> None:
+    """Inflate every Flate stream with a running budget before pdfminer (which inflates in
+    memory, unbounded) sees the file; raise PdfRefused when the total passes *limit*."""
+    budget = limit
+    for m in _STREAM.finditer(data):
+        inflater = zlib.decompressobj()
+        chunk = data[m.end() : m.end() + 1024 * 1024]
+        try:
+            out = inflater.decompress(chunk, budget + 1)
+            while inflater.unconsumed_tail and len(out) <= budget:
+                out += inflater.decompress(inflater.unconsumed_tail, budget + 1 - len(out))
+        except zlib.error:
+            continue  # not Flate (or not a stream at all): pdfminer judges it
+        budget -= len(out)
+        if budget < 0:
+            raise PdfRefused(f"the PDF's streams inflate to more than {limit} bytes")
+
+
 def read_pdf(data: bytes) -> RawDocument:
     """The PDF's pages as one part of blocks; NoTextLayer when no page has any text."""
+    check_streams(data)
     blocks: list[Block] = []
     characters = 0
     budget = [MAX_CELLS]

@@ -44,17 +44,21 @@ _SERIAL_RANGE = (10_000, 80_000)  # 1927 … 2119: a number outside is not meant
 _YMD = r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?"
 _MD = r"(?P<m2>\d{1,2})\s*月\s*(?P<d2>\d{1,2})\s*[日号]?"
 _DOM = r"(?P<d3>[0-3]?\d)\s*[日号]"  # "26日 01:30": a day of the start's month (range ends)
+# "11-26 01:30", "11/26 01:30": a month and day with no year, only when a time follows (a
+# bare "11/25" stays no date)
+_MD_TIMED = r"(?P<m4>1[0-2]|0?[1-9])[-/.](?P<d4>[0-3]?\d)(?=\s+\d{1,2}\s*[:时点])"
 _NEXT = r"(?P<next>次日|翌日|第二天|次晨)"
 _WEEKDAY = r"(?:\s*\(?\s*(?:周|星期|礼拜)[一二三四五六日天]\s*\)?)?"
-_PERIOD = r"(?P<ap>上午|下午|晚上|凌晨|中午|早上|早晨|傍晚|夜间|am|pm)?"
+_PERIOD = r"(?P<ap>上午|下午|晚上|晚间|凌晨|中午|早上|早晨|傍晚|夜间|夜里|深夜|晚|早|am|pm)?"
 _TIME = (
     _PERIOD
     + r"\s*(?P<h>\d{1,2})\s*(?:(?::\s*(?P<mi>\d{1,2})(?::\d{1,2})?)"
-    + r"|(?:[时点]\s*(?:(?P<mi2>\d{1,2})\s*分?|(?P<half>半))?))"
+    + r"|(?:[时点]\s*(?:(?P<mi2>\d{1,2})\s*分?|(?P<half>半))?)|(?=\s*(?:am|pm)\b))"
     + r"\s*(?P<ap2>am|pm)?"
 )
 _MOMENT = re.compile(
-    rf"(?:(?:{_YMD}|{_MD}|{_DOM}|{_NEXT}){_WEEKDAY}\s*(?:t\s*)?)?(?:{_TIME})?{_WEEKDAY}",
+    rf"(?:(?:{_YMD}|{_MD}|{_MD_TIMED}|{_DOM}|{_NEXT}){_WEEKDAY}[\s,，]*(?:t\s*)?)?"
+    rf"(?:{_TIME})?{_WEEKDAY}",
 )
 # "2026年12月1日起", "自12月1日起生效", "截至11月30日前完成": the date is the date
 _DATE_SUFFIX = re.compile(
@@ -84,7 +88,9 @@ _MONTH_DAY = re.compile(
     rf"(?:,?[\s\-/.]*(?P<y>\d{{4}}))?"
 )
 # 30/11/2026 or 11/30/2026: read only when one number cannot be a month
-_NUMERIC_DMY = re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})\b")
+_NUMERIC_DMY = re.compile(r"\b(?P<a>\d{1,2})(?P<s>[/.])(?P<b>\d{1,2})(?P=s)(?P<y>\d{4})\b")
+_MONTH_END = re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?:底|末|最后一天)")
+_TODAY = frozenset({"即日", "即日起", "即刻", "立即", "当日", "当天", "今日", "今天"})
 
 
 def _chinese_date(y: str | None, m: int, d: int) -> str:
@@ -93,7 +99,7 @@ def _chinese_date(y: str | None, m: int, d: int) -> str:
 
 def english_dates(text: str) -> str:
     """*text* (folded) with English and day-first dates rewritten as 2026年11月30日."""
-    if not any(ch.isascii() and ch.isalpha() for ch in text) and "/" not in text:
+    if not any(ch.isascii() and ch.isalpha() for ch in text) and not re.search(r"\d[/.]\d", text):
         return text
 
     def named(m: re.Match[str]) -> str:
@@ -112,9 +118,18 @@ def english_dates(text: str) -> str:
     return _NUMERIC_DMY.sub(numeric, text)
 
 
+def _month_end(m: re.Match[str]) -> str:
+    year, month = int(m.group("y")), int(m.group("m"))
+    if not 1 <= month <= 12:
+        return m.group(0)
+    first_of_next = date(year + month // 12, month % 12 + 1, 1)
+    return f"{year}年{month}月{(first_of_next - timedelta(days=1)).day}日"
+
+
 def _date_text(raw: str) -> str:
-    """The folded text of a date value, English dates rewritten, with 自…起/前 words cut."""
-    text = squeeze(english_dates(fold(raw)))
+    """The folded text of a date value, English dates rewritten, with 自…起/前 words cut;
+    "2026年11月底" is the month's last day."""
+    text = _MONTH_END.sub(_month_end, squeeze(english_dates(fold(raw))))
     text = text.strip("。.,，;；")
     text = _DATE_PREFIX.sub("", text)
     return _DATE_SUFFIX.sub("", text)
@@ -142,7 +157,10 @@ def _year_for(hint: YearHint, month: int, day: int) -> int:
     if best is None:
         raise ValueProblem("invalid_date")
     return best[1]
-_RANGE_SEPARATOR = re.compile(r"^\s*(?:至|到|~|～|-{1,2}|—{1,2}|–|－|—|to)\s*$")
+_RANGE_SEPARATOR = re.compile(
+    r"^\s*(?:起|开始)?\s*(?:至|到|~|～|-{1,2}|—{1,2}|–|－|—|to|/)\s*$")
+_END_WORD = re.compile(r"\s*(?:止|为止|结束|完成)$")
+_TRAILING_NOTE = re.compile(r"\s*\(([^()]*)\)$")
 
 
 @dataclass(frozen=True)
@@ -164,8 +182,9 @@ def _moments(text: str, default_year: YearHint) -> list[_Moment]:
         day: date | None = None
         if groups["y"]:
             day = _make_date(int(groups["y"]), int(groups["m"]), int(groups["d"]))
-        elif groups["m2"]:
-            month, dom = int(groups["m2"]), int(groups["d2"])
+        elif groups["m2"] or groups["m4"]:
+            month = int(groups["m2"] or groups["m4"] or 0)
+            dom = int(groups["d2"] or groups["d4"] or 0)
             day = _make_date(_year_for(default_year, month, dom), month, dom)
         month_day = int(groups["d3"]) if groups["d3"] else None
         clock = _make_time(groups) if groups["h"] is not None else None
@@ -186,7 +205,7 @@ def _make_time(groups: dict[str, str | None]) -> time:
     hour = int(groups["h"] or 0)
     minute = int(groups["mi"] or groups["mi2"] or 0) + (30 if groups["half"] else 0)
     period = groups["ap"] or groups["ap2"] or ""
-    afternoon = period in ("下午", "晚上", "傍晚", "夜间", "pm")
+    afternoon = period in ("下午", "晚上", "晚间", "晚", "傍晚", "夜间", "pm")
     if (afternoon and hour < 12) or (period == "中午" and hour < 11):
         hour += 12
     if hour == 24 and minute == 0:
@@ -227,6 +246,8 @@ def parse_date(raw: RawValue, default_year: YearHint = None) -> date:
             raise ValueProblem("invalid_date")
         return moment.date()
     text = _date_text(raw)
+    if text in _TODAY and isinstance(default_year, date):
+        return default_year  # "即日起": from the day of the form (or of the mail)
     if re.fullmatch(r"\d{5}(?:\.\d+)?", text):
         moment = _serial(float(text))
         if moment is not None:
@@ -272,7 +293,10 @@ def parse_datetime(raw: RawValue, default_year: YearHint = None) -> datetime:
 def _moment_text(raw: str) -> str:
     """The folded text of a moment or a range, English dates rewritten, end stops cut."""
     text = english_dates(fold(clean_value(raw))).strip().strip("。.,，;；")
-    return _DATE_PREFIX.sub("", text).strip()
+    note = _TRAILING_NOTE.search(text)
+    if note and not re.search(r"周|星期|礼拜", note.group(1)):
+        text = text[: note.start()]  # "（共2小时）", "(北京时间)"
+    return _END_WORD.sub("", _DATE_PREFIX.sub("", text).strip()).strip()
 
 
 def _leftover_range(text: str, moments: Sequence[_Moment]) -> bool:
@@ -533,6 +557,11 @@ def parse_choices_noted(raw: RawValue, choices: Sequence[str], *, single: bool) 
                 notes.append(rest)
         elif _FILLER.match(token):
             continue
+        elif len(inside := _choices_holding(token, choices)) == 1:
+            # "新增" for 新增帐号, "注销" for 帐号注销: a shortened option
+            count += 1
+            if choices[inside[0]] not in named:
+                named.append(choices[inside[0]])
         elif (not single and len(token) <= longest + 2
               and (token.isascii() or not ascii_options)):
             written = _as_written(token, original)
@@ -545,6 +574,13 @@ def parse_choices_noted(raw: RawValue, choices: Sequence[str], *, single: bool) 
     if single and count > 1:
         raise ValueProblem("several_choices")
     return ChoiceAnswer(tuple(named), "；".join(dict.fromkeys(notes)))
+
+
+def _choices_holding(token: str, choices: Sequence[str]) -> list[int]:
+    """The choices that contain *token* (two characters or more) as a part of them."""
+    if len(token) < 2:
+        return []
+    return [i for i, c in enumerate(choices) if token in fold(c)]
 
 
 def _as_written(token: str, original: str) -> str:
