@@ -694,3 +694,13 @@ def test_an_unknown_label_line_in_a_cell_is_not_part_of_the_value_above() -> Non
     [reading] = read_form(make_docx(para("系统帐号申请表"), table(rows)), "docx", CATALOG)
     assert (reading.values["applicant"], reading.values["department"]) == ("李四", "客服中心")
     assert not reading.problems
+
+
+def test_a_none_answer_is_no_evidence_against_a_text_field() -> None:
+    """"无" reads like a yes/no word, but a text field may well hold it (影响时长：无)."""
+    rows = [[label, "无" if label == "影响时长" else value] for label, value in OPS_CHANGE.rows]
+    rows = [[("业务中断时长" if label == "影响时长" else label), value] for label, value in rows]
+    [reading] = read_form(make_docx(para(OPS_CHANGE.title), table(rows)), "docx", CATALOG,
+                          default_year=2026)
+    assert reading.values["impact_duration"] == "无"
+    assert not reading.problems

@@ -218,14 +218,25 @@ _FITS: Mapping[FieldType, frozenset[str]] = {
 TYPED_KINDS = _TYPED = frozenset({"date", "datetime", "range", "yesno"})
 
 
+_WHEN = frozenset({FieldType.DATE, FieldType.DATETIME, FieldType.TIME_RANGE})
+_NO_DATES = frozenset({FieldType.YESNO, FieldType.EMAIL_OR_PERSON, FieldType.CHOICE,
+                       FieldType.MULTICHOICE, FieldType.LIST})
+# which values cannot be which fields (a text field may hold anything: "无", "2026年1月至10月")
+_CLASHES: Mapping[str, frozenset[FieldType]] = {
+    "yesno": _WHEN | {FieldType.LIST, FieldType.EMAIL_OR_PERSON},
+    "date": _NO_DATES,
+    "datetime": _NO_DATES,
+    "range": _NO_DATES,
+    "list": _WHEN | {FieldType.YESNO},
+    "prose": _WHEN | {FieldType.YESNO},
+}
+
+
 def type_evidence(kind: str, field_type: FieldType) -> float:
     """The value's type as evidence: + when it fits the field, − when it cannot be it."""
     if kind in _FITS.get(field_type, frozenset()):
         return WEIGHTS.type_fits
-    if kind in _TYPED and field_type not in (FieldType.MULTILINE, FieldType.TABLE):
-        return -WEIGHTS.type_clashes
-    if field_type in (FieldType.DATE, FieldType.DATETIME, FieldType.TIME_RANGE,
-                      FieldType.YESNO) and kind in ("list", "prose"):
+    if field_type in _CLASHES.get(kind, frozenset()):
         return -WEIGHTS.type_clashes
     return 0.0
 
