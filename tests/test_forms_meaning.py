@@ -709,3 +709,11 @@ def test_a_none_answer_is_no_evidence_against_a_text_field() -> None:
                           default_year=2026)
     assert reading.values["impact_duration"] == "无"
     assert not reading.problems
+
+
+def test_a_title_and_its_english_gloss_on_two_lines_of_one_cell() -> None:
+    dept = by_name("minutes", "运维部")
+    data = make_docx(table([[tc("会议纪要\nMinutes of Meeting", span=2)], *_rows(dept)]))
+    [reading] = read_form(data, "docx", CATALOG, default_year=2026)
+    assert (reading.kind, reading.recognised_by) == ("minutes", "title")
+    assert not reading.problems

@@ -416,8 +416,14 @@ def assign(form: FormDef, labels: Mapping[str, RawValue | None],
 
 def title_text(text: str, lex: Lexicon) -> str:
     """A title line normalised: folded, English gloss and brackets removed, no spaces."""
-    if not text or "\n" in text.strip() or len(text) > 2 * WEIGHTS.max_title_chars:
+    if not text or len(text) > 2 * WEIGHTS.max_title_chars:
         return ""
+    lines = [line for line in text.strip().split("\n") if line.strip()]
+    if len(lines) > 1:  # "会议纪要\nMinutes of Meeting" in one cell: a title and its gloss
+        cjk_lines = [line for line in lines if _has_cjk(line)]
+        if len(cjk_lines) > 1 or len(lines) > 3:
+            return ""
+        text = " ".join(cjk_lines or lines)
     t = fold(text).strip().strip("《》<>「」“”\"'")
     pieces = _SPLIT.split(_BRACKETS.sub(" ", t))
     cjk = [p for p in pieces if _has_cjk(p)]
