@@ -150,6 +150,10 @@ def data(name: str, title: str, labels: Sequence[tuple[str, str]],
 
 DEPTS: tuple[Dept, ...] = (
     # --- account ----------------------------------------------------------------------
+    account("IT部", "IT Account Request", [
+        ("applicant", "Name"), ("department", "Department"), ("employee_id", "Staff ID"),
+        ("system", "Application / System"), ("request_kind", "Type of request"),
+        ("reason", "Business justification")]),
     account("渠道部", "用户帐号申请表", [
         ("applicant", "申请用户"), ("department", "归属部门"), ("employee_id", "工号"),
         ("system", "目标系统"), ("request_kind", "操作类型"), ("reason", "申请说明")]),
@@ -186,6 +190,16 @@ DEPTS: tuple[Dept, ...] = (
         ("system", "④业务系统"), ("request_kind", "⑤申请类型"), ("reason", "⑥申请原因")],
         {"account_name": ("登录帐号名", "lisi", "lisi")}),
     # --- system change ----------------------------------------------------------------
+    change("基础架构部", "Change Request Form", [
+        ("title", "Change Name"), ("system", "Affected System"),
+        ("change_content", "Description of Change"), ("reason", "Reason"),
+        ("planned_window", "Implementation Window"),
+        ("affects_live_users", "Impact on Production Users"),
+        ("affected_departments", "Impacted Departments"), ("operator", "Implemented by"),
+        ("it_contact", "IT Contact On Site"), ("tested_in_test_env", "Tested in Test Environment"),
+        ("rollback_plan", "Back-out Plan"), ("impact_scope", "Scope of Impact"),
+        ("impact_duration", "Expected Downtime"), ("complex_change", "Complex / Major Change")],
+        {"affects_live_users": "Yes", "tested_in_test_env": "Yes", "complex_change": "No"}),
     change("业务支撑部", "变更单", [
         ("title", "变更标题"), ("system", "变更对象系统"), ("change_content", "变更内容及步骤"),
         ("reason", "变更必要性"), ("planned_window", "计划变更窗口"),
@@ -248,6 +262,10 @@ DEPTS: tuple[Dept, ...] = (
         ("impact_duration", "Impact duration"), ("complex_change", "Complex change")],
         {"affects_live_users": "Yes", "tested_in_test_env": "Yes", "complex_change": "No"}),
     # --- minutes ----------------------------------------------------------------------
+    minutes("国际业务部", "Meeting Minutes", [
+        ("title", "Subject"), ("meeting_kind", "Meeting Type"), ("meeting_time", "Date/Time"),
+        ("place", "Location"), ("host", "Chaired by"), ("recorder", "Minutes recorded by"),
+        ("attendees", "Present"), ("agenda", "Agenda items")]),
     minutes("架构组", "专题会议纪要", [
         ("title", "会议名称"), ("meeting_kind", "会议形式"), ("meeting_time", "会议时间"),
         ("place", "会议地点"), ("host", "会议主持"), ("recorder", "纪要撰写人"),
@@ -278,6 +296,11 @@ DEPTS: tuple[Dept, ...] = (
         ("place", "会议地点："), ("host", "*主持人："), ("recorder", "*记录人员："),
         ("attendees", "*到会人员："), ("agenda", "*会议主要议题：")]),
     # --- data extraction --------------------------------------------------------------
+    data("国际市场部", "Data Extraction Request", [
+        ("applicant", "Requested by"), ("department", "Department"),
+        ("contact", "Phone / Email"), ("data_wanted", "Data Required"),
+        ("systems", "Source Systems"), ("purpose", "Purpose of Use"),
+        ("scope_of_use", "Who will use the data"), ("classification", "Data Classification")]),
     data("审计部", "数据调取申请表", [
         ("applicant", "申请人"), ("department", "申请科室"), ("contact", "联系方式"),
         ("data_wanted", "调取内容"), ("systems", "数据所属系统"), ("purpose", "使用用途"),

@@ -79,7 +79,10 @@ def build_lexicon(raw: dict[str, Any]) -> Lexicon:
         for variant in variants:
             pairs.setdefault(_key(str(variant)), target)
     ordered = tuple(sorted(pairs.items(), key=lambda p: (-len(p[0]), p[0])))
-    pattern = re.compile("|".join(re.escape(v) for v, _ in ordered)) if ordered else None
+    # an English word is replaced only as a whole word ("unit" is not inside "community")
+    pattern = re.compile("|".join(
+        rf"(?<![a-z]){re.escape(v)}(?![a-z])" if v.isascii() else re.escape(v)
+        for v, _ in ordered)) if ordered else None
     titles = dict(raw.get("titles", {}))
     kinds = dict(titles.get("kinds", {}))
     return Lexicon(
