@@ -378,3 +378,10 @@ def test_a_pdf_decompression_bomb_is_refused_before_pdfminer(catalog: FormCatalo
         read_form(pdf, "pdf", catalog)
     outcome = desk(catalog).examine(mail("资料", ("资料.pdf", pdf, PDF)))
     assert outcome.notes == (("attachment", "资料.pdf"),) and not outcome.problems
+
+
+def test_a_text_file_that_is_no_form_is_an_attachment_whatever_the_subject(
+    catalog: FormCatalog,
+) -> None:
+    outcome = desk(catalog).examine(mail("帐号申请问题", ("error.txt", b"login failed 3x", TXT)))
+    assert not outcome.problems and outcome.notes == (("attachment", "error.txt"),)

@@ -215,7 +215,9 @@ class _Desk:
             p.code == "field_problems" for p in self.problems)
         for att, code, content_kind in self.undecided:
             strict = any_form or code == PDF_NOT_A_FORM
-            intent = self.guess.intent(att.filename, self.mail.subject, content_kind,
+            # a .txt is read: when its text is no form, only its name may still say it is one
+            subject = "" if code == "text_form" else self.mail.subject
+            intent = self.guess.intent(att.filename, subject, content_kind,
                                        beside_a_form=strict)
             code = "unknown_form" if code == PDF_NOT_A_FORM else code
             if intent is Intent.NONE:
