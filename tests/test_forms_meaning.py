@@ -150,6 +150,9 @@ def data(name: str, title: str, labels: Sequence[tuple[str, str]],
 
 DEPTS: tuple[Dept, ...] = (
     # --- account ----------------------------------------------------------------------
+    account("渠道部", "用户帐号申请表", [
+        ("applicant", "申请用户"), ("department", "归属部门"), ("employee_id", "工号"),
+        ("system", "目标系统"), ("request_kind", "操作类型"), ("reason", "申请说明")]),
     account("信息中心", "信息系统账号申请表", [
         ("applicant", "经办人"), ("department", "部门/科室"), ("employee_id", "员工号"),
         ("system", "申请开通的系统"), ("request_kind", "申请类型"), ("reason", "申请理由")],
@@ -183,6 +186,14 @@ DEPTS: tuple[Dept, ...] = (
         ("system", "④业务系统"), ("request_kind", "⑤申请类型"), ("reason", "⑥申请原因")],
         {"account_name": ("登录帐号名", "lisi", "lisi")}),
     # --- system change ----------------------------------------------------------------
+    change("业务支撑部", "变更单", [
+        ("title", "变更标题"), ("system", "变更对象系统"), ("change_content", "变更内容及步骤"),
+        ("reason", "变更必要性"), ("planned_window", "计划变更窗口"),
+        ("affects_live_users", "对现网用户是否有影响"), ("affected_departments", "受影响单位"),
+        ("operator", "变更执行人"), ("it_contact", "IT现场对接人"),
+        ("tested_in_test_env", "是否已在测试环境测试"), ("rollback_plan", "回滚计划"),
+        ("impact_scope", "影响范围"), ("impact_duration", "业务中断时长"),
+        ("complex_change", "复杂变更")]),
     change("运维部", "生产环境变更申请单", [
         ("title", "变更标题"), ("system", "涉及系统"), ("change_content", "变更描述"),
         ("reason", "变更理由"), ("planned_window", "实施时间"),
@@ -237,6 +248,10 @@ DEPTS: tuple[Dept, ...] = (
         ("impact_duration", "Impact duration"), ("complex_change", "Complex change")],
         {"affects_live_users": "Yes", "tested_in_test_env": "Yes", "complex_change": "No"}),
     # --- minutes ----------------------------------------------------------------------
+    minutes("架构组", "专题会议纪要", [
+        ("title", "会议名称"), ("meeting_kind", "会议形式"), ("meeting_time", "会议时间"),
+        ("place", "会议地点"), ("host", "会议主持"), ("recorder", "纪要撰写人"),
+        ("attendees", "参会者"), ("agenda", "会议议题")]),
     minutes("项目组", "会议纪要 Minutes of Meeting", [
         ("title", "会议主题"), ("meeting_kind", "会议类别"), ("meeting_time", "开会时间"),
         ("place", "会议室"), ("host", "召集人"), ("recorder", "纪要整理"),
@@ -263,6 +278,10 @@ DEPTS: tuple[Dept, ...] = (
         ("place", "会议地点："), ("host", "*主持人："), ("recorder", "*记录人员："),
         ("attendees", "*到会人员："), ("agenda", "*会议主要议题：")]),
     # --- data extraction --------------------------------------------------------------
+    data("审计部", "数据调取申请表", [
+        ("applicant", "申请人"), ("department", "申请科室"), ("contact", "联系方式"),
+        ("data_wanted", "调取内容"), ("systems", "数据所属系统"), ("purpose", "使用用途"),
+        ("scope_of_use", "知悉范围"), ("classification", "数据敏感级别")]),
     data("市场部", "数据提取需求单", [
         ("applicant", "需求人"), ("department", "需求部门"), ("contact", "联系电话"),
         ("data_wanted", "所需数据内容"), ("systems", "数据来源"), ("purpose", "数据用途"),
@@ -288,6 +307,10 @@ DEPTS: tuple[Dept, ...] = (
         ("systems", "数据所在系统"), ("purpose", "提取目的（必填）"),
         ("scope_of_use", "使用范围（必填）"), ("classification", "安全级别（单选）")]),
 )
+
+
+def by_name(kind: str, name: str) -> Dept:
+    return next(d for d in DEPTS if d.kind == kind and d.name == name)
 
 
 # --- layouts: the same form as different people lay it out ----------------------------------
@@ -400,6 +423,10 @@ def test_the_label_each_field_was_read_from_is_kept(dept: Dept) -> None:
         assert reading.labels[key] in {w.strip("*：: ") for w in written}
 
 
+OPS_CHANGE = by_name("system_change", "运维部")
+OPS_MINUTES = by_name("minutes", "运维部")
+
+
 # --- normalising labels ------------------------------------------------------------------
 
 @pytest.mark.parametrize(("written", "forms"), [
@@ -472,7 +499,7 @@ def test_a_notice_an_invitation_or_a_price_list_is_no_form(
 
 
 def test_a_form_behind_a_notice_in_the_same_file_is_still_read() -> None:
-    dept = DEPTS[0]
+    dept = by_name("account", "信息中心")
     data = make_docx(para("关于开通帐号的通知"), para("请见下表。"), para(dept.title),
                      table(_rows(dept)))
     [reading] = read_form(data, "docx", CATALOG, default_year=2026)
@@ -490,14 +517,14 @@ def test_a_document_with_no_title_and_no_labels_is_still_an_unknown_form() -> No
 
 def test_an_unrecognised_label_is_quoted_for_the_missing_field_and_proposed() -> None:
     """R-CH-2: 「是否影响现网用户」未找到；表中「…：是」是否即此项？"""
-    rows = [(label, value) for label, value in DEPTS[8].rows if label != "是否影响在线用户"]
-    rows.append(("对现网客户的影响", "有"))
+    rows = [(label, value) for label, value in OPS_CHANGE.rows if label != "是否影响在线用户"]
+    rows.append(("用户影响评估", "有"))
     data = make_docx(para("生产环境变更申请单"), table([list(r) for r in rows]))
     [reading] = read_form(data, "docx", CATALOG, default_year=2026)
     [problem] = reading.problems
     assert (problem.field_key, problem.code, problem.label_seen) == (
         "affects_live_users", "missing", False)
-    assert (problem.candidate_label, problem.candidate_value) == ("对现网客户的影响", "有")
+    assert (problem.candidate_label, problem.candidate_value) == ("用户影响评估", "有")
     assert reading.proposals == {"affects_live_users": True}
     assert reading.confirmable
 
@@ -514,7 +541,7 @@ def test_an_unknown_row_is_its_own_row_never_part_of_the_value_above() -> None:
 
 def test_a_missing_time_range_is_named_by_the_blanks_start_and_end() -> None:
     """The blank prints 计划开始时间 and 计划结束时间, not 计划变更时间: the reply names those."""
-    rows = [[label, value] for label, value in DEPTS[8].rows if label != "实施时间"]
+    rows = [[label, value] for label, value in OPS_CHANGE.rows if label != "实施时间"]
     [reading] = read_form(make_docx(para("生产环境变更申请单"), table(rows)), "docx", CATALOG,
                           default_year=2026)
     [problem] = reading.problems
@@ -524,7 +551,7 @@ def test_a_missing_time_range_is_named_by_the_blanks_start_and_end() -> None:
 
 
 def test_an_empty_field_is_named_as_the_sender_wrote_it() -> None:
-    rows = [[label, "" if label == "实施人" else value] for label, value in DEPTS[8].rows]
+    rows = [[label, "" if label == "实施人" else value] for label, value in OPS_CHANGE.rows]
     [reading] = read_form(make_docx(para("生产环境变更申请单"), table(rows)), "docx", CATALOG,
                           default_year=2026)
     [problem] = reading.problems
@@ -551,3 +578,119 @@ def test_every_label_a_reply_may_name_is_on_the_blank() -> None:
                 assert all(c.label_zh in texts for c in f.columns), f.key
             else:
                 assert f.label_zh in texts, (form.kind, f.key)
+
+
+def test_an_empty_label_never_takes_an_unknown_row_under_it() -> None:
+    rows = [["申请人", ""], ["岗位", "客服专员"], ["所属部门", "客服中心"], ["工号", "E1"]]
+    [reading] = read_form(make_docx(para("系统帐号申请表"), table(rows)), "docx", CATALOG)
+    assert "applicant" not in reading.values
+    missing = {p.field_key: p for p in reading.problems if p.code == "missing"}
+    assert missing["applicant"].label_seen  # on the form, and empty: "未填写"
+
+
+def test_a_stacked_row_of_labels_still_takes_the_values_under_it() -> None:
+    rows = [["经办人", "科室", "员工号"], ["李四", "客服中心", "E10086"]]
+    [reading] = read_form(make_docx(para("信息系统账号申请表"), table(rows)), "docx", CATALOG)
+    assert (reading.values["applicant"], reading.values["department"],
+            reading.values["employee_id"]) == ("李四", "客服中心", "E10086")
+
+
+def test_a_price_list_with_no_title_is_no_form_by_its_name() -> None:
+    rows: list[list[object]] = [["产品名称", "数量", "单价"], ["服务器", 2, 35000]]
+    with pytest.raises(NotAForm):
+        read_form(make_xlsx({"Sheet1": rows}), "xlsx", CATALOG, source_name="2026年报价单.xlsx")
+
+
+def test_the_only_date_under_an_unknown_label_is_proposed_for_a_missing_date_field() -> None:
+    """The value's type is evidence: 会议时间 is missing, and one unknown label holds a time."""
+    rows = [[label, value] for label, value in OPS_MINUTES.rows if label != "时间"]
+    rows.append(["日程安排", "2026-11-26 16:00"])
+    [reading] = read_form(make_docx(para(OPS_MINUTES.title), table(rows)), "docx", CATALOG,
+                          default_year=2026)
+    [problem] = reading.problems
+    assert (problem.field_key, problem.candidate_label) == ("meeting_time", "日程安排")
+    assert reading.proposals == {"meeting_time": datetime(2026, 11, 26, 16, 0)}
+
+
+def test_a_candidate_beside_another_problem_is_not_completed_by_a_reply() -> None:
+    rows = [[label, "" if label == "实施人" else value] for label, value in OPS_CHANGE.rows
+            if label != "是否影响在线用户"]
+    rows.append(["用户影响评估", "有"])
+    [reading] = read_form(make_docx(para(OPS_CHANGE.title), table(rows)), "docx", CATALOG,
+                          default_year=2026)
+    assert not reading.confirmable
+    candidate = next(p for p in reading.problems if p.candidate_label)
+    assert candidate.field_key == "affects_live_users" and not candidate.confirm_by_reply
+
+
+@pytest.mark.parametrize(("text", "confirms"), [
+    ("确认", True),
+    ("确认，谢谢", True),
+    ("您好，确认！", True),
+    ("Yes, confirmed", True),
+    ("确认\n\n-----原始邮件-----\n发件人: it@example.test\n如是，回复“确认”即可", True),
+    ("不确认", False),
+    ("不是，我重新填", False),
+    ("请看附件", False),
+    ("> 如是，回复“确认”即可", False),  # only the quoted request says 确认
+])
+def test_a_confirmation_is_read_from_the_reply_s_own_words(text: str, confirms: bool) -> None:
+    from mailflow.workflow.confirm import is_confirmation, local_confirmation
+
+    assert local_confirmation(text) is confirms
+    assert is_confirmation(text) is confirms
+
+
+def test_a_label_cell_with_its_english_gloss_or_hint_on_a_second_line() -> None:
+    """"申请人\\nApplicant" is one label; the title may follow an "附件2：" prefix."""
+    rows = [["申请人\nApplicant", "李四"], ["部门\nDepartment", "客服中心"],
+            ["工号\n(请填写8位工号)", "E10086"], ["系统名称\nSystem", "CRM系统"],
+            ["申请类型\nType", "☑新增帐号 ☐帐号权限变更 ☐帐号注销"],
+            ["申请原因\n请写明岗位变动", "新入职客服专员"]]
+    data = make_docx(para("附件2：信息系统账号申请表"),
+                     para("表单编号：IT-F-003    填表日期：2026-11-20"), table(rows))
+    [reading] = read_form(data, "docx", CATALOG, default_year=2026)
+    assert (reading.kind, reading.recognised_by) == ("account", "title")
+    assert {k: reading.values.get(k) for k in ACCOUNT} == ACCOUNT
+    assert not reading.problems
+
+
+def test_minutes_with_action_items_under_the_departments_column_names() -> None:
+    rows = [["会议主题", "第47周项目周例会", "会议时间", "2026-11-26 16:00"],
+            ["会议地点", "三楼会议室", "主持人", "陈七"],
+            ["记录", "周八", "会议类型", "☑周例会"],
+            ["出席人员", tc("陈七、周八、吴九", span=3)], ["会议议题", tc("各模块进展", span=3)]]
+    items = [["序号", "工作任务", "责任人", "完成期限"], ["1", "完成联调", "吴九", "2026-11-28"],
+             ["2", "更新计划", "陈七", "2026-11-30"]]
+    data = make_docx(para("项目例会会议纪要"), table(rows), para("待办事项"), table(items))
+    [reading] = read_form(data, "docx", CATALOG, default_year=2026)
+    assert {k: reading.values.get(k) for k in MINUTES} == MINUTES
+    assert reading.values["action_items"] == [
+        {"item": "完成联调", "owner": "吴九", "due": date(2026, 11, 28)},
+        {"item": "更新计划", "owner": "陈七", "due": date(2026, 11, 30)}]
+    assert not reading.problems
+
+
+def test_an_untitled_meeting_notice_or_price_table_is_no_form() -> None:
+    """A notice names 会议时间, 地点, 参会人员 and 议题 like minutes do: its letter words
+    (敬请, 请准时参加) say what it is; a price table's column heads say so too."""
+    notice = make_docx(
+        para("各部门："),
+        table([["会议时间", "2026-11-26 16:00"], ["会议地点", "三楼会议室"],
+               ["参会人员", "各部门负责人"], ["会议议题", "年度总结"]]),
+        para("请准时参加。"))
+    with pytest.raises(NotAForm):
+        read_form(notice, "docx", CATALOG, default_year=2026)
+    rows: list[list[object]] = [["名称", "规格型号", "数量", "单价", "金额"],
+                                ["服务器", "R740", 2, 35000, 70000],
+                                ["联系人", "王经理", "申请部门", "市场部", None]]
+    with pytest.raises(NotAForm):
+        read_form(make_xlsx({"Sheet1": rows}), "xlsx", CATALOG, source_name="明细.xlsx")
+
+
+def test_an_unknown_label_line_in_a_cell_is_not_part_of_the_value_above() -> None:
+    cell = "申请人：李四\n岗位：客服专员\n所属部门：客服中心\n工号：E10086"
+    rows = [[cell], ["系统名称", "CRM系统"], ["申请类型", "新增帐号"], ["申请原因", "新入职"]]
+    [reading] = read_form(make_docx(para("系统帐号申请表"), table(rows)), "docx", CATALOG)
+    assert (reading.values["applicant"], reading.values["department"]) == ("李四", "客服中心")
+    assert not reading.problems

@@ -43,7 +43,7 @@ def submission(data: bytes, name: str = "变更申请.docx", mime: str = DOCX,
 def one_label_unsure() -> bytes:
     """The operations department's change form with 是否影响在线用户 written another way."""
     rows = [[label, value] for label, value in CHANGE.rows if label != "是否影响在线用户"]
-    rows.insert(5, ["对现网客户的影响", "有"])
+    rows.insert(5, ["用户影响评估", "有"])
     return make_docx(para(CHANGE.title), table(rows))
 
 
@@ -65,7 +65,7 @@ def test_r_ch_2_an_unsure_label_is_asked_about_and_the_requesters_confirm_comple
     (request,) = desk.query(select(Request))
     assert request.status == "returned"
     text = text_of(returned)
-    assert ("「是否影响现网用户」未找到；表中「对现网客户的影响：有」是否即此项？"
+    assert ("「是否影响现网用户」未找到；表中「用户影响评估：有」是否即此项？"
             "如是，回复“确认”即可") in text
     assert "未填写" not in text  # never "empty" for a field that was answered
 
@@ -79,10 +79,10 @@ def test_r_ch_2_an_unsure_label_is_asked_about_and_the_requesters_confirm_comple
     assert request.status == "submitted"
     assert request.fields["affects_live_users"] is True
     assert request.fields["operator"] == "王五"
-    assert request.field_labels["affects_live_users"] == "对现网客户的影响"
+    assert request.field_labels["affects_live_users"] == "用户影响评估"
     assert request.problems == []
     assert str(receipt["Subject"]).startswith(f"[{request.reference}] 已受理")
-    assert "对现网客户的影响" in text_of(receipt)
+    assert "用户影响评估" in text_of(receipt)
     (confirmed,) = desk.events("request_confirmed")
     assert confirmed.actor == REQUESTER
 

@@ -48,7 +48,10 @@ class FormIndex:
 
 
 _BOUNDARY = r"(?:^|(?<=[\s,;。、|)\]】>]))"
-_NOTE_LINE = re.compile(r"^\s*[(（【\[].*[)）】\]]\s*$")
+# Under a label in its own cell: a bracketed hint, a 请填写/如… hint or an English gloss
+# ("申请人\nApplicant") is a note, not the value.
+_NOTE_LINE = re.compile(
+    r"^\s*(?:[(（【\[].*[)）】\]]|(?:请|如|例)[^\n]{0,40}|[A-Z][A-Za-z .&/'-]{1,40})\s*$")
 _OTHER_LABEL = re.compile(r"^\s*[^\s:：]{2,12}\s*[:：]")
 
 
@@ -141,6 +144,7 @@ def _fold_map(text: str) -> tuple[str, list[int]]:
 _LINE_LABEL = re.compile(r"(?:^|[\t\u3000]|\s\s|[,;，；。|])\s*([^:：\n,;，；。|]{1,40}?)\s*[:：]")
 _NUMBER_ONLY = re.compile(
     r"^[\s(（]*(?:\d{1,2}(?:\.\d{1,2})*|[一二三四五六七八九十]{1,3}|[①-⑳])[\s)）.、．]*$")
+_SEVERAL_LINES = (FieldType.MULTILINE, FieldType.LIST, FieldType.TABLE, FieldType.MULTICHOICE)
 _MAX_CANDIDATES = 400  # distinct label texts scored per document (a data dump has thousands)
 _MAX_CELL_LABEL = 60
 
@@ -290,6 +294,8 @@ class _Extractor:
                 continue
             end = matches[i + 1][0].start() if i + 1 < len(matches) else len(folded)
             value = clean_value(text[where[m.end()] : where[end]])
+            if self.ix.types[slot.field] not in _SEVERAL_LINES:
+                value = self.own_lines(value)
             pairs.append((slot, value, where[m.start()], m.group("label")))
         return pairs
 
@@ -403,6 +409,20 @@ class _Extractor:
                     for slot, value, _, label in self.inline_pairs(cell.text):
                         self.out.put(slot, value, CELL_TEXT, label)
 
+    def own_lines(self, value: str) -> str:
+        """*value* up to a line that opens with a label no field took ("岗位：客服专员" under
+        "申请人：李四" in one cell): that line is a row of its own, never part of the value."""
+        lines = value.split("\n")
+        for n, line in enumerate(lines[1:], start=1):
+            m = _OTHER_LABEL.match(line)
+            if m is None:
+                continue
+            label = line[: m.end()].strip()
+            if label_forms(label, self.ix.form.lexicon.hints) and \
+                    label_key(label) not in self.labels:
+                return clean_value("\n".join(lines[:n]))
+        return value
+
     def other_label(self, row: Sequence[Cell], j: int, i: int) -> bool:
         """Whether cell *j* (right of label *i*'s value) is a label no field took ("岗位",
         "手机"): it ends the value, never joins it. A label says so by its colon, or by
@@ -415,6 +435,17 @@ class _Extractor:
         if text.endswith((":", "：")):
             return True
         return row[j].col in self.label_columns and any(_filled(c) for c in row[j + 1 :])
+
+    def row_of_its_own(self, labels: Sequence[tuple[Slot, str] | None],
+                       below: Sequence[Cell], under: Sequence[int]) -> bool:
+        """Whether the row under a lone, empty label is a "label | value" row of its own
+        (an unknown "岗位 | 工程师" under an empty "申请人"): never the label's value. A row
+        of several labels over a row of values (the stacked layout) is not one."""
+        if sum(x is not None for x in labels) != 1:
+            return False
+        first = min(under)
+        return below[first].text.strip() in self.out.labels and any(
+            _filled(c) for c in below[first + 1 :])
 
     def unmatched(self) -> None:
         """The labelled values no field took, for "表中「…：…」是否即此项？"."""
@@ -477,7 +508,8 @@ class _Extractor:
                 # a heading row ("一、变更内容" across the table) over labelled rows is a
                 # section heading, not a label whose value is below it
                 heading = len(below) < len(under)
-                if below and not heading and self.header_of(rows[r + 1]) is None:
+                if below and not heading and self.header_of(rows[r + 1]) is None \
+                        and not self.row_of_its_own(labels[r], rows[r + 1], below):
                     for k in below:
                         used[r + 1][k] = True
                     self.out.put(slot, _join([rows[r + 1][k] for k in below]), CELL, cell.text)

@@ -36,10 +36,24 @@ class Lexicon:
     not_form_words: tuple[str, ...] = ()
     hints: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
+    fillers: tuple[str, ...] = ()
+    letter_words: tuple[str, ...] = ()
+    commerce_heads: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
     _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     def canonical(self, text: str) -> str:
-        """*text* (already folded) with every synonym replaced by its canonical word."""
+        """*text* (already folded) with every synonym replaced by its canonical word and the
+        filler words dropped."""
+        kept = {f"\x00{i}\x00": word for i, word in enumerate(self.keep)}
+        for mark, word in kept.items():
+            text = text.replace(word, mark)
+        for filler in self.fillers:
+            shorter = text.replace(filler, "")
+            if len(shorter) >= 2:
+                text = shorter
+        for mark, word in kept.items():
+            text = text.replace(mark, word)
         if self._pattern is None:
             return text
         table = dict(self.synonyms)
@@ -76,6 +90,11 @@ def build_lexicon(raw: dict[str, Any]) -> Lexicon:
         not_form_words=tuple(_key(w) for w in dict(titles.get("not_forms", {})).get("words", [])),
         hints=tuple(_key(w) for w in dict(raw.get("labels", {})).get("hints", [])),
         sections=tuple(_key(w) for w in dict(raw.get("labels", {})).get("sections", [])),
+        fillers=tuple(_key(w) for w in dict(raw.get("labels", {})).get("fillers", [])),
+        keep=tuple(_key(w) for w in dict(raw.get("labels", {})).get("keep", [])),
+        letter_words=tuple(str(w) for w in dict(titles.get("not_forms", {})).get("letter", [])),
+        commerce_heads=tuple(_key(w) for w in dict(titles.get("not_forms", {})).get(
+            "commerce", [])),
         _pattern=pattern,
     )
 

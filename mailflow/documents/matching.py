@@ -23,6 +23,7 @@ documents that are something else (通知, 邀请函, 报价单 …).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,6 +48,9 @@ class Weights:
     head: float = 0.72  # the longer one ends with the shorter (its head noun: "所属系统" is a
     head_share: float = 0.2  # 系统): this, plus this times the share covered
     fuzzy: float = 0.88  # character similarity (0–1) times this
+    bag: float = 0.85  # the same characters in another order ("对现网用户是否有影响"), times this
+    choice_fits: float = 0.2  # the value names the field's choices ("☑周例会 ☐专题讨论会") …
+    choice_is: float = 0.3  # … or is one of them ("新增帐号"), or lists them all
     type_fits: float = 0.08  # the value is of the field's type (a date for a date field)
     type_clashes: float = 0.25  # the value cannot be of the field's type
     value_column: float = 0.3  # less for a text in a column of values (right of the labels)
@@ -129,6 +133,7 @@ class Target:
     keys: tuple[str, ...]  # normalised labels
     canon: tuple[str, ...]  # the same, synonyms folded
     exclusive: bool = True  # one label only (a table's columns may repeat in each table)
+    choices: tuple[str, ...] = ()
 
 
 def _keys(texts: Iterable[str], lex: Lexicon) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -146,7 +151,8 @@ def targets(form: FormDef) -> tuple[Target, ...]:
     out: list[Target] = []
     for f in form.fields:
         keys, canon = _keys((*f.labels, f.label_en), lex)
-        out.append(Target(f.key, None, f.type, keys, canon))
+        choices = tuple(squeeze(fold(c)) for c in f.choices if len(c) >= 2)
+        out.append(Target(f.key, None, f.type, keys, canon, choices=choices))
         if f.type is FieldType.TIME_RANGE:
             for c in f.columns:
                 keys, canon = _keys((*c.labels, c.label_en), lex)
@@ -209,7 +215,7 @@ _FITS: Mapping[FieldType, frozenset[str]] = {
     FieldType.YESNO: frozenset({"yesno"}),
     FieldType.LIST: frozenset({"list"}),
 }
-_TYPED = frozenset({"date", "datetime", "range", "yesno"})
+TYPED_KINDS = _TYPED = frozenset({"date", "datetime", "range", "yesno"})
 
 
 def type_evidence(kind: str, field_type: FieldType) -> float:
@@ -224,6 +230,17 @@ def type_evidence(kind: str, field_type: FieldType) -> float:
     return 0.0
 
 
+def choice_evidence(value: RawValue | None, target: Target) -> float:
+    """+ when the value names the field's own choices ("☑周例会 ☐专题讨论会" is 会议类型)."""
+    if not target.choices or not isinstance(value, str):
+        return 0.0
+    text = squeeze(fold(value)).strip("☑☒■√✓✔")
+    named = sum(c in text for c in target.choices)
+    if text in target.choices or named >= 2:  # one of them, or the field's own option list
+        return WEIGHTS.choice_is
+    return WEIGHTS.choice_fits if named else 0.0
+
+
 # --- scoring ----------------------------------------------------------------------------------
 
 
@@ -236,6 +253,9 @@ def _pair_score(label: str, canon: str, key: str, key_canon: str) -> float:
     if canon.isascii() and key_canon.isascii():  # "affected departments" = "departments affected"
         similar = max(similar, fuzz.token_sort_ratio(canon, key_canon))
     best = similar / 100 * WEIGHTS.fuzzy
+    if _has_cjk(canon) and min(len(canon), len(key_canon)) >= 3:
+        common = sum((Counter(canon) & Counter(key_canon)).values())
+        best = max(best, 2 * common / (len(canon) + len(key_canon)) * WEIGHTS.bag)
     short, long = sorted((canon, key_canon), key=len)
     if len(short) >= 2 and short in long:
         share = len(short) / len(long)
@@ -345,10 +365,11 @@ def assign(form: FormDef, labels: Mapping[str, RawValue | None],
         found: list[tuple[Target, float, bool]] = []
         for target in all_targets:
             base = label_score(forms, target, lex)
-            if base < WEIGHTS.propose - WEIGHTS.type_fits:
+            if base < WEIGHTS.propose - WEIGHTS.type_fits - WEIGHTS.choice_is:
                 continue
             exact = base >= WEIGHTS.exact
-            score = base if exact else base + type_evidence(kind, target.type)
+            score = base if exact else base + type_evidence(kind, target.type) \
+                + choice_evidence(value, target)
             if score >= WEIGHTS.propose:
                 found.append((target, score, exact))
         if found:

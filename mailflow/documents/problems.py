@@ -65,3 +65,5 @@ class FieldProblem:
     # 是否即此项？如是，回复“确认”即可"
     candidate_label: str = ""
     candidate_value: str = ""
+    # the candidates are the form's only problems: a "确认" reply completes the request
+    confirm_by_reply: bool = False

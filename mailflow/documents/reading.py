@@ -17,7 +17,7 @@ zip-safe, unencrypted, macro-free packages, but a package can still be malformed
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -25,6 +25,7 @@ from mailflow.documents.definitions import FormCatalog
 from mailflow.documents.docx_reader import read_docx
 from mailflow.documents.extract import extract
 from mailflow.documents.layout import RawDocument
+from mailflow.documents.matching import not_a_form_title, title_kind
 from mailflow.documents.pdf_reader import NoTextLayer, read_pdf
 from mailflow.documents.problems import PROBLEM_CODES, FieldProblem
 from mailflow.documents.recognise import Recogniser, Section, recognise
@@ -128,6 +129,8 @@ def _reading(
                                   values=values)
     order = [f.key for f in form.fields]
     proposals = {k: proposals[k] for k in order if k in proposals}
+    if problems and all(p.code == "missing" and p.field_key in proposals for p in problems):
+        problems = [replace(p, confirm_by_reply=True) for p in problems]
     if section.version is not None and section.version < form.version:
         problems.insert(
             0,
@@ -186,6 +189,10 @@ def read_form(
         raise UnreadableForm(f"{type(exc).__name__}: {reason}"[:300]) from exc
     if not readings and recogniser.refused is not None:
         raise NotAForm(f"titled as no form: {recogniser.refused[:80]}")
+    stem = source_name.rsplit(".", 1)[0]
+    if not readings and not_a_form_title(stem, catalog.lexicon) \
+            and title_kind(stem, (), catalog.lexicon) is None:
+        raise NotAForm(f"named as no form: {stem[:80]}")
     if not readings:
         where = f"{len(doc.parts)} sheet(s)" if fmt == "xlsx" else f"the {fmt} document"
         raise UnknownForm(f"no form marker, title or labels found in {where}")

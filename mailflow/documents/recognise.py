@@ -14,6 +14,7 @@ labels: a meeting notice names 会议时间 and 参会人员 too, and is still n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,8 +23,13 @@ from mailflow.documents.definitions import FormCatalog, FormDef
 from mailflow.documents.extract import extract
 from mailflow.documents.layout import Block, Cell, Grid, Line, Marker, Pair, RawDocument
 from mailflow.documents.matching import WEIGHTS, not_a_form_title, title_kind, title_text
+from mailflow.documents.text import fold, squeeze
 
 TITLE_LINES = 3  # the first lines of a part that may title it
+MAX_SCANNED_BLOCKS = 200  # blocks and rows searched for a letter's or a price table's words
+MAX_SCANNED_ROWS = 20
+_ANNEX = re.compile(r"^\s*(?:附件|附表|annex|attachment)\s*[\d一二三四五六七八九十]{0,3}"
+                    r"\s*[:：.、]?\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class Recogniser:
 
     def title_kind(self, text: str) -> str | None:
         """The kind whose title *text* is (allowing a short prefix such as a company name)."""
+        text = _ANNEX.sub("", text or "")  # "附件2：系统账号申请表"
         if not text or ":" in text or "：" in text:
             return None
         return title_kind(text, self.titles, self.catalog.lexicon)
@@ -141,7 +148,24 @@ class Recogniser:
                 return text
             lines += 1
             if lines >= TITLE_LINES:
-                return None
+                break
+        return self.other_document(blocks)
+
+    def other_document(self, blocks: Sequence[Block]) -> str | None:
+        """What makes an untitled part a letter or a commercial paper, not a form: a letter's
+        words ("尊敬的", "敬请", "特此通知") in its lines, or a price table's column heads
+        (单价, 数量, 金额) in one row. A form by labels alone is never read from it."""
+        lex = self.catalog.lexicon
+        for block in blocks[:MAX_SCANNED_BLOCKS]:
+            if isinstance(block, Line) and any(w in block.text for w in lex.letter_words):
+                self.refused = block.text.strip()[:80]
+                return self.refused
+            if isinstance(block, Grid):
+                for row in block.rows[:MAX_SCANNED_ROWS]:
+                    heads = {squeeze(fold(c.text)) for c in row if c.text.strip()}
+                    if len(heads & set(lex.commerce_heads)) >= 2:
+                        self.refused = " ".join(c.text for c in row if c.text.strip())[:80]
+                        return self.refused
         return None
 
     def settle(self, name: str, opened: list[_Open], refused: str | None = None

@@ -17,7 +17,7 @@ from typing import Any
 from mailflow.documents.definitions import FieldDef, FieldType, FormDef
 from mailflow.documents.extract import Extracted
 from mailflow.documents.layout import RawValue, raw_text
-from mailflow.documents.matching import targets
+from mailflow.documents.matching import TYPED_KINDS, targets, type_evidence, value_kind
 from mailflow.documents.problems import FieldProblem
 from mailflow.documents.values import (
     ValueProblem,
@@ -326,6 +326,9 @@ def explain(
             if best is not None:
                 label, raw = best[0], unmatched[best[0]]
                 typed = _typed(f, raw, default_year, base)
+            else:  # the value's type as the evidence: the one date under an unknown label
+                label, raw, typed = _by_type(f, {t: v for t, v in unmatched.items()
+                                                 if t not in used}, default_year, base)
         if typed is None:
             out.append(replace(p, shown_zh=shown, label_seen=seen))
             continue
@@ -335,6 +338,18 @@ def explain(
                            candidate_label=shown_label(label),
                            candidate_value=raw_text(raw)[:_SHOWN]))
     return out, proposals
+
+
+def _by_type(f: FieldDef, unmatched: Mapping[str, RawValue], year: YearHint,
+             values: Mapping[str, object]) -> tuple[str, RawValue | None, object | None]:
+    """The only unknown label whose value is of *f*'s (date, time, range or yes/no) type."""
+    fitting = [(t, v) for t, v in unmatched.items()
+               if type_evidence(value_kind(v), f.type) > 0 and value_kind(v) in TYPED_KINDS]
+    if len(fitting) != 1:
+        return "", None, None
+    label, raw = fitting[0]
+    typed = _typed(f, raw, year, values)
+    return (label, raw, typed) if typed is not None else ("", None, None)
 
 
 def _typed(f: FieldDef, raw: RawValue | None, year: YearHint,

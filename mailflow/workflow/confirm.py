@@ -2,13 +2,17 @@
 
 The "please correct" reply asks, for a field whose label we did not recognise, "表中「…」是否
 即此项？如是，回复“确认”即可". This reads the reply's own words (above the quoted mail) and
-says yes only to a plain confirmation, never to a sentence that also says no. A small local
-reader until the shared reply reader (workflow/reply_reader.py) lands.
+says yes only to a plain confirmation, never to a sentence that also says no. The shared
+reply reader (``workflow/reply_reader.read_command``, another branch) decides once it is
+installed; until then a small local reader does.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
+from functools import lru_cache
 
 from mailflow.documents.text import fold
 
@@ -35,8 +39,30 @@ def own_words(text: str, html: str | None = None) -> str:
     return "\n".join(lines).strip()
 
 
+@lru_cache(maxsize=1)
+def _shared_reader() -> Callable[[str, str | None], bool] | None:
+    """``reply_reader.read_command(text, html) == Command.CONFIRM`` when that module exists."""
+    try:
+        module = importlib.import_module("mailflow.workflow.reply_reader")
+    except ImportError:
+        return None
+    read, command = getattr(module, "read_command", None), getattr(module, "Command", None)
+    confirm = getattr(command, "CONFIRM", None)
+    if read is None or confirm is None:
+        return None
+    return lambda text, html: bool(read(text, html) == confirm)
+
+
 def is_confirmation(text: str, html: str | None = None) -> bool:
     """Whether the reply's own words confirm ("确认", "确认，是的", "Yes, confirmed")."""
+    shared = _shared_reader()
+    if shared is not None:
+        return shared(text, html)
+    return local_confirmation(text, html)
+
+
+def local_confirmation(text: str, html: str | None = None) -> bool:
+    """The local reader: a short text opening with a yes-word and holding no no-word."""
     words = fold(own_words(text, html))
     words = _LEAD.sub("", words)
     if not words or len(words) > MAX_WORDS:
