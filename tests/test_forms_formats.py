@@ -385,3 +385,12 @@ def test_a_text_file_that_is_no_form_is_an_attachment_whatever_the_subject(
 ) -> None:
     outcome = desk(catalog).examine(mail("帐号申请问题", ("error.txt", b"login failed 3x", TXT)))
     assert not outcome.problems and outcome.notes == (("attachment", "error.txt"),)
+
+
+def test_an_unrecognised_form_gets_the_blank_its_first_lines_name(catalog: FormCatalog) -> None:
+    """Neither the file name nor the subject names a kind; the document's heading does."""
+    doc = make_docx(para("关于开通系统权限"), para("姓名 张三"), para("事由 新入职"))
+    forms = desk(catalog)
+    outcome = forms.examine(mail("申请", ("新建文档.docx", doc, DOCX)))
+    assert [(p.code, p.form_kind) for p in outcome.problems] == [("unknown_form", "account")]
+    assert len(forms.blank_forms(outcome.kinds_involved)) == 2
