@@ -154,7 +154,8 @@ def test_datetimes_as_written(raw: str, expected: datetime) -> None:
         ("不需要", False), ("是（约30分钟）", True), ("否，夜间执行", False), ("OK", True),
         ("pass", True), ("failed", False), ("N/A", False), ("☑是 ☐否", True),
         ("☐是 ☑否", False), ("☑已测试 ☐未测试", True), ("☐已测试 ☑未测试", False),
-        ("已确认", True), ("没有", False),
+        ("已确认", True), ("没有", False), ("是√ 否", True), ("是 否√", False),
+        ("√是 否", True), ("是\n否\n√", False), ("是\n√\n否", True),
     ],
 )
 def test_yes_and_no_words(raw: RawValue, expected: bool | None) -> None:
