@@ -31,7 +31,7 @@ from mailflow.documents.validate import json_safe
 from mailflow.mail.parse import parse_mail
 from mailflow.store.models import Request
 from mailflow_testing import mailbuild
-from tests.formfill import SAMPLES, fill_docx, fill_xlsx, make_docx, para
+from tests.formfill import SAMPLES, fill_docx, fill_xlsx, make_docx, para, table
 from tests.stack import SERVICE, stack_settings
 from tests.test_forms_e2e import replies_by_recipient, run_service, text_of
 
@@ -394,3 +394,21 @@ def test_an_unrecognised_form_gets_the_blank_its_first_lines_name(catalog: FormC
     outcome = forms.examine(mail("申请", ("新建文档.docx", doc, DOCX)))
     assert [(p.code, p.form_kind) for p in outcome.problems] == [("unknown_form", "account")]
     assert len(forms.blank_forms(outcome.kinds_involved)) == 2
+
+
+def test_an_untitled_document_read_by_its_labels_beside_a_form_is_supporting(
+    catalog: FormCatalog,
+) -> None:
+    """A test report with a table using some of the change form's labels, sent with the
+    change form: not a second change form to correct."""
+    report = make_docx(para("测试情况："), table([
+        ["变更系统", "计费系统"], ["变更内容", "升级计费引擎"], ["影响范围", "无"],
+        ["回退方案", "回滚"], ["影响时间", "10分钟"], ["变更操作人员", "王五"],
+        ["测试结果", "全部通过"]]))
+    alone = desk(catalog).examine(mail("测试报告", ("测试报告.docx", report, DOCX)))
+    assert [p.code for p in alone.problems] == ["field_problems"]  # read as a form on its own
+    outcome = desk(catalog).examine(mail("系统变更申请", (
+        "系统变更申请表.docx", filled(catalog, "system_change"), DOCX),
+        ("测试报告.docx", report, DOCX)))
+    assert len(outcome.accepted) == 1 and not outcome.problems
+    assert ("attachment", "测试报告.docx") in outcome.notes

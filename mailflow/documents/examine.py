@@ -215,6 +215,20 @@ class _Desk:
         text = decode_text(data[:MAX_TEXT_BYTES])
         return self.guess.content_kind(text.splitlines())
 
+    def supporting(self, problem: AttachmentProblem) -> bool:
+        """Beside an accepted form, a document that only looked like a form by some of its
+        labels (no title, no marker: a test report, a plan with a table) and whose name does
+        not say "申请表" is a supporting document, not a second form to correct."""
+        reading = problem.reading
+        if problem.code != "field_problems" or reading is None:
+            return False
+        if reading.recognised_by != "labels":
+            return False
+        if self.guess.intent(problem.filename, "", None, beside_a_form=True) is Intent.FORM:
+            return False
+        self.notes.append(("attachment", problem.filename))
+        return True
+
     def named_kind(self, data: bytes, fmt: str) -> str | None:
         """The kind the first lines of an unrecognised document name ("XX部门权限开通单"):
         which blank to send back when neither its file name nor the subject says."""
@@ -229,6 +243,8 @@ class _Desk:
         return None
 
     def finish(self) -> FormsOutcome:
+        if self.accepted:
+            self.problems = [p for p in self.problems if not self.supporting(p)]
         any_form = bool(self.accepted) or any(
             p.code == "field_problems" for p in self.problems)
         for att, code, content_kind, named in self.undecided:
