@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import random
 import subprocess
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from mailflow.documents.validate import json_safe
 from mailflow.mail.parse import parse_mail
 from mailflow.store.models import Request
 from mailflow_testing import mailbuild
-from tests.formfill import SAMPLES, fill_docx, fill_xlsx, make_docx, para, table
+from tests.formfill import SAMPLES, fill_docx, fill_xlsx, make_docx, make_xlsx, para, table
 from tests.stack import SERVICE, stack_settings
 from tests.test_forms_e2e import replies_by_recipient, run_service, text_of
 
@@ -145,6 +145,22 @@ def test_a_pdf_of_label_value_lines_is_read(pdf_lines: bytes, catalog: FormCatal
     assert reading.values["applicant"] == "李四"
     assert reading.values["request_kind"] == "新增帐号"
     assert reading.values["account_name"] == "lisi"
+
+
+def test_a_sheet_printed_without_grid_lines_is_read(
+    catalog: FormCatalog, tmp_path: Path
+) -> None:
+    """An .xlsx form exported to PDF has no ruled table: label and value are one line apart,
+    the values starting at the same x."""
+    rows: list[list[object]] = [["系统帐号申请表"], ["申请人", "李四"], ["所属部门", "客服中心"],
+                                ["工号", "E10086"], ["系统名称", "CRM系统"],
+                                ["申请类型", "新增帐号"], ["申请原因", "入职"],
+                                ["生效日期", "2026-12-01"]]
+    pdf = to_pdf(make_xlsx({"表": rows}), ".xlsx", tmp_path)
+    (reading,) = read_form(pdf, "pdf", catalog, default_year=2026)
+    assert reading.kind == "account" and not reading.problems
+    assert reading.values["department"] == "客服中心"
+    assert reading.values["effective_date"] == date(2026, 12, 1)
 
 
 def test_a_scanned_pdf_has_no_text_layer(catalog: FormCatalog) -> None:

@@ -66,6 +66,55 @@ def _joined(lines: Sequence[dict[str, Any]], right: float) -> str:
     return out
 
 
+_GAP = 1.8  # a gap wider than this many character widths separates two cells
+_ALIGNED_GAP = 0.9  # a narrower one does when other lines start a piece at the same x
+_SPACE_GAP = 0.25  # a gap at least this wide is a space between words
+_SAME_X = 2.0  # points
+
+
+def _pieces(chars: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
+    """(gap before, x0, text) of each run of *chars* split at every gap wider than
+    _ALIGNED_GAP character widths (the first piece has gap 0)."""
+    pieces: list[tuple[float, float, str]] = []
+    gap_before, x0, current = 0.0, float(chars[0]["x0"]) if chars else 0.0, ""
+    for i, ch in enumerate(chars):
+        if i:
+            before = chars[i - 1]
+            size = float(before.get("size") or 10.0)
+            gap = (float(ch["x0"]) - float(before["x1"])) / size
+            if gap > _ALIGNED_GAP and current.strip():
+                pieces.append((gap_before, x0, current.strip()))
+                gap_before, x0, current = gap, float(ch["x0"]), ""
+            elif gap > _SPACE_GAP:
+                current += " "
+        current += str(ch.get("text") or "")
+    if current.strip():
+        pieces.append((gap_before, x0, current.strip()))
+    return pieces
+
+
+def _line_blocks(lines: list[dict[str, Any]]) -> list[Block]:
+    """Lines outside any ruled table. A sheet printed without grid lines puts label and value
+    on one line apart ("申请人     李四"): a line is a row of cells where a gap is wide, or
+    where other lines start a piece at the same x (the value column)."""
+    split = [_pieces(line.get("chars") or []) for line in lines]
+    starts = [round(x0 / _SAME_X) for pieces in split for gap, x0, _ in pieces if gap]
+    blocks: list[Block] = []
+    for line, pieces in zip(lines, split, strict=True):
+        cells: list[str] = []
+        for gap, x0, text in pieces:
+            aligned = starts.count(round(x0 / _SAME_X)) >= 3
+            if cells and not (gap > _GAP or aligned):
+                cells[-1] += " " + text
+            else:
+                cells.append(text)
+        if len(cells) < 2:
+            blocks.append(Line(str(line["text"])))
+        else:
+            blocks.append(Grid((tuple(Cell(col, 1, text) for col, text in enumerate(cells)),)))
+    return blocks
+
+
 def _cell_text(page: Any, box: Box) -> str:
     lines = page.crop(box, strict=False).extract_text_lines(strip=True)
     return _joined(lines, box[2] - 2.0)
@@ -132,8 +181,9 @@ def read_pdf(data: bytes) -> RawDocument:
             for t in tables:
                 placed.append((float(t.bbox[1]), len(placed), _grid(page, t, budget)))
             outside = page.filter(partial(_outside, boxes=tuple(boxes)))
-            for line in outside.extract_text_lines(strip=True):
-                placed.append((float(line["top"]), len(placed), Line(str(line["text"]))))
+            lines = outside.extract_text_lines(strip=True, return_chars=True)
+            for line, block in zip(lines, _line_blocks(lines), strict=True):
+                placed.append((float(line["top"]), len(placed), block))
             blocks.extend(block for _, _, block in sorted(placed, key=lambda p: (p[0], p[1])))
     if characters == 0:
         raise NoTextLayer("the PDF has no text layer (scanned pages or pictures)")
