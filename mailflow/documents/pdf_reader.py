@@ -12,6 +12,7 @@ file (we do no OCR).
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zlib
 from collections.abc import Sequence
@@ -21,6 +22,9 @@ from typing import Any
 import pdfplumber
 
 from mailflow.documents.layout import Block, Cell, Grid, Line, Part, RawDocument
+
+# pdfminer warns for every oddity of a damaged file; the reader's outcome says all we need
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 MAX_PAGES = 20  # a form is one to three pages; a long PDF is read no further than this
 MAX_CELLS = 5000
