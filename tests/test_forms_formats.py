@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import random
 import subprocess
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from mailflow.documents.validate import json_safe
 from mailflow.mail.parse import parse_mail
 from mailflow.store.models import Request
 from mailflow_testing import mailbuild
-from tests.formfill import SAMPLES, fill_docx, fill_xlsx, make_docx, para
+from tests.formfill import SAMPLES, fill_docx, fill_xlsx, make_docx, make_xlsx, para, table
 from tests.stack import SERVICE, stack_settings
 from tests.test_forms_e2e import replies_by_recipient, run_service, text_of
 
@@ -145,6 +145,22 @@ def test_a_pdf_of_label_value_lines_is_read(pdf_lines: bytes, catalog: FormCatal
     assert reading.values["applicant"] == "李四"
     assert reading.values["request_kind"] == "新增帐号"
     assert reading.values["account_name"] == "lisi"
+
+
+def test_a_sheet_printed_without_grid_lines_is_read(
+    catalog: FormCatalog, tmp_path: Path
+) -> None:
+    """An .xlsx form exported to PDF has no ruled table: label and value are one line apart,
+    the values starting at the same x."""
+    rows: list[list[object]] = [["系统帐号申请表"], ["申请人", "李四"], ["所属部门", "客服中心"],
+                                ["工号", "E10086"], ["系统名称", "CRM系统"],
+                                ["申请类型", "新增帐号"], ["申请原因", "入职"],
+                                ["生效日期", "2026-12-01"]]
+    pdf = to_pdf(make_xlsx({"表": rows}), ".xlsx", tmp_path)
+    (reading,) = read_form(pdf, "pdf", catalog, default_year=2026)
+    assert reading.kind == "account" and not reading.problems
+    assert reading.values["department"] == "客服中心"
+    assert reading.values["effective_date"] == date(2026, 12, 1)
 
 
 def test_a_scanned_pdf_has_no_text_layer(catalog: FormCatalog) -> None:
@@ -378,3 +394,37 @@ def test_a_pdf_decompression_bomb_is_refused_before_pdfminer(catalog: FormCatalo
         read_form(pdf, "pdf", catalog)
     outcome = desk(catalog).examine(mail("资料", ("资料.pdf", pdf, PDF)))
     assert outcome.notes == (("attachment", "资料.pdf"),) and not outcome.problems
+
+
+def test_a_text_file_that_is_no_form_is_an_attachment_whatever_the_subject(
+    catalog: FormCatalog,
+) -> None:
+    outcome = desk(catalog).examine(mail("帐号申请问题", ("error.txt", b"login failed 3x", TXT)))
+    assert not outcome.problems and outcome.notes == (("attachment", "error.txt"),)
+
+
+def test_an_unrecognised_form_gets_the_blank_its_first_lines_name(catalog: FormCatalog) -> None:
+    """Neither the file name nor the subject names a kind; the document's heading does."""
+    doc = make_docx(para("关于开通系统权限"), para("姓名 张三"), para("事由 新入职"))
+    forms = desk(catalog)
+    outcome = forms.examine(mail("申请", ("新建文档.docx", doc, DOCX)))
+    assert [(p.code, p.form_kind) for p in outcome.problems] == [("unknown_form", "account")]
+    assert len(forms.blank_forms(outcome.kinds_involved)) == 2
+
+
+def test_an_untitled_document_read_by_its_labels_beside_a_form_is_supporting(
+    catalog: FormCatalog,
+) -> None:
+    """A test report with a table using some of the change form's labels, sent with the
+    change form: not a second change form to correct."""
+    report = make_docx(para("测试情况："), table([
+        ["变更系统", "计费系统"], ["变更内容", "升级计费引擎"], ["影响范围", "无"],
+        ["回退方案", "回滚"], ["影响时间", "10分钟"], ["变更操作人员", "王五"],
+        ["测试结果", "全部通过"]]))
+    alone = desk(catalog).examine(mail("测试报告", ("测试报告.docx", report, DOCX)))
+    assert [p.code for p in alone.problems] == ["field_problems"]  # read as a form on its own
+    outcome = desk(catalog).examine(mail("系统变更申请", (
+        "系统变更申请表.docx", filled(catalog, "system_change"), DOCX),
+        ("测试报告.docx", report, DOCX)))
+    assert len(outcome.accepted) == 1 and not outcome.problems
+    assert ("attachment", "测试报告.docx") in outcome.notes

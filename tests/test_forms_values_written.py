@@ -154,7 +154,8 @@ def test_datetimes_as_written(raw: str, expected: datetime) -> None:
         ("不需要", False), ("是（约30分钟）", True), ("否，夜间执行", False), ("OK", True),
         ("pass", True), ("failed", False), ("N/A", False), ("☑是 ☐否", True),
         ("☐是 ☑否", False), ("☑已测试 ☐未测试", True), ("☐已测试 ☑未测试", False),
-        ("已确认", True), ("没有", False),
+        ("已确认", True), ("没有", False), ("是√ 否", True), ("是 否√", False),
+        ("√是 否", True), ("是\n否\n√", False), ("是\n√\n否", True),
     ],
 )
 def test_yes_and_no_words(raw: RawValue, expected: bool | None) -> None:
@@ -223,6 +224,12 @@ ITEMS = CATALOG.get("minutes").fields[-1]
         ("1. 完成联调（责任人：吴九；完成时间：2026-11-28）", [("完成联调", "吴九", "2026-11-28")]),
         ("1. 完成联调 (Owner: 吴九, Due: 2026-11-28)", [("完成联调", "吴九", "2026-11-28")]),
         ("① 通知各部门，王五，2026/12/3", [("通知各部门", "王五", "2026/12/3")]),
+        ("1. 吴九负责完成联调，11月28日前", [("完成联调", "吴九", "11月28日前")]),
+        ("2. 由陈七牵头更新计划，2026-11-30", [("更新计划", "陈七", "2026-11-30")]),
+        ("1. 完成联调 责任人 吴九 完成时间 11月28日", [("完成联调", "吴九", "11月28日")]),
+        ("1. Finish integration - Wu Jiu - 2026-11-28",
+         [("Finish integration", "Wu Jiu", "2026-11-28")]),
+        ("1. 完成联调 吴九 2026.11.28", [("完成联调", "吴九", "2026.11.28")]),
     ],
 )
 def test_action_items_in_paragraphs_r_mt_5(

@@ -24,7 +24,9 @@ import structlog
 
 from mailflow.config import Settings
 from mailflow.documents.definitions import FormCatalog, load_catalog
+from mailflow.documents.docx_reader import read_docx
 from mailflow.documents.intent import Intent, KindGuesser
+from mailflow.documents.layout import Grid, Line, RawDocument
 from mailflow.documents.legacy import LegacyConverter
 from mailflow.documents.outcome import AcceptedForm, AttachmentProblem, FormsOutcome
 from mailflow.documents.reading import (
@@ -35,6 +37,7 @@ from mailflow.documents.reading import (
     read_form,
 )
 from mailflow.documents.safety import FileRefused, SafetyLimits, check_office_file, office_kind
+from mailflow.documents.xlsx_reader import read_xlsx
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import MailAttachment, ParsedMail
 
@@ -147,7 +150,8 @@ class _Desk:
         self.accepted: list[AcceptedForm] = []
         self.problems: list[AttachmentProblem] = []
         self.notes: list[tuple[str, str]] = []
-        self.undecided: list[tuple[MailAttachment, str, str | None]] = []  # att, code, kind
+        # (attachment, code, kind its text is a form of, kind its first lines name)
+        self.undecided: list[tuple[MailAttachment, str, str | None, str | None]] = []
         self.guess = KindGuesser.of(forms.catalog)
 
     def attachment(self, att: MailAttachment) -> None:
@@ -163,11 +167,11 @@ class _Desk:
                                                    "not an Office file despite its name"))
         elif att.content_type.startswith("image/") or name.endswith(IMAGE_SUFFIXES):
             if att.original_filename and len(att.data) >= MIN_PHOTO_BYTES:
-                self.undecided.append((att, "image_form", None))
+                self.undecided.append((att, "image_form", None, None))
             else:
                 self.notes.append(("attachment", att.filename))
         elif name.endswith(TEXT_SUFFIXES) and att.original_filename:
-            self.undecided.append((att, "text_form", self.text_kind(att.data)))
+            self.undecided.append((att, "text_form", self.text_kind(att.data), None))
         else:
             self.notes.append(("attachment", att.filename))  # signatures, archives…
 
@@ -188,21 +192,22 @@ class _Desk:
         if checked.converted_from:
             self.notes.append(("converted", att.filename))
         if not self.forms.read(att, checked.fmt, checked.data, self.year, self):
-            self.undecided.append((att, "unknown_form", None))
+            self.undecided.append((att, "unknown_form", None,
+                                   self.named_kind(checked.data, checked.fmt)))
 
     def pdf(self, att: MailAttachment) -> None:
         if len(att.data) > self.forms.limits.max_file_bytes:
-            self.undecided.append((att, "too_large", None))
+            self.undecided.append((att, "too_large", None, None))
             return
         try:
             if self.forms.read(att, "pdf", att.data, self.year, self):
                 return
         except NoTextLayer:
-            self.undecided.append((att, "scanned_pdf", None))
+            self.undecided.append((att, "scanned_pdf", None, None))
             return
         # a PDF with text that is no form (a plan, a report, a broken file) is a document
         # like any other, unless its very name says it is a form
-        self.undecided.append((att, PDF_NOT_A_FORM, None))
+        self.undecided.append((att, PDF_NOT_A_FORM, None, None))
 
     def text_kind(self, data: bytes) -> str | None:
         """The form kind a .txt holds, read as lines of text (it is not accepted as a form:
@@ -210,20 +215,67 @@ class _Desk:
         text = decode_text(data[:MAX_TEXT_BYTES])
         return self.guess.content_kind(text.splitlines())
 
+    def supporting(self, problem: AttachmentProblem) -> bool:
+        """Beside an accepted form, a document that only looked like a form by some of its
+        labels (no title, no marker: a test report, a plan with a table) and whose name does
+        not say "申请表" is a supporting document, not a second form to correct."""
+        reading = problem.reading
+        if problem.code != "field_problems" or reading is None:
+            return False
+        if reading.recognised_by != "labels":
+            return False
+        if self.guess.intent(problem.filename, "", None, beside_a_form=True) is Intent.FORM:
+            return False
+        self.notes.append(("attachment", problem.filename))
+        return True
+
+    def named_kind(self, data: bytes, fmt: str) -> str | None:
+        """The kind the first lines of an unrecognised document name ("XX部门权限开通单"):
+        which blank to send back when neither its file name nor the subject says."""
+        try:
+            doc = read_docx(data) if fmt == "docx" else read_xlsx(data)
+        except Exception:  # it was read once already; a second failure just means no hint
+            return None
+        for text in first_texts(doc, FIRST_LINES):
+            kind = self.guess.kind_in(text)
+            if kind is not None:
+                return kind
+        return None
+
     def finish(self) -> FormsOutcome:
+        if self.accepted:
+            self.problems = [p for p in self.problems if not self.supporting(p)]
         any_form = bool(self.accepted) or any(
             p.code == "field_problems" for p in self.problems)
-        for att, code, content_kind in self.undecided:
+        for att, code, content_kind, named in self.undecided:
             strict = any_form or code == PDF_NOT_A_FORM
-            intent = self.guess.intent(att.filename, self.mail.subject, content_kind,
+            # a .txt is read: when its text is no form, only its name may still say it is one
+            subject = "" if code == "text_form" else self.mail.subject
+            intent = self.guess.intent(att.filename, subject, content_kind,
                                        beside_a_form=strict)
             code = "unknown_form" if code == PDF_NOT_A_FORM else code
             if intent is Intent.NONE:
                 self.notes.append(("attachment", att.filename))
                 continue
-            kind = content_kind or self.guess.kind(att.filename, self.mail.subject)
+            kind = content_kind or self.guess.kind(att.filename, self.mail.subject) or named
             self.problems.append(AttachmentProblem(att.filename, code, "", form_kind=kind))
         return FormsOutcome(tuple(self.accepted), tuple(self.problems), tuple(self.notes))
+
+
+FIRST_LINES = 5
+
+
+def first_texts(doc: RawDocument, count: int) -> list[str]:
+    """The first *count* non-empty texts of a document: its lines and table cells in order."""
+    out: list[str] = []
+    for part in doc.parts:
+        for block in part.blocks:
+            texts = [block.text] if isinstance(block, Line) else (
+                [c.text for row in block.rows for c in row] if isinstance(block, Grid) else [])
+            out.extend(t.strip() for t in texts if t.strip())
+            if len(out) >= count:
+                return out[:count]
+    return out
 
 
 def decode_text(data: bytes) -> str:

@@ -12,6 +12,7 @@ file (we do no OCR).
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zlib
 from collections.abc import Sequence
@@ -21,6 +22,9 @@ from typing import Any
 import pdfplumber
 
 from mailflow.documents.layout import Block, Cell, Grid, Line, Part, RawDocument
+
+# pdfminer warns for every oddity of a damaged file; the reader's outcome says all we need
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 MAX_PAGES = 20  # a form is one to three pages; a long PDF is read no further than this
 MAX_CELLS = 5000
@@ -64,6 +68,55 @@ def _joined(lines: Sequence[dict[str, Any]], right: float) -> str:
                 out += " "
         out += text
     return out
+
+
+_GAP = 1.8  # a gap wider than this many character widths separates two cells
+_ALIGNED_GAP = 0.9  # a narrower one does when other lines start a piece at the same x
+_SPACE_GAP = 0.25  # a gap at least this wide is a space between words
+_SAME_X = 2.0  # points
+
+
+def _pieces(chars: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
+    """(gap before, x0, text) of each run of *chars* split at every gap wider than
+    _ALIGNED_GAP character widths (the first piece has gap 0)."""
+    pieces: list[tuple[float, float, str]] = []
+    gap_before, x0, current = 0.0, float(chars[0]["x0"]) if chars else 0.0, ""
+    for i, ch in enumerate(chars):
+        if i:
+            before = chars[i - 1]
+            size = float(before.get("size") or 10.0)
+            gap = (float(ch["x0"]) - float(before["x1"])) / size
+            if gap > _ALIGNED_GAP and current.strip():
+                pieces.append((gap_before, x0, current.strip()))
+                gap_before, x0, current = gap, float(ch["x0"]), ""
+            elif gap > _SPACE_GAP:
+                current += " "
+        current += str(ch.get("text") or "")
+    if current.strip():
+        pieces.append((gap_before, x0, current.strip()))
+    return pieces
+
+
+def _line_blocks(lines: list[dict[str, Any]]) -> list[Block]:
+    """Lines outside any ruled table. A sheet printed without grid lines puts label and value
+    on one line apart ("申请人     李四"): a line is a row of cells where a gap is wide, or
+    where other lines start a piece at the same x (the value column)."""
+    split = [_pieces(line.get("chars") or []) for line in lines]
+    starts = [round(x0 / _SAME_X) for pieces in split for gap, x0, _ in pieces if gap]
+    blocks: list[Block] = []
+    for line, pieces in zip(lines, split, strict=True):
+        cells: list[str] = []
+        for gap, x0, text in pieces:
+            aligned = starts.count(round(x0 / _SAME_X)) >= 3
+            if cells and not (gap > _GAP or aligned):
+                cells[-1] += " " + text
+            else:
+                cells.append(text)
+        if len(cells) < 2:
+            blocks.append(Line(str(line["text"])))
+        else:
+            blocks.append(Grid((tuple(Cell(col, 1, text) for col, text in enumerate(cells)),)))
+    return blocks
 
 
 def _cell_text(page: Any, box: Box) -> str:
@@ -132,8 +185,9 @@ def read_pdf(data: bytes) -> RawDocument:
             for t in tables:
                 placed.append((float(t.bbox[1]), len(placed), _grid(page, t, budget)))
             outside = page.filter(partial(_outside, boxes=tuple(boxes)))
-            for line in outside.extract_text_lines(strip=True):
-                placed.append((float(line["top"]), len(placed), Line(str(line["text"]))))
+            lines = outside.extract_text_lines(strip=True, return_chars=True)
+            for line, block in zip(lines, _line_blocks(lines), strict=True):
+                placed.append((float(line["top"]), len(placed), block))
             blocks.extend(block for _, _, block in sorted(placed, key=lambda p: (p[0], p[1])))
     if characters == 0:
         raise NoTextLayer("the PDF has no text layer (scanned pages or pictures)")

@@ -32,7 +32,8 @@ MAX_LINE = 500
 @lru_cache(maxsize=32)
 def _column_labels(table: FieldDef) -> tuple[re.Pattern[str], dict[str, str]]:
     keys = {label_key(text): c.key for c in table.columns for text in c.labels}
-    return re.compile(rf"(?P<label>{label_alternation(keys)})\s*[:：︰]"), keys
+    # "负责人：吴九", or "负责人 吴九" (a label and a space, not inside a word)
+    return re.compile(rf"(?P<label>{label_alternation(keys)})(?:\s*[:：︰]|\s+(?=\S))"), keys
 
 
 def mentions_a_column(table: FieldDef, text: str) -> bool:
@@ -56,7 +57,11 @@ _INNER_NUMBER = re.compile(
 )
 _BRACKET_TAIL = re.compile(r"^(?P<item>.+?)\s*[(（【\[](?P<inner>[^()（）【】\[\]]{1,60})[)）】\]]"
                            r"\s*[。.;；]?$")
-_PART_SPLIT = re.compile(r"\s*(?:[，,；;、|｜]|\s+/\s+|—{1,2}|-{2,}|\s{2,}|\t)\s*")
+_PART_SPLIT = re.compile(r"\s*(?:[，,；;、|｜]|\s+/\s+|\s+-\s+|—{1,2}|-{2,}|\s{2,}|\t)\s*")
+_OWNER_LEADS = re.compile(r"^(?:由)?(?P<owner>[\u4e00-\u9fff]{2,4})(?:负责|牵头)(?P<item>.{2,})$")
+_SPACED_TAIL = re.compile(
+    r"^(?P<item>\S.*?\S)\s+(?P<owner>[\u4e00-\u9fff]{2,4}|[A-Za-z]+(?: [A-Za-z]+)?)"
+    r"\s+(?P<due>\S*\d\S*)$")
 _OWNER_WORDS = re.compile(
     r"^(?:由|请|责任人|负责人|owner|执行人)\s*[:：]?\s*|\s*(?:负责|牵头|跟进|落实)$", re.IGNORECASE)
 _DUE_WORDS = re.compile(
@@ -106,6 +111,16 @@ def _row(table: FieldDef, line: str) -> dict[str, RawValue]:
             tail = _parts(table, "，".join(parts[-2:]), owner_key, due_key)
             if len(tail) == 2:
                 return {item_key: "，".join(parts[:-2]), **tail}
+        led = _OWNER_LEADS.match(parts[0]) if parts else None
+        if led and len(parts) == 2 and _DATE_LIKE.search(parts[1]):
+            # "吴九负责完成联调，11月28日前"
+            return {item_key: led.group("item"), owner_key: led.group("owner"),
+                    due_key: _DUE_WORDS.sub("", parts[1]).strip()}
+        spaced = _SPACED_TAIL.match(line.rstrip("。.;；"))
+        if spaced and _DATE_LIKE.search(spaced.group("due")):
+            # "完成联调 吴九 11/28": item, owner and date apart by single spaces
+            return {item_key: spaced.group("item"), owner_key: spaced.group("owner"),
+                    due_key: spaced.group("due")}
     return {item_key: line}
 
 

@@ -472,10 +472,13 @@ def marked_choices(text: str, choices: Sequence[str]) -> tuple[list[int], bool]:
     after = [_neighbour(text, e, 1) for _, e, _ in occ]
     boxes_before = sum(ch in marks and ch not in TICKS for ch, _ in before)
     boxes_after = sum(ch in marks and ch not in TICKS for ch, _ in after)
-    if boxes_before == boxes_after == 0:
+    ticks_only = boxes_before == boxes_after == 0
+    if ticks_only:
         boxes_before = sum(ch in marks for ch, _ in before)
         boxes_after = sum(ch in marks for ch, _ in after)
-    own, other = (before, after) if boxes_before >= boxes_after else (after, before)
+    # a box sits before its word (☐机密); a tick written by hand follows it ("是√ 否")
+    before_wins = boxes_before > boxes_after or (boxes_before == boxes_after and not ticks_only)
+    own, other = (before, after) if before_wins else (after, before)
     owned = {pos for _, pos in own if pos >= 0}
     chosen: list[int] = []
     for k, (_, _, index) in enumerate(occ):
@@ -643,7 +646,8 @@ def parse_yesno(raw: RawValue) -> bool | None:
     boxes = [ch for ch in word if ch in (MARKED | UNMARKED) - TICKS]
     if boxes and len(word) == len(boxes):  # a lone box: ticked or not
         return None if all(ch in UNMARKED for ch in boxes) else True
-    if boxes:
+    ticked_word = any(ch in TICKS for ch in word) and "是" in word and "否" in word
+    if boxes or ticked_word:  # "☑是 ☐否", or "是 否√" (a tick beside one of the two words)
         try:
             chosen = parse_choice(text.replace("不是", "否"), _YESNO_CHOICES)
         except ValueProblem as exc:
