@@ -30,6 +30,7 @@ from types import MappingProxyType
 import structlog
 
 from mailflow.documents.outcome import FormsOutcome
+from mailflow.documents.reading import FormReading
 from mailflow.mail.parse import ParsedMail, parse_mail
 
 log = structlog.get_logger(__name__)
@@ -67,20 +68,34 @@ def _read(raw: bytes) -> tuple[ParsedMail, FormsOutcome | None]:
 
 
 def _portable(outcome: FormsOutcome) -> FormsOutcome:
-    """Form values are read-only mappings, which pickle refuses: plain dicts for the trip."""
-    return replace(outcome, accepted=tuple(
-        replace(a, reading=replace(a.reading, values=dict(a.reading.values)))
-        if isinstance(a.reading.values, MappingProxyType) else a
-        for a in outcome.accepted
-    ))
+    """Form readings hold read-only mappings (values, labels, proposals), which pickle
+    refuses: plain dicts for the trip, in accepted forms and in problems alike."""
+    return _each_reading(outcome, _plain)
 
 
 def _restored(outcome: FormsOutcome) -> FormsOutcome:
-    return replace(outcome, accepted=tuple(
-        replace(a, reading=replace(a.reading, values=MappingProxyType(dict(a.reading.values))))
-        if isinstance(a.reading.values, dict) else a
-        for a in outcome.accepted
-    ))
+    return _each_reading(outcome, _proxied)
+
+
+def _plain(reading: FormReading) -> FormReading:
+    return replace(reading, values=dict(reading.values), labels=dict(reading.labels),
+                   proposals=dict(reading.proposals))
+
+
+def _proxied(reading: FormReading) -> FormReading:
+    return replace(reading, values=MappingProxyType(dict(reading.values)),
+                   labels=MappingProxyType(dict(reading.labels)),
+                   proposals=MappingProxyType(dict(reading.proposals)))
+
+
+def _each_reading(outcome: FormsOutcome,
+                  change: Callable[[FormReading], FormReading]) -> FormsOutcome:
+    return replace(
+        outcome,
+        accepted=tuple(replace(a, reading=change(a.reading)) for a in outcome.accepted),
+        problems=tuple(replace(p, reading=change(p.reading)) if p.reading is not None else p
+                       for p in outcome.problems),
+    )
 
 
 class ReadAhead:

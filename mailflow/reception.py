@@ -36,6 +36,7 @@ from mailflow.store.models import Attachment, InboundMail, OutboxMessage, Reques
 from mailflow.store.references import next_reference
 from mailflow.store.rows import insert_row
 from mailflow.templates import Templates
+from mailflow.workflow.confirm import is_confirmation
 from mailflow.workflow.matching import RequestMatch, match_request
 
 log = structlog.get_logger(__name__)
@@ -134,6 +135,15 @@ class Reception:
                 self._reply(session, mail, parsed, outcome, [request, *made], now,
                             subject=original_subject, resubmitted=True)
                 return "resubmitted"
+            proposal = _proposal(request)
+            if proposal is not None and not outcome.accepted and not outcome.problems \
+                    and is_confirmation(parsed.text, parsed.html):
+                # "表中「…」是否即此项？如是，回复“确认”即可": the requester said yes
+                self._confirm(session, mail, request, proposal, now)
+                self._reply(session, mail, parsed, outcome, [request], now,
+                            subject=original_subject, resubmitted=True,
+                            confirmed=proposal.get("confirmed", []))
+                return "confirmed"
             if outcome.problems and not outcome.accepted:
                 request.problems = _problem_rows(outcome)
                 request.updated_at = db_time(now)
@@ -186,6 +196,30 @@ class Reception:
         return from_requester
 
     @staticmethod
+    def _confirm(session: Session, mail: InboundMail, request: Request,
+                 proposal: dict[str, Any], now: datetime) -> None:
+        """Complete *request* with the reading its "please correct" reply proposed."""
+        previous = {"status": request.status, "kind": request.kind,
+                    "problems": [p.get("code") for p in request.problems
+                                 if isinstance(p, dict)]}
+        fields = proposal.get("fields")
+        request.kind = str(proposal.get("kind") or request.kind)
+        request.status = "submitted"
+        request.fields = dict(fields) if isinstance(fields, dict) else {}
+        labels = proposal.get("labels")
+        request.field_labels = dict(labels) if isinstance(labels, dict) else {}
+        request.form_version = proposal.get("version") if isinstance(
+            proposal.get("version"), int) else request.form_version
+        request.title = _title_of(request.fields) or request.title
+        request.problems = []
+        request.updated_at = db_time(now)
+        session.flush()
+        audit.record(session, now, "request_confirmed", actor=request.requester_email,
+                     mail_id=mail.id, request_id=request.id, reference=request.reference,
+                     kind=request.kind, status=request.status, previous=previous,
+                     confirmed=proposal.get("confirmed", []))
+
+    @staticmethod
     def _resubmit(
         session: Session, mail: InboundMail, request: Request, form: AcceptedForm,
         now: datetime,
@@ -200,6 +234,7 @@ class Reception:
         request.title = _title_of(reading.values) or request.title
         request.form_version = reading.version
         request.fields = reading.json_values()
+        request.field_labels = dict(reading.labels)
         request.problems = []
         request.attachment_id = attachment_ids.get(form.attachment_sha256)
         request.updated_at = db_time(now)
@@ -248,6 +283,7 @@ class Reception:
                 title=_title_of(reading.values) or parsed.subject,
                 form_version=reading.version,
                 fields=reading.json_values(),
+                field_labels=dict(reading.labels),
                 attachment_id=attachment_ids.get(form.attachment_sha256),
             )
         if not made:
@@ -272,6 +308,7 @@ class Reception:
         *,
         subject: str | None = None,
         resubmitted: bool = False,
+        confirmed: Sequence[Any] = (),
     ) -> None:
         sender = parsed.sender
         assert sender is not None
@@ -293,6 +330,7 @@ class Reception:
             "requester_email": sender.addr,
             "subject": parsed.subject if subject is None else subject,
             "resubmitted": resubmitted,
+            "confirmed": list(confirmed),
             "reference": requests[0].reference,
             "requests": summaries,
             "accepted": outcome.accepted,
@@ -366,14 +404,40 @@ def _without_files_on_record(session: Session, request: Request, outcome: FormsO
 
 
 def _problem_rows(outcome: FormsOutcome) -> list[dict[str, Any]]:
-    """What was wrong, as the request record keeps it."""
-    return [
-        {"filename": p.filename, "code": p.code, "detail": p.detail,
-         "form_kind": p.form_kind,
-         "fields": [{"key": f.field_key, "code": f.code, "value": f.value}
-                    for f in p.field_problems]}
-        for p in outcome.problems
-    ]
+    """What was wrong, as the request record keeps it. A form whose only problems are fields
+    we could not find, each with a labelled value proposed for it, keeps the reading with the
+    proposals accepted: the requester's "确认" completes the request with it."""
+    rows: list[dict[str, Any]] = []
+    for p in outcome.problems:
+        row: dict[str, Any] = {
+            "filename": p.filename, "code": p.code, "detail": p.detail,
+            "form_kind": p.form_kind,
+            "fields": [{"key": f.field_key, "code": f.code, "value": f.value,
+                        **({"candidate": {"label": f.candidate_label,
+                                          "value": f.candidate_value}}
+                           if f.candidate_label else {})}
+                       for f in p.field_problems]}
+        reading = p.reading
+        if reading is not None and reading.confirmable and len(outcome.problems) == 1:
+            row["proposal"] = {
+                "kind": reading.kind, "version": reading.version,
+                "fields": reading.json_confirmed(),
+                "labels": {**reading.labels, **{f.field_key: f.candidate_label
+                                                for f in p.field_problems if f.field_key}},
+                "confirmed": [{"field": f.field_key, "label": f.candidate_label,
+                               "value": f.candidate_value,
+                               "shown": list(f.shown_zh) or [f.label_zh]}
+                              for f in p.field_problems]}
+        rows.append(row)
+    return rows
+
+
+def _proposal(request: Request) -> dict[str, Any] | None:
+    """The reading a returned request's reply proposed, if "确认" can complete it."""
+    for row in request.problems or []:
+        if isinstance(row, dict) and isinstance(row.get("proposal"), dict):
+            return dict(row["proposal"])
+    return None
 
 
 def _original_subject(session: Session, request: Request) -> str:

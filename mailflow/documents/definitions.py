@@ -24,14 +24,15 @@ One file per kind, named after it::
     example = "李四"            # optional: printed as a hint under the label
     [[fields.columns]]          # table: its columns; time_range: its start/end parts
 
-``forms/_blank.toml`` holds the words printed on every blank (hints per type, 序号).
+``forms/_blank.toml`` holds the words printed on every blank (hints per type, 序号);
+``forms/_lexicon.toml`` the synonyms labels and titles are matched with (lexicon.py).
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -39,6 +40,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mailflow.documents.lexicon import EMPTY, Lexicon, load_lexicon
 from mailflow.documents.text import label_key
 
 FORMATS = ("docx", "xlsx")
@@ -99,6 +101,8 @@ class FormDef:
     instructions_zh: str
     instructions_en: str
     rule_prefix: str = ""  # e.g. "R-DX"
+    # the synonyms its labels are matched with (forms/_lexicon.toml, shared by every kind)
+    lexicon: Lexicon = field(default=EMPTY, compare=False, repr=False)
 
     def __hash__(self) -> int:
         # The derived hash would walk every field on each lookup (the readers cache per form).
@@ -128,7 +132,9 @@ class BlankLayout:
     def hint(self, f: FieldDef) -> str:
         """The note printed under *f*'s label: how to write its type, else its example."""
         by_type = self.type_hints.get(f.type.value, "")
-        if by_type or not f.example:
+        # a moment's own example wins: a range's end must show a time after its start
+        own = f.example and f.type in (FieldType.DATE, FieldType.DATETIME)
+        if (by_type and not own) or not f.example:
             return by_type
         return self.example_hint.format(example=f.example)
 
@@ -137,6 +143,7 @@ class BlankLayout:
 class FormCatalog:
     forms: Mapping[str, FormDef] = field(default_factory=lambda: MappingProxyType({}))
     layout: BlankLayout = field(default_factory=BlankLayout)
+    lexicon: Lexicon = field(default=EMPTY, compare=False, repr=False)
 
     def get(self, kind: str) -> FormDef:
         try:
@@ -378,7 +385,9 @@ def load_catalog(directory: Path) -> FormCatalog:
         forms[form.kind] = form
     if not forms:
         raise CatalogError(f"{directory}: no form definitions (*.toml)")
-    return FormCatalog(MappingProxyType(forms), load_layout(directory / "_blank.toml"))
+    lexicon = load_lexicon(directory)
+    forms = {kind: replace(form, lexicon=lexicon) for kind, form in forms.items()}
+    return FormCatalog(MappingProxyType(forms), load_layout(directory / "_blank.toml"), lexicon)
 
 
 def default_forms_dir() -> Path:

@@ -8,7 +8,9 @@ What a person may have used to fill a form, and how it reads here:
 - content controls (``w:sdt``, block, row, cell or run level): their content; a checkbox
   control reads as ☑ or ☐ from ``w14:checked``; one still showing its placeholder is empty;
   a titled/tagged control is also a ``Pair``; legacy FORMCHECKBOX fields read as ☑/☐;
-- Wingdings/Symbol check marks (``w:sym``) read as ☑/☐; deleted revisions are dropped.
+- Wingdings/Symbol check marks (``w:sym``) read as ☑/☐; deleted revisions are dropped;
+- headers and footers (``word/header*.xml``, ``footer*.xml``) follow the body, each distinct
+  text once, so "编号：…" or "申请日期：…" typed there belongs to the form.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from mailflow.documents.ooxml import (
     main_part,
     open_package,
     parse_xml,
+    part_rels,
     read_part,
     stream_xml,
 )
@@ -210,7 +213,10 @@ class _Walker:
                 self.inline(el, found, hidden=False)
                 lines.append("".join(found.visible))
                 self.blocks.extend(found.pairs)
-                later.extend(found.boxes)
+                for box in found.boxes:  # a text box drawn in the cell is the cell's text
+                    inner = self.cell_text(box, later)
+                    if inner.strip():
+                        lines.append(inner)
             elif el.tag == k.tbl:
                 later.append(el)
             elif el.tag == k.sdt:
@@ -392,14 +398,39 @@ def _walk_streamed(package: zipfile.ZipFile, name: str) -> list[Block]:
     return walker.blocks
 
 
+_HEADER_TYPES = ("/header", "/footer")
+MAX_HEADER_PARTS = 6  # first, even and default header and footer of one section
+
+
+def _headers_and_footers(package: zipfile.ZipFile, main: str) -> list[Block]:
+    """The blocks of the document's headers, then its footers ("编号：…", "申请日期：…" are
+    sometimes typed there), each distinct text once (first/even/default repeat it)."""
+    rels = part_rels(package, main)
+    names = sorted((not kind.endswith("/header"), target) for kind, target in rels.values()
+                   if kind.endswith(_HEADER_TYPES) and target in package.NameToInfo)
+    blocks: list[Block] = []
+    seen: set[tuple[Block, ...]] = set()
+    for _, name in names[:MAX_HEADER_PARTS]:
+        root = parse_xml(read_part(package, name) or b"", name)
+        walker = _Walker(_tags_for(root, name))
+        walker.container(root)
+        found = tuple(b for b in walker.blocks if not (isinstance(b, Line) and not b.text.strip()))
+        if found and found not in seen:
+            seen.add(found)
+            blocks.extend(found)
+    return blocks
+
+
 def read_docx(data: bytes) -> RawDocument:
-    """The document body as blocks (one Part), plus the file marker from custom properties."""
+    """The document body as blocks (one Part), then its headers and footers, plus the file
+    marker from custom properties."""
     package = open_package(data)
     with package:
         name = main_part(package, "word/document.xml")
         if name not in package.NameToInfo:
             raise PackageError(f"no main document part ({name})")
         blocks = _walk(package, name)
+        blocks.extend(_headers_and_footers(package, name))
         marker_value = custom_property(package, MARKER_NAME)
     file_marker: Marker | None = parse_marker(marker_value) if marker_value else None
     return RawDocument((Part("document", tuple(blocks)),), file_marker)

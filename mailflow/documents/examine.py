@@ -1,29 +1,56 @@
-"""The forms desk: every office attachment of a mail → accepted forms or reasons to refuse.
+"""The forms desk: every attachment of a mail → accepted forms, reasons to refuse, or an
+ordinary attachment received.
 
 Order matters for safety: the guard (size, encryption, zip/XML bombs, macros, legacy formats)
-sees the bytes before any reader does; readers only ever get clean .docx/.xlsx packages.
+sees the bytes before any reader does; readers only ever get clean .docx/.xlsx packages (and
+PDFs under the size limit, read by pdfplumber).
+
+Which files are forms: a .docx/.xlsx/.pdf the reader recognises. What else was *meant* as a
+form is judged by ``intent.py`` from the file's name, the mail's subject and (for a .txt)
+its text: a scanned PDF, a photo or a .txt meant as a form gets a reply asking for the
+Office file with the blank of the kind meant; everything else (a price list, a contract,
+screenshots and plans beside an accepted form) is an ordinary attachment, listed in the
+receipt and never answered as a failed form.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import structlog
 
 from mailflow.config import Settings
 from mailflow.documents.definitions import FormCatalog, load_catalog
+from mailflow.documents.docx_reader import read_docx
+from mailflow.documents.intent import Intent, KindGuesser
+from mailflow.documents.layout import Grid, Line, RawDocument
 from mailflow.documents.legacy import LegacyConverter
 from mailflow.documents.outcome import AcceptedForm, AttachmentProblem, FormsOutcome
-from mailflow.documents.reading import UnknownForm, UnreadableForm, read_form
+from mailflow.documents.reading import (
+    NotAForm,
+    NoTextLayer,
+    UnknownForm,
+    UnreadableForm,
+    read_form,
+)
 from mailflow.documents.safety import FileRefused, SafetyLimits, check_office_file, office_kind
+from mailflow.documents.xlsx_reader import read_xlsx
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import MailAttachment, ParsedMail
 
 log = structlog.get_logger(__name__)
 
 OFFICE_SUFFIXES = (".docx", ".xlsx", ".docm", ".xlsm", ".doc", ".xls", ".dotx", ".xltx")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".webp")
+TEXT_SUFFIXES = (".txt", ".text")
+MAX_TEXT_BYTES = 256 * 1024  # a form typed as plain text is a few KB
+# A photo or scan of a form is tens of KB at least; smaller pictures are logos, signature
+# images and icons (Outlook sends them as image001.png with a file name), never forms.
+MIN_PHOTO_BYTES = 20 * 1024
+PDF_NOT_A_FORM = "pdf_not_a_form"  # internal: a readable PDF that holds no form
 MIME = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -61,58 +88,43 @@ class FormDesk:
         }
 
     def examine(self, mail: ParsedMail) -> FormsOutcome:
-        accepted: list[AcceptedForm] = []
-        problems: list[AttachmentProblem] = []
-        notes: list[tuple[str, str]] = []
-        year = mail.date.year if mail.date else None
+        desk = _Desk(self, mail)
         for att in mail.attachments:
-            kind = office_kind(att.filename, att.content_type, att.data)
-            if kind is None:
-                if att.filename.lower().endswith(OFFICE_SUFFIXES):
-                    # named like a form but is something else (a PDF renamed .docx…): say so
-                    problems.append(AttachmentProblem(att.filename, "unsupported",
-                                                      "not an Office file despite its name"))
-                continue  # pictures, PDFs, signatures: archived, not forms
-            self._examine_one(att, year, accepted, problems, notes)
-        return FormsOutcome(tuple(accepted), tuple(problems), tuple(notes))
+            desk.attachment(att)
+        return desk.finish()
 
-    def _examine_one(
-        self,
-        att: MailAttachment,
-        year: int | None,
-        accepted: list[AcceptedForm],
-        problems: list[AttachmentProblem],
-        notes: list[tuple[str, str]],
-    ) -> None:
+    def read(self, att: MailAttachment, fmt: str, data: bytes, year: date | None,
+             desk: _Desk) -> bool:
+        """Read *data* as forms; True when the file held at least one (accepted or not).
+
+        An Office file that cannot be read is a problem; a PDF that cannot be read is judged
+        like one that holds no form (most PDFs in mail are not forms at all)."""
         try:
-            checked = check_office_file(att.data, att.filename, att.content_type,
-                                        limits=self.limits, converter=self.converter)
-        except FileRefused as exc:
-            log.info("attachment refused", filename=att.filename, refusal=exc.refusal.value,
-                     detail=exc.detail)
-            problems.append(AttachmentProblem(att.filename, exc.refusal.value, exc.detail))
-            return
-        if checked.macros_removed:
-            notes.append(("macros_removed", att.filename))
-        if checked.converted_from:
-            notes.append(("converted", att.filename))
-        try:
-            readings = read_form(checked.data, checked.fmt, self.catalog,
+            readings = read_form(data, fmt, self.catalog,  # type: ignore[arg-type]
                                  source_name=att.filename, default_year=year)
-        except UnknownForm as exc:
-            problems.append(AttachmentProblem(att.filename, "unknown_form", str(exc)))
-            return
+        except NotAForm as exc:  # a notice, an invitation, a price list: an ordinary attachment
+            log.info("attachment is no form", filename=att.filename, detail=exc.detail)
+            desk.notes.append(("attachment", att.filename))
+            return True
+        except UnknownForm:
+            return False
         except UnreadableForm as exc:
-            problems.append(AttachmentProblem(att.filename, "unreadable", str(exc)))
-            return
+            if fmt == "pdf":
+                log.info("pdf not readable", filename=att.filename, detail=exc.detail)
+                return False
+            desk.problems.append(AttachmentProblem(att.filename, "unreadable", str(exc)))
+            return True
         for reading in readings:
             if reading.problems:
-                problems.append(AttachmentProblem(
+                desk.problems.append(AttachmentProblem(
                     att.filename, "field_problems", "", form_kind=reading.kind,
-                    field_problems=reading.problems,
+                    field_problems=reading.problems, reading=reading,
                 ))
             else:
-                accepted.append(AcceptedForm(att.filename, att.sha256, reading))
+                desk.accepted.append(AcceptedForm(att.filename, att.sha256, reading))
+                if fmt == "pdf":
+                    desk.notes.append(("from_pdf", att.filename))
+        return True
 
     def blank_forms(self, kinds: Sequence[str]) -> list[OutgoingAttachment]:
         """The blank forms to attach to a "please correct" reply, Word and Excel."""
@@ -125,3 +137,152 @@ class FormDesk:
                 if path.exists():
                     out.append(OutgoingAttachment(f"{title}.{fmt}", path.read_bytes(), MIME[fmt]))
         return out
+
+
+class _Desk:
+    """One mail's attachments being sorted; files whose fate depends on the rest of the mail
+    (was any form accepted?) wait in ``undecided`` until ``finish``."""
+
+    def __init__(self, forms: FormDesk, mail: ParsedMail) -> None:
+        self.forms = forms
+        self.mail = mail
+        self.year = mail.date.date() if mail.date else None
+        self.accepted: list[AcceptedForm] = []
+        self.problems: list[AttachmentProblem] = []
+        self.notes: list[tuple[str, str]] = []
+        # (attachment, code, kind its text is a form of, kind its first lines name)
+        self.undecided: list[tuple[MailAttachment, str, str | None, str | None]] = []
+        self.guess = KindGuesser.of(forms.catalog)
+
+    def attachment(self, att: MailAttachment) -> None:
+        name = att.filename.lower()
+        kind = office_kind(att.filename, att.content_type, att.data)
+        if kind is not None:
+            self.office(att)
+        elif att.data.startswith(b"%PDF") or name.endswith(".pdf"):
+            self.pdf(att)
+        elif name.endswith(OFFICE_SUFFIXES):
+            # named like a form but is something else (a picture renamed .docx…): say so
+            self.problems.append(AttachmentProblem(att.filename, "unsupported",
+                                                   "not an Office file despite its name"))
+        elif att.content_type.startswith("image/") or name.endswith(IMAGE_SUFFIXES):
+            if att.original_filename and len(att.data) >= MIN_PHOTO_BYTES:
+                self.undecided.append((att, "image_form", None, None))
+            else:
+                self.notes.append(("attachment", att.filename))
+        elif name.endswith(TEXT_SUFFIXES) and att.original_filename:
+            self.undecided.append((att, "text_form", self.text_kind(att.data), None))
+        else:
+            self.notes.append(("attachment", att.filename))  # signatures, archives…
+
+    def office(self, att: MailAttachment) -> None:
+        try:
+            checked = check_office_file(att.data, att.filename, att.content_type,
+                                        limits=self.forms.limits,
+                                        converter=self.forms.converter)
+        except FileRefused as exc:
+            log.info("attachment refused", filename=att.filename, refusal=exc.refusal.value,
+                     detail=exc.detail)
+            self.problems.append(AttachmentProblem(
+                att.filename, exc.refusal.value, exc.detail,
+                form_kind=self.guess.kind(att.filename, self.mail.subject)))
+            return
+        if checked.macros_removed:
+            self.notes.append(("macros_removed", att.filename))
+        if checked.converted_from:
+            self.notes.append(("converted", att.filename))
+        if not self.forms.read(att, checked.fmt, checked.data, self.year, self):
+            self.undecided.append((att, "unknown_form", None,
+                                   self.named_kind(checked.data, checked.fmt)))
+
+    def pdf(self, att: MailAttachment) -> None:
+        if len(att.data) > self.forms.limits.max_file_bytes:
+            self.undecided.append((att, "too_large", None, None))
+            return
+        try:
+            if self.forms.read(att, "pdf", att.data, self.year, self):
+                return
+        except NoTextLayer:
+            self.undecided.append((att, "scanned_pdf", None, None))
+            return
+        # a PDF with text that is no form (a plan, a report, a broken file) is a document
+        # like any other, unless its very name says it is a form
+        self.undecided.append((att, PDF_NOT_A_FORM, None, None))
+
+    def text_kind(self, data: bytes) -> str | None:
+        """The form kind a .txt holds, read as lines of text (it is not accepted as a form:
+        the sender is asked for the Office file, with this kind's blank)."""
+        text = decode_text(data[:MAX_TEXT_BYTES])
+        return self.guess.content_kind(text.splitlines())
+
+    def supporting(self, problem: AttachmentProblem) -> bool:
+        """Beside an accepted form, a document that only looked like a form by some of its
+        labels (no title, no marker: a test report, a plan with a table) and whose name does
+        not say "申请表" is a supporting document, not a second form to correct."""
+        reading = problem.reading
+        if problem.code != "field_problems" or reading is None:
+            return False
+        if reading.recognised_by != "labels":
+            return False
+        if self.guess.intent(problem.filename, "", None, beside_a_form=True) is Intent.FORM:
+            return False
+        self.notes.append(("attachment", problem.filename))
+        return True
+
+    def named_kind(self, data: bytes, fmt: str) -> str | None:
+        """The kind the first lines of an unrecognised document name ("XX部门权限开通单"):
+        which blank to send back when neither its file name nor the subject says."""
+        try:
+            doc = read_docx(data) if fmt == "docx" else read_xlsx(data)
+        except Exception:  # it was read once already; a second failure just means no hint
+            return None
+        for text in first_texts(doc, FIRST_LINES):
+            kind = self.guess.kind_in(text)
+            if kind is not None:
+                return kind
+        return None
+
+    def finish(self) -> FormsOutcome:
+        if self.accepted:
+            self.problems = [p for p in self.problems if not self.supporting(p)]
+        any_form = bool(self.accepted) or any(
+            p.code == "field_problems" for p in self.problems)
+        for att, code, content_kind, named in self.undecided:
+            strict = any_form or code == PDF_NOT_A_FORM
+            # a .txt is read: when its text is no form, only its name may still say it is one
+            subject = "" if code == "text_form" else self.mail.subject
+            intent = self.guess.intent(att.filename, subject, content_kind,
+                                       beside_a_form=strict)
+            code = "unknown_form" if code == PDF_NOT_A_FORM else code
+            if intent is Intent.NONE:
+                self.notes.append(("attachment", att.filename))
+                continue
+            kind = content_kind or self.guess.kind(att.filename, self.mail.subject) or named
+            self.problems.append(AttachmentProblem(att.filename, code, "", form_kind=kind))
+        return FormsOutcome(tuple(self.accepted), tuple(self.problems), tuple(self.notes))
+
+
+FIRST_LINES = 5
+
+
+def first_texts(doc: RawDocument, count: int) -> list[str]:
+    """The first *count* non-empty texts of a document: its lines and table cells in order."""
+    out: list[str] = []
+    for part in doc.parts:
+        for block in part.blocks:
+            texts = [block.text] if isinstance(block, Line) else (
+                [c.text for row in block.rows for c in row] if isinstance(block, Grid) else [])
+            out.extend(t.strip() for t in texts if t.strip())
+            if len(out) >= count:
+                return out[:count]
+    return out
+
+
+def decode_text(data: bytes) -> str:
+    """A .txt as text: UTF-8 (with or without BOM), UTF-16 with a BOM, else GB18030."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("gb18030", errors="replace")

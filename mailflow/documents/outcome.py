@@ -19,7 +19,10 @@ class AttachmentProblem:
     """One attachment we could not accept; ``code`` selects the sentence in the reply template.
 
     Codes: the safety guard's refusals (too_large, encrypted, zip_bomb, xml_bomb, corrupt,
-    legacy_format, unsupported), ``unknown_form``, ``unreadable``, ``field_problems``.
+    legacy_format, unsupported), ``unknown_form``, ``unreadable``, ``field_problems``, and
+    for a form sent in a format we do not read: ``scanned_pdf`` (no text layer),
+    ``image_form`` (a photo), ``text_form`` (a .txt). ``form_kind`` is the kind read or meant
+    (from the file's name, text or the subject): its blank is the one attached to the reply.
     """
 
     filename: str
@@ -28,13 +31,17 @@ class AttachmentProblem:
     form_kind: str | None = None
     field_problems: tuple[FieldProblem, ...] = ()
     macros_removed: bool = False
+    # the form as read (field_problems only): a requester's "确认" may accept its proposals
+    reading: FormReading | None = None
 
 
 @dataclass(frozen=True)
 class FormsOutcome:
     accepted: tuple[AcceptedForm, ...] = ()
     problems: tuple[AttachmentProblem, ...] = ()
-    notes: tuple[tuple[str, str], ...] = ()  # (code, filename): "macros_removed", "converted"
+    # (code, filename): "macros_removed", "converted", "from_pdf" (a form read from a PDF),
+    # "attachment" (an ordinary attachment received: no form, listed in the receipt)
+    notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def kinds_involved(self) -> tuple[str, ...]:

@@ -54,3 +54,16 @@ class FieldProblem:
     column_key: str | None = None
     column_label_zh: str = ""
     column_label_en: str = ""
+    # how the reply names the field: the label on the sender's form when it has one, else the
+    # blank's labels (a time range's blank prints its start and end, not the range's name)
+    shown_zh: tuple[str, ...] = ()
+    shown_en: tuple[str, ...] = ()
+    # "missing" only: False when no label of the field is on the form at all ("未找到", never
+    # "未填写" for a field that may well be filled under a label we did not recognise) …
+    label_seen: bool = True
+    # … and a labelled value the form has that may be this field: "表中「是否影响在线用户：是」
+    # 是否即此项？如是，回复“确认”即可"
+    candidate_label: str = ""
+    candidate_value: str = ""
+    # the candidates are the form's only problems: a "确认" reply completes the request
+    confirm_by_reply: bool = False

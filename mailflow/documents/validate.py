@@ -8,18 +8,21 @@ reply to the applicant lists all of them, not the first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from mailflow.documents.definitions import FieldDef, FieldType, FormDef
 from mailflow.documents.extract import Extracted
 from mailflow.documents.layout import RawValue, raw_text
+from mailflow.documents.matching import TYPED_KINDS, targets, type_evidence, value_kind
 from mailflow.documents.problems import FieldProblem
 from mailflow.documents.values import (
     ValueProblem,
-    parse_choice,
-    parse_choices,
+    YearHint,
+    parse_choices_noted,
     parse_date,
     parse_datetime,
     parse_list,
@@ -33,9 +36,19 @@ from mailflow.documents.values import (
 _SHOWN = 200  # characters of a wrong value quoted back in the reply
 
 
-def parse_value(f: FieldDef, raw: RawValue, default_year: int | None) -> object | None:
+def parse_value(f: FieldDef, raw: RawValue, default_year: YearHint) -> object | None:
     """*raw* as *f*'s Python type; None when empty. Raises ValueProblem."""
+    return parse_noted(f, raw, default_year)[0]
+
+
+def parse_noted(f: FieldDef, raw: RawValue, default_year: YearHint) -> tuple[object | None, str]:
+    """*raw* as *f*'s type, and the words beside a choice kept as a note ("" for none)."""
     kind = f.type
+    if kind in (FieldType.CHOICE, FieldType.MULTICHOICE):
+        answer = parse_choices_noted(raw, f.choices, single=kind is FieldType.CHOICE)
+        if kind is FieldType.CHOICE:
+            return (answer.chosen[0] if answer.chosen else None), answer.note
+        return (list(answer.chosen) or None), answer.note
     value: object
     if kind is FieldType.TEXT:
         value = parse_text(raw, multiline=False)
@@ -47,24 +60,44 @@ def parse_value(f: FieldDef, raw: RawValue, default_year: int | None) -> object 
         value = parse_datetime(raw, default_year)
     elif kind is FieldType.YESNO:
         value = parse_yesno(raw)
-    elif kind is FieldType.CHOICE:
-        value = parse_choice(raw, f.choices)
-    elif kind is FieldType.MULTICHOICE:
-        value = parse_choices(raw, f.choices)
     elif kind is FieldType.EMAIL_OR_PERSON:
         value = parse_person(raw)
     elif kind is FieldType.LIST:
         value = parse_list(raw)
     else:
         raise ValueError(f"{kind} is not a plain field type")
-    return None if value in ("", [], None) else value
+    return (None if value in ("", [], None) else value), ""
+
+
+_FULL_DATE = re.compile(r"(20\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+_RANGE_WORD = re.compile(r"\s*(?:至|到|~|～|—{1,2}|–|－|\bto\b|\s-\s)\s*")
+
+
+def form_day(found: Extracted, fallback: YearHint) -> YearHint:
+    """The day a form speaks from, to complete dates written without a year: the first full
+    date written on the form (申请日期, the change date…), else *fallback* (the mail's)."""
+    for raw in found.values.values():
+        if isinstance(raw, datetime):
+            return raw.date()
+        if isinstance(raw, date):
+            return raw
+        if isinstance(raw, str):
+            m = _FULL_DATE.search(raw)
+            if m:
+                try:
+                    return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                except ValueError:
+                    continue
+    return fallback
 
 
 class _Validator:
-    def __init__(self, form: FormDef, found: Extracted, default_year: int | None) -> None:
+    def __init__(self, form: FormDef, found: Extracted, default_year: YearHint) -> None:
         self.form = form
         self.found = found
-        self.year = default_year
+        self.year = form_day(found, default_year) if not isinstance(default_year, int) \
+            else default_year
+        self.notes: dict[str, str] = {}
         self.values: dict[str, object] = {}
         self.problems: list[FieldProblem] = []
         self.flagged: set[str] = set()
@@ -98,6 +131,7 @@ class _Validator:
         )
 
     def run(self) -> tuple[dict[str, object], list[FieldProblem]]:
+        self.split_periods()
         later = []
         for f in self.form.fields:
             if f.type is FieldType.TIME_RANGE:
@@ -117,17 +151,33 @@ class _Validator:
         self.problems.sort(key=lambda p: (order.get(p.field_key or "", -1), p.row or 0))
         return ordered, self.problems
 
+    def split_periods(self) -> None:
+        """A period written in its first field ("生效日期：2026-12-01 至 2026-12-31") fills the
+        field that may not be before it (临时帐号截止日期) when that one is empty."""
+        for f in self.form.fields:
+            if not f.not_before or f.key in self.found.values:
+                continue
+            raw = self.found.values.get(f.not_before)
+            if not isinstance(raw, str):
+                continue
+            pieces = [p for p in _RANGE_WORD.split(raw.strip()) if p.strip()]
+            if len(pieces) == 2:
+                self.found.values[f.not_before] = pieces[0]
+                self.found.values[f.key] = pieces[1]
+
     def plain(self, f: FieldDef) -> None:
         raw = self.found.values.get(f.key)
         if raw is None:
             return
         try:
-            value = parse_value(f, raw, self.year)
+            value, note = parse_noted(f, raw, self.year)
         except ValueProblem as exc:
             self.problem(f, exc.code, raw)
             return
         if value is not None:
             self.values[f.key] = value
+        if note:
+            self.notes[f.key] = note
 
     def time_range(self, f: FieldDef) -> None:
         base = self.values.get(f.date_field) if f.date_field else None
@@ -197,10 +247,19 @@ def _comparable(a: object, b: object) -> bool:
 
 
 def validate(
-    form: FormDef, found: Extracted, *, default_year: int | None = None
+    form: FormDef, found: Extracted, *, default_year: YearHint = None
 ) -> tuple[dict[str, object], list[FieldProblem]]:
     """Typed values of the fields that are filled and valid, and every problem found."""
     return _Validator(form, found, default_year).run()
+
+
+def validate_noted(
+    form: FormDef, found: Extracted, *, default_year: YearHint = None
+) -> tuple[dict[str, object], list[FieldProblem], dict[str, str]]:
+    """``validate``, plus the notes written beside choices (field key → words)."""
+    validator = _Validator(form, found, default_year)
+    values, problems = validator.run()
+    return values, problems, validator.notes
 
 
 def json_safe(value: Any) -> Any:
@@ -214,3 +273,97 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
+
+
+def shown_label(text: str) -> str:
+    """A label as the sender's form writes it, for a reply: its first line, without the
+    required mark, colon or hint."""
+    first = text.strip().split("\n", 1)[0].strip()
+    return first.strip("*＊:：#★ \u3000").strip()
+
+
+def explain(
+    form: FormDef,
+    found: Extracted,
+    problems: list[FieldProblem],
+    *,
+    default_year: YearHint = None,
+    values: Mapping[str, object] | None = None,
+) -> tuple[list[FieldProblem], dict[str, object]]:
+    """*problems* told in the sender's words, and the readings a "确认" would accept.
+
+    A problem names the field by the label on the sender's form, else by the blank's labels
+    (never a name on neither). A required field whose label is nowhere on the form is "not
+    found", not "not filled"; when the form holds a labelled value no field took and that
+    value reads as the field, the problem quotes it ("表中「是否影响在线用户：是」是否即此项？")
+    and the typed value is returned as a proposal, keyed by field.
+    """
+    proposals: dict[str, object] = {}
+    unmatched = dict(found.unmatched)
+    used: set[str] = set()
+    by_slot = {(t.field, t.part): t for t in targets(form)}
+    base = (values or {})
+    out: list[FieldProblem] = []
+    for p in problems:
+        if p.field_key is None:
+            out.append(p)
+            continue
+        f = form.field(p.field_key)
+        if f.key in found.sources and shown_label(found.sources[f.key]):
+            shown: tuple[str, ...] = (shown_label(found.sources[f.key]),)
+        elif f.type is FieldType.TIME_RANGE and f.columns:
+            shown = tuple(c.label_zh for c in f.columns)
+        else:
+            shown = (f.label_zh,)
+        if p.code != "missing" or p.column_key is not None or p.row is not None:
+            out.append(replace(p, shown_zh=shown if p.column_key is None else ()))
+            continue
+        seen = f.key in found.seen
+        label, raw, typed = "", None, None
+        target = by_slot.get((f.key, None))
+        if not seen and target is not None and found.assignment is not None:
+            best = found.assignment.best_for(target, [t for t in unmatched if t not in used])
+            if best is not None:
+                label, raw = best[0], unmatched[best[0]]
+                typed = _typed(f, raw, default_year, base)
+            else:  # the value's type as the evidence: the one date under an unknown label
+                label, raw, typed = _by_type(f, {t: v for t, v in unmatched.items()
+                                                 if t not in used}, default_year, base)
+        if typed is None:
+            out.append(replace(p, shown_zh=shown, label_seen=seen))
+            continue
+        used.add(label)
+        proposals[f.key] = typed
+        out.append(replace(p, shown_zh=shown, label_seen=seen,
+                           candidate_label=shown_label(label),
+                           candidate_value=raw_text(raw)[:_SHOWN]))
+    return out, proposals
+
+
+def _by_type(f: FieldDef, unmatched: Mapping[str, RawValue], year: YearHint,
+             values: Mapping[str, object]) -> tuple[str, RawValue | None, object | None]:
+    """The only unknown label whose value is of *f*'s (date, time, range or yes/no) type."""
+    fitting = [(t, v) for t, v in unmatched.items()
+               if type_evidence(value_kind(v), f.type) > 0 and value_kind(v) in TYPED_KINDS]
+    if len(fitting) != 1:
+        return "", None, None
+    label, raw = fitting[0]
+    typed = _typed(f, raw, year, values)
+    return (label, raw, typed) if typed is not None else ("", None, None)
+
+
+def _typed(f: FieldDef, raw: RawValue | None, year: YearHint,
+           values: Mapping[str, object]) -> object | None:
+    """*raw* read as *f*'s type, or None when it does not read as one."""
+    if raw is None:
+        return None
+    try:
+        if f.type is FieldType.TIME_RANGE:
+            day = values.get(f.date_field) if f.date_field else None
+            base_day = day if isinstance(day, date) and not isinstance(day, datetime) else None
+            return parse_time_range(raw_text(raw), year, base_day)
+        if f.type is FieldType.TABLE:
+            return None
+        return parse_value(f, raw, year)
+    except ValueProblem:
+        return None

@@ -43,20 +43,124 @@ _SERIAL_RANGE = (10_000, 80_000)  # 1927 … 2119: a number outside is not meant
 
 _YMD = r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?"
 _MD = r"(?P<m2>\d{1,2})\s*月\s*(?P<d2>\d{1,2})\s*[日号]?"
+_DOM = r"(?P<d3>[0-3]?\d)\s*[日号]"  # "26日 01:30": a day of the start's month (range ends)
+# "11-26 01:30", "11/26 01:30": a month and day with no year, only when a time follows (a
+# bare "11/25" stays no date)
+_MD_TIMED = r"(?P<m4>1[0-2]|0?[1-9])[-/.](?P<d4>[0-3]?\d)(?=\s+\d{1,2}\s*[:时点])"
 _NEXT = r"(?P<next>次日|翌日|第二天|次晨)"
 _WEEKDAY = r"(?:\s*\(?\s*(?:周|星期|礼拜)[一二三四五六日天]\s*\)?)?"
-_PERIOD = r"(?P<ap>上午|下午|晚上|凌晨|中午|早上|早晨|傍晚|夜间|am|pm)?"
+_PERIOD = r"(?P<ap>上午|下午|晚上|晚间|凌晨|中午|早上|早晨|傍晚|夜间|夜里|深夜|晚|早|am|pm)?"
 _TIME = (
     _PERIOD
     + r"\s*(?P<h>\d{1,2})\s*(?:(?::\s*(?P<mi>\d{1,2})(?::\d{1,2})?)"
-    + r"|(?:[时点]\s*(?:(?P<mi2>\d{1,2})\s*分?|(?P<half>半))?))"
+    + r"|(?:[时点]\s*(?:(?P<mi2>\d{1,2})\s*分?|(?P<half>半))?)|(?=\s*(?:am|pm)\b))"
     + r"\s*(?P<ap2>am|pm)?"
 )
 _MOMENT = re.compile(
-    rf"(?:(?:{_YMD}|{_MD}|{_NEXT}){_WEEKDAY}\s*(?:t\s*)?)?(?:{_TIME})?{_WEEKDAY}",
+    rf"(?:(?:{_YMD}|{_MD}|{_MD_TIMED}|{_DOM}|{_NEXT}){_WEEKDAY}[\s,，]*(?:t\s*)?)?"
+    rf"(?:{_TIME})?{_WEEKDAY}",
 )
-_DATE_SUFFIX = re.compile(r"(?:之前|以前|前|止|为止)$")
-_RANGE_SEPARATOR = re.compile(r"^\s*(?:至|到|~|～|-{1,2}|—{1,2}|–|－|—|to)\s*$")
+# "2026年12月1日起", "自12月1日起生效", "截至11月30日前完成": the date is the date
+_DATE_SUFFIX = re.compile(
+    r"(?:(?:之前|以前|前|为止|止|起|开始|起生效|生效|当天|当日)(?:完成|提供|交付|执行)?|完成|之内|内)$"
+)
+_DATE_PREFIX = re.compile(r"^(?:自|从|于|在|截至|截止(?:到|至)?|不晚于|最晚|最迟|预计|计划)")
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+         ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+         ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+         ("dec", "december")),
+        start=1,
+    )
+    for name in names
+}
+_MONTH_NAME = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_ORDINAL = r"(?:st|nd|rd|th)?"
+# "30 Nov 2026", "30-Nov-2026", "Nov 30, 2026", "November 30th 2026", "Nov. 30" (folded text)
+_DAY_MONTH = re.compile(
+    rf"\b(?P<d>[0-3]?\d){_ORDINAL}[\s\-/.]*(?:of\s+)?(?P<mon>{_MONTH_NAME})\b\.?"
+    rf"(?:,?[\s\-/.]*(?P<y>\d{{4}}))?"
+)
+_MONTH_DAY = re.compile(
+    rf"\b(?P<mon>{_MONTH_NAME})\b\.?[\s\-/.]*(?P<d>[0-3]?\d){_ORDINAL}\b"
+    rf"(?:,?[\s\-/.]*(?P<y>\d{{4}}))?"
+)
+# 30/11/2026 or 11/30/2026: read only when one number cannot be a month
+_NUMERIC_DMY = re.compile(r"\b(?P<a>\d{1,2})(?P<s>[/.])(?P<b>\d{1,2})(?P=s)(?P<y>\d{4})\b")
+_MONTH_END = re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?:底|末|最后一天)")
+_TODAY = frozenset({"即日", "即日起", "即刻", "立即", "当日", "当天", "今日", "今天"})
+
+
+def _chinese_date(y: str | None, m: int, d: int) -> str:
+    return f"{y}年{m}月{d}日" if y else f"{m}月{d}日"
+
+
+def english_dates(text: str) -> str:
+    """*text* (folded) with English and day-first dates rewritten as 2026年11月30日."""
+    if not any(ch.isascii() and ch.isalpha() for ch in text) and not re.search(r"\d[/.]\d", text):
+        return text
+
+    def named(m: re.Match[str]) -> str:
+        return _chinese_date(m.group("y"), _MONTHS[m.group("mon")], int(m.group("d")))
+
+    def numeric(m: re.Match[str]) -> str:
+        a, b = int(m.group("a")), int(m.group("b"))
+        if a > 12 >= b:
+            return _chinese_date(m.group("y"), b, a)
+        if b > 12 >= a:
+            return _chinese_date(m.group("y"), a, b)
+        return m.group(0)
+
+    text = _DAY_MONTH.sub(named, text)
+    text = _MONTH_DAY.sub(named, text)
+    return _NUMERIC_DMY.sub(numeric, text)
+
+
+def _month_end(m: re.Match[str]) -> str:
+    year, month = int(m.group("y")), int(m.group("m"))
+    if not 1 <= month <= 12:
+        return m.group(0)
+    first_of_next = date(year + month // 12, month % 12 + 1, 1)
+    return f"{year}年{month}月{(first_of_next - timedelta(days=1)).day}日"
+
+
+def _date_text(raw: str) -> str:
+    """The folded text of a date value, English dates rewritten, with 自…起/前 words cut;
+    "2026年11月底" is the month's last day."""
+    text = _MONTH_END.sub(_month_end, squeeze(english_dates(fold(raw))))
+    text = text.strip("。.,，;；")
+    text = _DATE_PREFIX.sub("", text)
+    return _DATE_SUFFIX.sub("", text)
+
+
+YearHint = int | date | None
+"""What completes a date written without a year: a year, or a reference day (the form's own
+date or the mail's), in which case the year that puts the date nearest to it is taken
+("1月5日" in a mail of 20 December is next January)."""
+
+
+def _year_for(hint: YearHint, month: int, day: int) -> int:
+    if hint is None:
+        raise ValueProblem("invalid_date")
+    if isinstance(hint, int):
+        return hint
+    best: tuple[int, int] | None = None
+    for year in (hint.year - 1, hint.year, hint.year + 1):
+        try:
+            distance = abs((date(year, month, day) - hint).days)
+        except ValueError:
+            continue
+        if best is None or distance < best[0]:
+            best = (distance, year)
+    if best is None:
+        raise ValueProblem("invalid_date")
+    return best[1]
+_RANGE_SEPARATOR = re.compile(
+    r"^\s*(?:起|开始)?\s*(?:至|到|~|～|-{1,2}|—{1,2}|–|－|—|to|/)\s*$")
+_END_WORD = re.compile(r"\s*(?:止|为止|结束|完成)$")
+_TRAILING_NOTE = re.compile(r"\s*\(([^()]*)\)$")
 
 
 @dataclass(frozen=True)
@@ -65,9 +169,10 @@ class _Moment:
     next_day: bool
     clock: time | None
     span: tuple[int, int]
+    month_day: int | None = None  # "26日": only the day of the month was written
 
 
-def _moments(text: str, default_year: int | None) -> list[_Moment]:
+def _moments(text: str, default_year: YearHint) -> list[_Moment]:
     """Every date/time mention in *text* (already folded), in order."""
     found: list[_Moment] = []
     for m in _MOMENT.finditer(text):
@@ -77,14 +182,15 @@ def _moments(text: str, default_year: int | None) -> list[_Moment]:
         day: date | None = None
         if groups["y"]:
             day = _make_date(int(groups["y"]), int(groups["m"]), int(groups["d"]))
-        elif groups["m2"]:
-            if default_year is None:
-                raise ValueProblem("invalid_date")
-            day = _make_date(default_year, int(groups["m2"]), int(groups["d2"]))
+        elif groups["m2"] or groups["m4"]:
+            month = int(groups["m2"] or groups["m4"] or 0)
+            dom = int(groups["d2"] or groups["d4"] or 0)
+            day = _make_date(_year_for(default_year, month, dom), month, dom)
+        month_day = int(groups["d3"]) if groups["d3"] else None
         clock = _make_time(groups) if groups["h"] is not None else None
-        if day is None and clock is None and not groups["next"]:
+        if day is None and clock is None and not groups["next"] and month_day is None:
             continue
-        found.append(_Moment(day, bool(groups["next"]), clock, m.span()))
+        found.append(_Moment(day, bool(groups["next"]), clock, m.span(), month_day))
     return found
 
 
@@ -99,7 +205,7 @@ def _make_time(groups: dict[str, str | None]) -> time:
     hour = int(groups["h"] or 0)
     minute = int(groups["mi"] or groups["mi2"] or 0) + (30 if groups["half"] else 0)
     period = groups["ap"] or groups["ap2"] or ""
-    afternoon = period in ("下午", "晚上", "傍晚", "夜间", "pm")
+    afternoon = period in ("下午", "晚上", "晚间", "晚", "傍晚", "夜间", "pm")
     if (afternoon and hour < 12) or (period == "中午" and hour < 11):
         hour += 12
     if hour == 24 and minute == 0:
@@ -125,8 +231,9 @@ def _serial(value: float) -> datetime | None:
     return datetime.combine(_EXCEL_EPOCH, time()) + timedelta(days=value)
 
 
-def parse_date(raw: RawValue, default_year: int | None = None) -> date:
-    """2026-11-25, 2026/11/25, 2026.11.25, 2026年11月25日, 11月25日, 20261125, Excel serial."""
+def parse_date(raw: RawValue, default_year: YearHint = None) -> date:
+    """2026-11-25, 2026/11/25, 2026.11.25, 2026年11月25日, 11月25日, 20261125, Excel serial,
+    30 Nov 2026, Nov 30, 2026, and the same with 自/起/前/止 around it."""
     if isinstance(raw, datetime):
         return raw.date()
     if isinstance(raw, date):
@@ -138,8 +245,9 @@ def parse_date(raw: RawValue, default_year: int | None = None) -> date:
         if moment is None:
             raise ValueProblem("invalid_date")
         return moment.date()
-    text = squeeze(fold(raw))
-    text = _DATE_SUFFIX.sub("", text)
+    text = _date_text(raw)
+    if text in _TODAY and isinstance(default_year, date):
+        return default_year  # "即日起": from the day of the form (or of the mail)
     if re.fullmatch(r"\d{5}(?:\.\d+)?", text):
         moment = _serial(float(text))
         if moment is not None:
@@ -155,7 +263,7 @@ def parse_date(raw: RawValue, default_year: int | None = None) -> date:
     return moments[0].day
 
 
-def parse_datetime(raw: RawValue, default_year: int | None = None) -> datetime:
+def parse_datetime(raw: RawValue, default_year: YearHint = None) -> datetime:
     """A date with a time of day: "2026-11-25 23:30", "11月25日 23时30分", an Excel datetime.
 
     A range written where one moment is asked ("16:00-18:00") reads as its start.
@@ -169,7 +277,7 @@ def parse_datetime(raw: RawValue, default_year: int | None = None) -> datetime:
         if moment is None:
             raise ValueProblem("invalid_datetime")
         return (moment + timedelta(seconds=30)).replace(second=0, microsecond=0)
-    text = fold(clean_value(raw))
+    text = _moment_text(raw)
     try:
         moments = _moments(text, default_year)
     except ValueProblem:
@@ -180,6 +288,15 @@ def parse_datetime(raw: RawValue, default_year: int | None = None) -> datetime:
     if first.day is None or first.clock is None:
         raise ValueProblem("invalid_datetime")
     return datetime.combine(first.day, first.clock)
+
+
+def _moment_text(raw: str) -> str:
+    """The folded text of a moment or a range, English dates rewritten, end stops cut."""
+    text = english_dates(fold(clean_value(raw))).strip().strip("。.,，;；")
+    note = _TRAILING_NOTE.search(text)
+    if note and not re.search(r"周|星期|礼拜", note.group(1)):
+        text = text[: note.start()]  # "（共2小时）", "(北京时间)"
+    return _END_WORD.sub("", _DATE_PREFIX.sub("", text).strip()).strip()
 
 
 def _leftover_range(text: str, moments: Sequence[_Moment]) -> bool:
@@ -196,7 +313,7 @@ def _leftover_range(text: str, moments: Sequence[_Moment]) -> bool:
 
 
 def parse_time_range(
-    raw: RawValue, default_year: int | None = None, base_day: date | None = None
+    raw: RawValue, default_year: YearHint = None, base_day: date | None = None
 ) -> TimeRange:
     """ "2026-11-25 23:30 至 2026-11-26 01:30", "11月25日 23:30 至 次日 01:30", "23:30-01:30".
 
@@ -207,7 +324,7 @@ def parse_time_range(
     """
     if not isinstance(raw, str):
         raise ValueProblem("invalid_time_range")
-    text = fold(clean_value(raw))
+    text = _moment_text(raw)
     try:
         moments = _moments(text, default_year)
     except ValueProblem:
@@ -220,6 +337,8 @@ def parse_time_range(
 
 def moment_start(m: _Moment, base_day: date | None) -> datetime:
     day = m.day or base_day
+    if day is not None and m.day is None and m.month_day is not None:
+        day = _make_date(day.year, day.month, m.month_day)
     if day is None or m.clock is None or m.next_day:
         raise ValueProblem("invalid_time_range")
     return datetime.combine(day, m.clock)
@@ -230,6 +349,14 @@ def moment_end(m: _Moment, start: datetime) -> datetime:
         raise ValueProblem("invalid_time_range")
     if m.day is not None:
         end = datetime.combine(m.day, m.clock)
+        if end < start:
+            raise ValueProblem("end_before_start")
+        return end
+    if m.month_day is not None:  # "至 26日 01:30": the start's month (or the next one)
+        month = start.date().replace(day=1)
+        if m.month_day < start.day:
+            month = (month + timedelta(days=32)).replace(day=1)
+        end = datetime.combine(_make_date(month.year, month.month, m.month_day), m.clock)
         if end < start:
             raise ValueProblem("end_before_start")
         return end
@@ -245,7 +372,7 @@ def moment_end(m: _Moment, start: datetime) -> datetime:
 def parse_range_parts(
     start_raw: RawValue,
     end_raw: RawValue,
-    default_year: int | None = None,
+    default_year: YearHint = None,
     base_day: date | None = None,
 ) -> TimeRange:
     """A range given in two cells (计划开始时间 / 计划结束时间); the end may say 次日 01:30."""
@@ -255,7 +382,7 @@ def parse_range_parts(
 
 
 def _one_moment(
-    raw: RawValue, default_year: int | None, base_day: date | None, start: datetime | None
+    raw: RawValue, default_year: YearHint, base_day: date | None, start: datetime | None
 ) -> datetime:
     if isinstance(raw, datetime):
         moment = raw.replace(second=0, microsecond=0)
@@ -269,7 +396,7 @@ def _one_moment(
             return _one_moment(parse_datetime(raw), default_year, base_day, start)
         except ValueProblem:
             raise ValueProblem("invalid_datetime") from None
-    text = fold(clean_value(raw))
+    text = _moment_text(raw)
     try:
         moments = _moments(text, default_year)
     except ValueProblem:
@@ -345,10 +472,13 @@ def marked_choices(text: str, choices: Sequence[str]) -> tuple[list[int], bool]:
     after = [_neighbour(text, e, 1) for _, e, _ in occ]
     boxes_before = sum(ch in marks and ch not in TICKS for ch, _ in before)
     boxes_after = sum(ch in marks and ch not in TICKS for ch, _ in after)
-    if boxes_before == boxes_after == 0:
+    ticks_only = boxes_before == boxes_after == 0
+    if ticks_only:
         boxes_before = sum(ch in marks for ch, _ in before)
         boxes_after = sum(ch in marks for ch, _ in after)
-    own, other = (before, after) if boxes_before >= boxes_after else (after, before)
+    # a box sits before its word (☐机密); a tick written by hand follows it ("是√ 否")
+    before_wins = boxes_before > boxes_after or (boxes_before == boxes_after and not ticks_only)
+    own, other = (before, after) if before_wins else (after, before)
     owned = {pos for _, pos in own if pos >= 0}
     chosen: list[int] = []
     for k, (_, _, index) in enumerate(occ):
@@ -381,6 +511,89 @@ def parse_choices(raw: RawValue, choices: Sequence[str]) -> list[str]:
     return [choices[i] for i in written]
 
 
+@dataclass(frozen=True)
+class ChoiceAnswer:
+    """A choice field answered in words: the options named, and the rest kept as a note."""
+
+    chosen: tuple[str, ...]
+    note: str = ""
+
+
+_CONNECTORS = re.compile(
+    r"\s*(?:以及|及|和|与|或者|或|跟|加|\+|&|、|，|,|;|；|/|\band\b|\bor\b|\s)\s*"
+)
+_BRACKETED = re.compile(r"[(（\[【]([^()（）\[\]【】]*)[)）\]】]")
+_FILLER = re.compile(
+    r"^(?:格式|文件|表格|形式|方式|均可|都要|都可以|皆可|各一份|两种|两份|版本|版|的|等)+$"
+)
+
+
+def parse_choices_noted(raw: RawValue, choices: Sequence[str], *, single: bool) -> ChoiceAnswer:
+    """Like parse_choices, but free text keeps every option the person named ("PDF及Excel"
+    → PDF and Excel, even where PDF is not one of *choices*: a multi-choice only) and what is
+    not an option ("Excel（按部门分开）") as the note. Marked boxes are read as before."""
+    text = _mark_text(raw_text(raw))
+    if not squeeze(text):
+        return ChoiceAnswer(())
+    if any(ch in MARKED | UNMARKED for ch in text):
+        chosen = parse_choices(raw, choices)
+        if single and len(chosen) > 1:
+            raise ValueProblem("several_choices")
+        return ChoiceAnswer(tuple(chosen))
+    notes = [m.group(1).strip() for m in _BRACKETED.finditer(text) if m.group(1).strip()]
+    body = _BRACKETED.sub(" ", text)
+    named: list[str] = []  # options in the order written
+    count = 0
+    ascii_options = all(c.isascii() for c in choices)
+    longest = max((len(c) for c in choices), default=4)
+    original = clean_value(raw_text(raw))
+    for token in _CONNECTORS.split(body):
+        token = token.strip(" 。.")
+        if not token:
+            continue
+        hits = _occurrences(token, choices)
+        if hits:
+            count += len({i for _, _, i in hits})
+            named.extend(choices[i] for _, _, i in hits if choices[i] not in named)
+            rest = _strip_choices(token, choices).strip()
+            if rest and not _FILLER.match(rest) and len(rest) > 2:
+                notes.append(rest)
+        elif _FILLER.match(token):
+            continue
+        elif len(inside := _choices_holding(token, choices)) == 1:
+            # "新增" for 新增帐号, "注销" for 帐号注销: a shortened option
+            count += 1
+            if choices[inside[0]] not in named:
+                named.append(choices[inside[0]])
+        elif (not single and len(token) <= longest + 2
+              and (token.isascii() or not ascii_options)):
+            written = _as_written(token, original)
+            if written not in named:
+                named.append(written)
+        else:
+            notes.append(token)
+    if not named:
+        raise ValueProblem("not_a_choice")
+    if single and count > 1:
+        raise ValueProblem("several_choices")
+    return ChoiceAnswer(tuple(named), "；".join(dict.fromkeys(notes)))
+
+
+def _choices_holding(token: str, choices: Sequence[str]) -> list[int]:
+    """The choices that contain *token* (two characters or more) as a part of them."""
+    if len(token) < 2:
+        return []
+    return [i for i, c in enumerate(choices) if token in fold(c)]
+
+
+def _as_written(token: str, original: str) -> str:
+    """*token* (folded) as the person typed it ("pdf" stays "PDF" when written so)."""
+    folded, at = fold(original), fold(original).find(token)
+    if at >= 0 and len(folded) == len(original):
+        return original[at : at + len(token)]
+    return token
+
+
 def _strip_choices(text: str, choices: Sequence[str]) -> str:
     for c in sorted(choices, key=len, reverse=True):
         text = text.replace(fold(c), " ")
@@ -395,41 +608,69 @@ def parse_choice(raw: RawValue, choices: Sequence[str]) -> str | None:
     return chosen[0] if chosen else None
 
 
-_YES = frozenset(
-    {"是", "y", "yes", "true", "1", "√", "✓", "✔", "有", "需要", "对", "已确认", "已测试", "影响"}
+# Yes/no is read by polarity, not from a list of whole answers: the first clause of the
+# answer ("已在测试环境验证通过，未发现问题" → its first clause) is negative when it holds
+# a negation (不/未/没/无/否/非/×, "not", "fail"), positive when it holds an affirming word
+# (是/有/已/通过/需要/确认/√/yes/pass…). Ticked boxes on 是/否 are read as choices first.
+_NEGATION = re.compile(
+    r"^(?:否|无|非|n|no|none|false|0|nil)$|不|未|没|無|[×✗✘]|^否|^无|^非|\bnot?\b|\bfail|\bnone\b"
+    r"|\bfalse\b|\bn/?a\b|失败"
 )
-_NO = frozenset(
-    {"否", "n", "no", "false", "0", "×", "✗", "✘", "无", "不", "不是", "没有", "不需要", "未"}
-    | {"不影响", "未确认", "未测试", "非"}
+_AFFIRMATION = re.compile(
+    r"^(?:y|1|true|ok)$|是|有|已|通过|需要|需|要|确认|完成|测试|验证|影响|涉及|对|好|可以|同意"
+    r"|[√✓✔]|\byes\b|\bpass|\bok(?:ay)?\b|\btrue\b|\bdone\b|\btested\b|\bconfirmed\b"
 )
 _YESNO_CHOICES = ("是", "否")
-_YESNO_LEAD = re.compile(r"^(是|否|有|无|y|n|yes|no)(?:[(（,，。;；:：、]|$)")
+_CLAUSE_END = re.compile(r"[,，。;；:：、\n(（\[【]")
+
+
+def _polarity(text: str) -> bool | None:
+    """True/False for an affirming/negating phrase, None when it says neither."""
+    clause = _CLAUSE_END.split(text.strip(), maxsplit=1)[0].strip() or text.strip()
+    if _NEGATION.search(clause):
+        return False
+    if _AFFIRMATION.search(clause):
+        return True
+    return None
 
 
 def parse_yesno(raw: RawValue) -> bool | None:
-    """是/否, Y/N, yes/no, 有/无, a lone √ or ×, or a tick on 是 or 否 (None when empty)."""
+    """是/否, 有/无, Y/N, yes/no, √/×, 通过/不通过, 已测试/未测试, 验证通过, a ticked ☑ on 是
+    or 否, or a lone ☑/☐ (None when empty or left unticked)."""
     if isinstance(raw, bool):
         return raw
     text = _mark_text(raw_text(raw))
     word = squeeze(text).strip("。.!！")
     if not word:
         return None
-    if word in _YES:
-        return True
-    if word in _NO:
-        return False
-    lead = _YESNO_LEAD.match(word)
-    if lead and not any(ch in MARKED | UNMARKED for ch in word):
-        return lead.group(1) in _YES
-    if any(ch in MARKED | UNMARKED for ch in word):
+    boxes = [ch for ch in word if ch in (MARKED | UNMARKED) - TICKS]
+    if boxes and len(word) == len(boxes):  # a lone box: ticked or not
+        return None if all(ch in UNMARKED for ch in boxes) else True
+    ticked_word = any(ch in TICKS for ch in word) and "是" in word and "否" in word
+    if boxes or ticked_word:  # "☑是 ☐否", or "是 否√" (a tick beside one of the two words)
         try:
             chosen = parse_choice(text.replace("不是", "否"), _YESNO_CHOICES)
         except ValueProblem as exc:
-            raise ValueProblem(
-                "several_choices" if exc.code == "several_choices" else "invalid_yesno"
-            ) from None
-        return None if chosen is None else chosen == "是"
-    raise ValueProblem("invalid_yesno")
+            if exc.code == "several_choices":
+                raise
+            chosen = None
+            if not any(ch in MARKED for ch in word):
+                return None
+        if chosen is not None:
+            return chosen == "是"
+        ticked = [ch for ch in boxes if ch in MARKED]
+        if not ticked:
+            return None
+        # "☑已测试 ☐未测试": the phrase after the ticked box
+        after = text[text.index(ticked[0]) + 1 :]
+        polarity = _polarity(re.split(r"[☐□○◯▢☑☒■●◉▣✅▪⊠]", after)[0])
+        if polarity is None:
+            raise ValueProblem("invalid_yesno")
+        return polarity
+    polarity = _polarity(text.casefold())
+    if polarity is None:
+        raise ValueProblem("invalid_yesno")
+    return polarity
 
 
 # --- lists, people -----------------------------------------------------------------------

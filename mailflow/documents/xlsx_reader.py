@@ -25,8 +25,10 @@ from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel
 
 from mailflow.documents.layout import (
     MARKER_NAME,
+    Block,
     Cell,
     Grid,
+    Line,
     Marker,
     Part,
     RawDocument,
@@ -277,11 +279,34 @@ def read_xlsx(data: bytes) -> RawDocument:
                 continue
             grid = _sheet(package, target, ctx)
             marker = markers.get(index)
-            parts.append(Part(sheet.get("name") or "", (marker, grid) if marker else (grid,)))
+            blocks: tuple[Block, ...] = (marker, grid) if marker else (grid,)
+            parts.append(Part(sheet.get("name") or "", blocks + _text_boxes(package, target)))
             if len(parts) >= MAX_SHEETS:
                 break
         value = custom_property(package, MARKER_NAME)
     return RawDocument(tuple(parts), parse_marker(value) if value else None)
+
+
+_DRAWING = "/drawing"
+_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
+MAX_BOX_LINES = 200
+
+
+def _text_boxes(package: zipfile.ZipFile, sheet: str) -> tuple[Line, ...]:
+    """The text of the shapes (text boxes) drawn on *sheet*, one Line per paragraph: people
+    type notes and sometimes values ("补充说明：…") into a text box over the sheet."""
+    lines: list[Line] = []
+    for kind, target in part_rels(package, sheet).values():
+        if not kind.endswith(_DRAWING) or target not in package.NameToInfo:
+            continue
+        root = parse_xml(read_part(package, target) or b"", target)
+        for p in root.iter(f"{{{_A}}}p"):
+            text = "".join(t.text or "" for t in p.iter(f"{{{_A}}}t"))
+            if text.strip():
+                lines.append(Line(text))
+            if len(lines) >= MAX_BOX_LINES:
+                return tuple(lines)
+    return tuple(lines)
 
 
 def _sheet_markers(root: ET.Element, n: _Names) -> dict[int, Marker]:

@@ -118,6 +118,9 @@ class Request(Base):
     requester_name: Mapped[str] = mapped_column(Text, default="")
     form_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # field key → the label it was read from on the sender's form ("经办人" for applicant)
+    field_labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict,
+                                                         server_default="{}")
     problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
     source_mail_id: Mapped[int] = mapped_column(ForeignKey("inbound_mail.id"), index=True)
     attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"), nullable=True)
