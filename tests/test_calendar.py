@@ -9,9 +9,9 @@ agree with each other and with the calendar on every day of 2025 and 2026.
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from typing import Any
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
