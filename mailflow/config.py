@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,6 +116,50 @@ class FormsSettings(_Section):
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     libreoffice: str = "auto"
     conversion_timeout_seconds: float = Field(default=60.0, gt=0)
+
+
+def _clock_time(value: str) -> time:
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time of day like '09:00'")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+class CalendarSettings(_Section):
+    """The working-day calendar (R-GEN-2): working hours, and overrides of the official
+    holiday table (a company's own day off, or a year chinese-calendar does not know yet)."""
+
+    work_start: str = "09:00"
+    work_end: str = "18:00"
+    holidays: tuple[date, ...] = ()
+    workdays: tuple[date, ...] = ()
+
+    @field_validator("work_start", "work_end")
+    @classmethod
+    def _is_clock_time(cls, value: str) -> str:
+        _clock_time(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CalendarSettings:
+        if not self.start_time < self.end_time:
+            raise ValueError(
+                f"work_start {self.work_start} must be before work_end {self.work_end}"
+            )
+        both = sorted(set(self.holidays) & set(self.workdays))
+        if both:
+            raise ValueError(
+                "dates listed both as holidays and workdays: " + ", ".join(map(str, both))
+            )
+        return self
+
+    @property
+    def start_time(self) -> time:
+        return _clock_time(self.work_start)
+
+    @property
+    def end_time(self) -> time:
+        return _clock_time(self.work_end)
 
 
 class Person(_Section):
@@ -237,6 +281,7 @@ class Settings(_Section):
     smtp: SmtpSettings = SmtpSettings()
     storage: StorageSettings = StorageSettings()
     forms: FormsSettings = FormsSettings()
+    calendar: CalendarSettings = CalendarSettings()
     people: tuple[Person, ...] = ()
     departments: tuple[Department, ...] = ()
     roles: Roles = Roles()
