@@ -1,4 +1,5 @@
-"""The database schema: inbound mails, attachments, requests, audit trail, outbox, leases.
+"""The database schema: inbound mails, attachments, requests, audit trail, outbox, leases,
+due work.
 
 Times are stored in UTC (naive columns hold UTC; ``utc()`` converts on read). Every table the
 later processes (approvals, notices, deadlines, archive retrieval) build on is here, so a
@@ -22,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -240,3 +243,36 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DueWork(Base):
+    """Work that falls due at a time: a reminder, a notice, an escalation, a recurring meeting.
+
+    The due time lives here, not in a scheduler's memory, so a restart loses nothing, several
+    processes claim each row once (workflow/due.py) and ``run --once --now T`` does what is
+    due at T. ``(kind, request_id, key)`` names one piece of work: scheduling it again moves
+    it instead of adding a second (the unique index treats a missing request as 0, because
+    NULLs never collide in a plain unique constraint)."""
+
+    __tablename__ = "due_work"
+    __table_args__ = (
+        Index("uq_due_work_kind_request_key", "kind", func.coalesce(text("request_id"), 0),
+              "key", unique=True),
+        Index("ix_due_work_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("request.id"), nullable=True, index=True
+    )
+    key: Mapped[str] = mapped_column(String(200), default="")
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    claimed_by: Mapped[str] = mapped_column(String(200), default="")
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
