@@ -320,12 +320,12 @@ class Settings(_Section):
         for kind, who in self.approvals.handlers.items():
             if who.lower() not in emails:
                 raise ValueError(f"approvals.handlers.{kind}: {who!r} is not in [[people]]")
-        for d in self.delegations:
-            for who in (d.who, d.to):
+        for delegation in self.delegations:
+            for who in (delegation.who, delegation.to):
                 if who.lower() not in emails:
                     raise ValueError(f"delegations: {who!r} is not in [[people]]")
-            if d.to_date < d.from_date:
-                raise ValueError(f"delegations: {d.who} ends before it starts")
+            if delegation.to_date < delegation.from_date:
+                raise ValueError(f"delegations: {delegation.who} ends before it starts")
         return self
 
     @property

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from mailflow.config import Chain, Settings
+from mailflow.config import Chain, Department, Settings
 from mailflow.workflow.directory import Directory, DirectoryError
 
 
@@ -53,9 +53,10 @@ class ChainProblem(Exception):
 def resolve(settings: Settings, directory: Directory, kind: str, requester: str,
             fields: Mapping[str, Any]) -> ChainPlan | None:
     """The approvers of a request of *kind* by *requester*; None when the kind needs no
-    approval."""
+    approval, or when no organisation directory is configured (no [[departments]]: nothing
+    to route by, so requests are only registered, as before approvals existed)."""
     chain = settings.approvals.chain_for(kind)
-    if chain is None:
+    if chain is None or not settings.departments:
         return None
     if not directory.is_known(requester):
         raise ChainProblem("unknown_requester", requester)
@@ -127,16 +128,9 @@ def _approvers(directory: Directory, chain: Chain, spec: str, requester: str,
         system = _text(fields.get(argument))
         if not system:
             raise ChainProblem("field_missing", argument)
-        try:
-            owner = directory.owner_of_system(system)
-        except DirectoryError:
-            stripped = system.removesuffix("系统")
-            try:
-                owner = directory.owner_of_system(stripped) if stripped != system else None
-            except DirectoryError:
-                owner = None
-            if owner is None:
-                raise ChainProblem("unknown_system", system) from None
+        owner = _owner(directory, system)
+        if owner is None:
+            raise ChainProblem("unknown_system", system)
         if not owner.manager:
             raise ChainProblem("no_manager", owner.name)
         return [(owner.manager, "system_owner")]
@@ -152,6 +146,17 @@ def _approvers(directory: Directory, chain: Chain, spec: str, requester: str,
             found.append((department.manager, "department_manager"))
         return found
     raise ChainProblem("bad_chain", f"{chain.kind}: {spec}")
+
+
+def _owner(directory: Directory, system: str) -> Department | None:
+    """The owner of *system*, also when the form adds 系统 to a name the directory lists
+    without it ("CRM系统" for CRM)."""
+    for name in dict.fromkeys((system, system.removesuffix("系统"))):
+        try:
+            return directory.owner_of_system(name)
+        except DirectoryError:
+            continue
+    return None
 
 
 def _role(directory: Directory, role: str) -> str:

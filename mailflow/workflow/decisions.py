@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
@@ -34,7 +34,16 @@ from mailflow.mail.parse import ParsedMail
 from mailflow.requests_export import cell_text
 from mailflow.store import audit, outbox
 from mailflow.store.archive import Archive
-from mailflow.store.models import ApprovalStep, Attachment, InboundMail, Request, db_time, utc
+from mailflow.store.models import (
+    ApprovalStep,
+    Attachment,
+    DueWork,
+    InboundMail,
+    OutboxMessage,
+    Request,
+    db_time,
+    utc,
+)
 from mailflow.templates import Templates
 from mailflow.workflow import chains, due
 from mailflow.workflow.authentication import authenticated
@@ -95,7 +104,7 @@ class Approvals:
         if self._catalog is None:
             try:
                 self._catalog = load_catalog(self._settings.forms.definitions_dir)
-            except Exception:  # noqa: BLE001 - labels are a nicety; keys are shown instead
+            except Exception:
                 return {}
         form = self._catalog.forms.get(kind)
         if form is None:
@@ -188,8 +197,10 @@ class Approvals:
             "delegate_for": self._directory.name_of(step.approver) if step.delegate else "",
             **(extra or {}),
         }
-        count = session.scalar(select(audit_count_for(step.id, template)))
-        number = int(count or 0) + 1
+        number = int(session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.purpose == template,
+                OutboxMessage.message_id.like(f"<approval-{step.id}-%"))) or 0) + 1
         message_id = approval_message_id(step.id, step.token, f"{purpose}{number}"
                                          if purpose != "request" else purpose,
                                          self._settings.smtp.from_address)
@@ -199,12 +210,14 @@ class Approvals:
 
     # -- a reply to one of our mails ---------------------------------------------------------
     def handle(self, session: Session, mail: InboundMail, parsed: ParsedMail,
-               match: RequestMatch, now: datetime) -> str | None:
+               match: RequestMatch | None, now: datetime) -> str | None:
         """A status for the mail when it was an approval matter (a decision, refused or not;
         a withdrawal; a status question), None when the desk's follow-up handles it."""
         found = tokens_in(parsed, self._settings.smtp.from_address)
         if found:
             return self._decision(session, mail, parsed, match, found, now)
+        if match is None:
+            return None
         command = read_command(parsed.text, parsed.html)
         sender = parsed.sender.addr if parsed.sender else ""
         request = match.request
@@ -216,7 +229,8 @@ class Approvals:
         return None
 
     def _decision(self, session: Session, mail: InboundMail, parsed: ParsedMail,
-                  match: RequestMatch, found: list[tuple[str, str]], now: datetime) -> str:
+                  match: RequestMatch | None, found: list[tuple[str, str]], now: datetime
+                  ) -> str:
         assert parsed.sender is not None
         sender = parsed.sender.addr
         token, where = found[0]
@@ -230,7 +244,7 @@ class Approvals:
         if len({t for t, _ in found}) > 1:
             return self._refuse(session, mail, parsed, step, "conflicting_tokens", now,
                                 where=where)
-        if match.request.id != request.id:
+        if match is not None and match.request.id != request.id:
             return self._refuse(session, mail, parsed, step, "other_request", now, where=where,
                                 matched=match.request.reference)
         if _same(sender, request.requester_email):
@@ -277,12 +291,13 @@ class Approvals:
                      bound_by=where)
         due.cancel(session, kind=REMINDER, request_id=request.id, key=f"step-{step.id}")
         due.cancel(session, kind=ESCALATION, request_id=request.id, key=f"step-{step.id}")
-        self._receipt(session, mail, parsed, request, step, verdict, now)
         if verdict == "reject":
             self._rejected(session, mail, request, step, now)
         else:
             escalate = step.may_escalate_to if decision.escalate_to else ""
             self._approved(session, mail, request, step, escalate, now)
+        # after the chain moved, so "第 2/3 步" counts a step the approver just added
+        self._receipt(session, mail, parsed, request, step, verdict, now)
         return "decision"
 
     def _approved(self, session: Session, mail: InboundMail, request: Request,
@@ -315,13 +330,13 @@ class Approvals:
                     waiting_for=[s.approver for s in waiting])
             self._notify_requester(session, request, step, "step_approved", now)
             return
-        later = sorted({s.position for s in steps if s.status == "planned"})
-        if later:
+        planned = sorted({s.position for s in steps if s.status == "planned"})
+        if planned:
             advance(session, request, Event.STEP_APPROVED, now, rule=step.rule,
                     actor=step.decided_by, mail_id=mail.id, step_id=step.id,
-                    next_position=later[0])
+                    next_position=planned[0])
             for s in steps:
-                if s.position == later[0]:
+                if s.position == planned[0]:
                     self._open(session, request, s, now)
             self._notify_requester(session, request, step,
                                    "escalated" if escalate else "step_approved", now)
@@ -510,7 +525,7 @@ class Approvals:
         return wanted in people
 
     # -- reminders and escalation (due work) -------------------------------------------------
-    def remind(self, session: Session, work: due.DueWork, now: datetime) -> None:
+    def remind(self, session: Session, work: DueWork, now: datetime) -> None:
         """The approver has not answered after [approvals] reminder_after_working_hours:
         remind them, and schedule telling the next level."""
         step = self._open_step(session, work)
@@ -529,7 +544,7 @@ class Approvals:
                          now, self._settings.approvals.escalate_after_working_hours),
                      payload={"step_id": step.id})
 
-    def escalate(self, session: Session, work: due.DueWork, now: datetime) -> None:
+    def escalate(self, session: Session, work: DueWork, now: datetime) -> None:
         """Still no answer a further period later: the next level is told (the approver in
         Cc); the decision stays the approver's."""
         step = self._open_step(session, work)
@@ -554,7 +569,7 @@ class Approvals:
                      reference=request.reference, step_id=step.id, told=above)
 
     @staticmethod
-    def _open_step(session: Session, work: due.DueWork) -> ApprovalStep | None:
+    def _open_step(session: Session, work: DueWork) -> ApprovalStep | None:
         payload = work.payload or {}
         step_id = payload.get("step_id")
         step = session.get(ApprovalStep, int(step_id)) if step_id is not None else None
@@ -686,13 +701,3 @@ class _NoDepartment:
 
 def _same(a: str, b: str) -> bool:
     return bool(a) and bool(b) and a.strip().lower() == b.strip().lower()
-
-
-def audit_count_for(step_id: int, template: str) -> Any:
-    """How many mails of *template* were queued for one step (numbers reminder ids)."""
-    from sqlalchemy import func
-
-    from mailflow.store.models import OutboxMessage
-    return select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.purpose == template,
-        OutboxMessage.message_id.like(f"<approval-{step_id}-%"))

@@ -28,14 +28,12 @@ from mailflow.mail.compose import message_id_domain
 from mailflow.mail.parse import ParsedMail
 from mailflow.workflow.matching import thread_ids
 
-SECRET_FILE = "approval-token.key"
+SECRET_FILE = "approval-token.key"  # noqa: S105 - a file name, not a secret
 TOKEN_CHARS = 16  # base32: 80 bits of the HMAC
 _ALPHABET = "A-Z2-7"
 #: in a subject: "审批码 K7Q2M9XPL3D4RT5V" (zh) or "code K7Q2…" (en); mail clients keep it
 #: through any number of reply/forward prefixes since they only prepend
 SUBJECT_TOKEN = re.compile(rf"(?<![A-Za-z0-9])#([{_ALPHABET}]{{{TOKEN_CHARS}}})(?![A-Za-z0-9])")
-#: the Message-ID of an approval mail: <approval-STEP-TOKEN-PURPOSE@our-domain>
-MESSAGE_ID_LOCAL = rf"approval-[0-9]{{1,20}}-[{_ALPHABET}]{{{TOKEN_CHARS}}}-[a-z]{{1,12}}[0-9]{{0,6}}"
 
 
 def load_secret(settings: Settings) -> bytes:
