@@ -60,7 +60,8 @@ def directory(**approvals: Any) -> dict[str, Any]:
         ],
         "roles": {"it_manager": WANG, "president": ZHOU, "leader_in_charge": WU,
                   "project_manager": ZHENG, "admin": ADMIN},
-        "systems": [{"name": "CRM", "owner_department": "service", "aliases": ["客户关系管理系统"]}],
+        "systems": [{"name": "CRM", "owner_department": "service",
+                     "aliases": ["客户关系管理系统"]}],
         "approvals": {"handlers": {"data_extraction": LIN}, **approvals},
     }
 

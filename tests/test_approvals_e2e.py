@@ -41,7 +41,7 @@ def desk(mailstack: Any, database_url: str, tmp_path: Path) -> Desk:
     return Desk(mailstack, database_url, tmp_path)
 
 
-def test_data_extraction_through_manager_and_it_manager_R_DX_2(
+def test_data_extraction_through_manager_and_it_manager_r_dx_2(
     desk: Desk, catalog: FormCatalog
 ) -> None:
     got = desk.send(submission(catalog, "data_extraction", subject="数据提取申请"))
@@ -96,7 +96,7 @@ def test_data_extraction_through_manager_and_it_manager_R_DX_2(
     assert all(e.detail["rule"] == "R-DX-2" for e in recorded)
 
 
-def test_data_extraction_sent_on_to_the_president_and_requester_told_R_DX_2(
+def test_data_extraction_sent_on_to_the_president_and_requester_told_r_dx_2(
     desk: Desk, catalog: FormCatalog
 ) -> None:
     got = desk.send(submission(catalog, "data_extraction"))
@@ -120,7 +120,7 @@ def test_data_extraction_sent_on_to_the_president_and_requester_told_R_DX_2(
         (1, ZHAO, "requester_manager"), (2, WANG, "it_manager"), (3, ZHOU, "president")]
 
 
-def test_account_rejected_with_a_reason_then_resubmitted_R_AC_2(
+def test_account_rejected_with_a_reason_then_resubmitted_r_ac_2(
     desk: Desk, catalog: FormCatalog
 ) -> None:
     got = desk.send(submission(catalog, "account", subject="帐号申请"))
@@ -153,7 +153,7 @@ def test_account_rejected_with_a_reason_then_resubmitted_R_AC_2(
     assert [e.detail["reason"] for e in desk.actions("decision_refused")] == ["step_closed"]
 
 
-def test_change_confirmed_by_two_cooperating_departments_in_parallel_R_CH_3(
+def test_change_confirmed_by_two_cooperating_departments_in_parallel_r_ch_3(
     desk: Desk, catalog: FormCatalog
 ) -> None:
     got = desk.send(submission(catalog, "system_change",
@@ -176,7 +176,7 @@ def test_change_confirmed_by_two_cooperating_departments_in_parallel_R_CH_3(
         WANG: "approve", MA: "approve", QIAN: "approve"}
 
 
-def test_minutes_approved_by_the_project_manager_R_MT_4(
+def test_minutes_approved_by_the_project_manager_r_mt_4(
     desk: Desk, catalog: FormCatalog
 ) -> None:
     got = desk.send(submission(catalog, "minutes", subject="周例会纪要"))
