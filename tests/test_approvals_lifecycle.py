@@ -185,3 +185,21 @@ def test_decision_killed_after_its_commit_is_applied_and_answered_once(
     assert desk.dovecot.count(SERVICE, "INBOX") == 0
     assert len(desk.actions("decision_recorded")) == 1
     assert [t for t, _, _ in desk.transitions()] == ["chain_started", "step_approved"]
+
+
+def test_requesters_reply_after_the_directory_is_completed_starts_the_chain(
+    mailstack: Any, database_url: str, tmp_path: Path, catalog: FormCatalog
+) -> None:
+    desk = Desk(mailstack, database_url, tmp_path)
+    raw = desk.settings.model_dump()
+    raw["departments"] = [{**d, "manager": ""} if d["key"] == "marketing" else d
+                          for d in raw["departments"]]
+    incomplete = desk.settings
+    desk.settings = type(incomplete).model_validate(raw)
+    got = desk.send(submission(catalog, "data_extraction"))
+    blocked = next(m for m in got[ZHANG] if "暂无法送审" in str(m["Subject"]))
+    assert "部门未登记部门经理" in text_of(blocked) and ADMIN in got
+    desk.settings = incomplete  # the administrator named the manager
+    got = desk.send(reply(blocked, sender=ZHANG, body="好的"))
+    assert sorted(got) == [ZHAO]
+    assert desk.request().status == "awaiting_approval"

@@ -221,6 +221,13 @@ class Approvals:
         command = read_command(parsed.text, parsed.html)
         sender = parsed.sender.addr if parsed.sender else ""
         request = match.request
+        if _same(sender, request.requester_email) and command in (Command.NONE, Command.CONFIRM) \
+                and request.status == Status.SUBMITTED and not self._has_steps(session, request):
+            # a chain that could not be resolved: the requester's reply (after the
+            # administrator completed the directory) sends it for approval, same number
+            audit.record(session, now, "approval_retried", actor=sender, mail_id=mail.id,
+                         request_id=request.id, reference=request.reference)
+            return "resubmitted" if self.start(session, request, mail, now) else "follow_up"
         if command is Command.WITHDRAW and _same(sender, request.requester_email):
             return self._withdraw(session, mail, parsed, request, now)
         if command is Command.STATUS and self._in_record(session, request, sender):
@@ -454,7 +461,8 @@ class Approvals:
                    "problem": self.words("problems").get(problem.code, problem.code)}
         self._send(session, now, "approval_blocked", context,
                    [Party(request.requester_name, request.requester_email)], [], request,
-                   in_reply_to=self._source_message_id(session, request))
+                   in_reply_to=self._source_message_id(session, request), capped=True,
+                   mail_id=mail.id if mail else None)
 
     # -- withdrawal and status ---------------------------------------------------------------
     def _withdraw(self, session: Session, mail: InboundMail, parsed: ParsedMail,
@@ -650,6 +658,11 @@ class Approvals:
             select(ApprovalStep).where(ApprovalStep.request_id == request.id,
                                        ApprovalStep.status == "open")
             .order_by(ApprovalStep.id)).all()]
+
+    @staticmethod
+    def _has_steps(session: Session, request: Request) -> bool:
+        return session.scalar(select(ApprovalStep.id).where(
+            ApprovalStep.request_id == request.id).limit(1)) is not None
 
     @staticmethod
     def _round(session: Session, request_id: int, round_no: int) -> list[ApprovalStep]:
