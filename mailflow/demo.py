@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -206,7 +207,7 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
         names = [part.get_filename() or "" for part in msg.iter_attachments()]
         table.add_row(row.primary_recipient, row.subject, ", ".join(names))
     console.print(table)
-    samples = (
+    samples: tuple[tuple[str, Callable[[OutboxMessage], bool]], ...] = (
         ("回执 / receipt", lambda r: r.purpose == "requester_ack"),
         ("请修改后重新提交 / please correct", lambda r: r.purpose == "form_problems"),
         ("修改后重新提交的回执 / receipt for the corrected form",
