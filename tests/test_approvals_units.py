@@ -223,7 +223,7 @@ def test_authentication_results_from_a_trusted_server_only(header: str, ok: bool
 APPROVAL_TEMPLATES = ("approval_request", "approval_unclear", "approval_reminder",
                       "approval_escalation", "approval_receipt", "decision_notice",
                       "handler_assignment", "approval_refused", "approval_blocked",
-                      "request_withdrawn", "request_status")
+                      "request_withdrawn", "request_status", "request_done")
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
@@ -250,7 +250,7 @@ def test_every_approval_template_renders_in_both_languages(language: str, name: 
         "reason_code": "not_the_approver", "reason_words": "not the approver",
         "mail_subject": "回复: 请审批", "by_self": False, "code": "no_manager",
         "detail": "市场部", "problem": "部门未登记部门经理", "withdrawn": True,
-        "asker_name": "张伟", "above_name": "吴刚", "waiting_days": 2.5,
+        "asker_name": "张伟", "above_name": "吴刚", "waiting_days": 2.5, "note": "已开通",
     }
     content = templates.render(name, context)
     assert "REQ-2026-000001" in content.subject + content.text

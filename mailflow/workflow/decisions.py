@@ -50,6 +50,7 @@ from mailflow.workflow.authentication import authenticated
 from mailflow.workflow.calendar import WorkingCalendar
 from mailflow.workflow.directory import Directory
 from mailflow.workflow.matching import RequestMatch
+from mailflow.workflow.reply_commands import Outcome, read_result
 from mailflow.workflow.reply_reader import Command, Verdict, read_command, read_decision
 from mailflow.workflow.states import Event, Status, advance, allowed
 from mailflow.workflow.tokens import (
@@ -228,6 +229,10 @@ class Approvals:
             audit.record(session, now, "approval_retried", actor=sender, mail_id=mail.id,
                          request_id=request.id, reference=request.reference)
             return "resubmitted" if self.start(session, request, mail, now) else "follow_up"
+        if request.status == Status.WITH_HANDLER and _same(sender, self._handler(request)):
+            report = read_result(parsed.text, parsed.html)
+            if report.outcome is Outcome.SUCCESS:  # "已完成，帐号已开通"
+                return self._done(session, mail, request, report.reason, now)
         if command is Command.WITHDRAW and _same(sender, request.requester_email):
             return self._withdraw(session, mail, parsed, request, now)
         if command is Command.STATUS and self._in_record(session, request, sender):
@@ -370,8 +375,7 @@ class Approvals:
                    now: datetime) -> None:
         """After the last approval: the handler of the kind gets the request, its form and
         every decision mail attached."""
-        handler = self._settings.approvals.handlers.get(request.kind) or \
-            self._settings.roles.it_manager
+        handler = self._handler(request)
         if not handler:
             self._blocked(session, request, None, chains.ChainProblem("no_role", "handler"),
                           now)
@@ -464,6 +468,23 @@ class Approvals:
                    in_reply_to=self._source_message_id(session, request), capped=True,
                    mail_id=mail.id if mail else None)
 
+    def _done(self, session: Session, mail: InboundMail, request: Request, note: str,
+              now: datetime) -> str:
+        """The handler reports the request carried out: done, and the requester told."""
+        advance(session, request, Event.DONE, now, rule=self._rule(request),
+                actor=self._handler(request), mail_id=mail.id, note=note[:2000])
+        context = {**self._request_context(session, request),
+                   "handler_name": self._directory.name_of(self._handler(request)),
+                   "note": note}
+        self._send(session, now, "request_done", context,
+                   [Party(request.requester_name, request.requester_email)], [], request,
+                   in_reply_to=self._source_message_id(session, request), mail_id=mail.id)
+        return "done"
+
+    def _handler(self, request: Request) -> str:
+        return self._settings.approvals.handlers.get(request.kind) or \
+            self._settings.roles.it_manager
+
     # -- withdrawal and status ---------------------------------------------------------------
     def _withdraw(self, session: Session, mail: InboundMail, parsed: ParsedMail,
                   request: Request, now: datetime) -> str:
@@ -519,9 +540,7 @@ class Approvals:
         if not sender:
             return False
         wanted = sender.lower()
-        people = {request.requester_email.lower(),
-                  (self._settings.approvals.handlers.get(request.kind) or
-                   self._settings.roles.it_manager).lower()}
+        people = {request.requester_email.lower(), self._handler(request).lower()}
         for step in session.scalars(select(ApprovalStep).where(
                 ApprovalStep.request_id == request.id)).all():
             people.update(a.lower() for a in (step.approver, step.delegate, step.decided_by) if a)
