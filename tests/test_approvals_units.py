@@ -31,7 +31,7 @@ from mailflow.workflow.tokens import (
     verify,
 )
 from mailflow_testing import mailbuild
-from tests.approvals_desk import HE, MA, QIAN, WANG, WU, ZHANG, ZHAO, ZHENG, directory
+from tests.approvals_desk import HE, LIN, MA, QIAN, WANG, WU, ZHANG, ZHAO, ZHENG, directory
 
 # -- states ------------------------------------------------------------------------------
 
@@ -257,3 +257,8 @@ def test_every_approval_template_renders_in_both_languages(language: str, name: 
     assert content.html.strip() and content.text.strip()
     for block in ("statuses", "verdicts", "roles", "refusals", "problems"):
         assert templates.labels("words", block)
+
+
+def test_one_person_twice_in_a_row_approves_once() -> None:
+    # an IT employee's department manager is the IT manager himself
+    assert plan("data_extraction", requester=LIN) == [(1, WANG, "it_manager")]
