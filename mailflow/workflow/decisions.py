@@ -68,7 +68,8 @@ REMINDER = "approval_reminder"
 ESCALATION = "approval_escalation"
 #: reasons a reply is refused that someone else's act explains: the approver is told
 TOLD_APPROVER = frozenset({"not_the_approver", "self_approval", "not_authenticated",
-                           "other_request", "conflicting_tokens", "step_closed"})
+                           "other_request", "conflicting_tokens", "step_closed",
+                           "unreadable_sender"})
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,15 @@ class Approvals:
             self._status(session, mail, parsed, request, now)
             return "status_query"
         return None
+
+    def refuse_unreadable_sender(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                                 now: datetime) -> str:
+        """A reply carrying a token whose From header cannot be read unambiguously (parse
+        refuses the CVE-2023-27043 shapes): nothing changes; the approver is told."""
+        token, where = tokens_in(parsed, self._settings.smtp.from_address)[0]
+        step = session.scalar(select(ApprovalStep).where(ApprovalStep.token == token))
+        return self._refuse(session, mail, parsed, step, "unreadable_sender", now, where=where,
+                            from_header=(parsed.header("from") or "")[:300])
 
     def _decision(self, session: Session, mail: InboundMail, parsed: ParsedMail,
                   match: RequestMatch | None, found: list[tuple[str, str]], now: datetime
@@ -416,8 +426,9 @@ class Approvals:
             assert request is not None
             context = {**self._request_context(session, request),
                        "step": self._step_context(session, step),
-                       "sender": sender, "sender_name": parsed.sender.name if parsed.sender
-                       else "", "reason_code": reason,
+                       "sender": sender or (parsed.header("from") or "?")[:200],
+                       "sender_name": parsed.sender.name if parsed.sender else "",
+                       "reason_code": reason,
                        "reason_words": self.words("refusals").get(reason, reason),
                        "mail_subject": parsed.subject, "by_self": _same(sender, step.approver)
                        or _same(sender, step.delegate)}
