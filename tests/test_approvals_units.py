@@ -262,3 +262,14 @@ def test_every_approval_template_renders_in_both_languages(language: str, name: 
 def test_one_person_twice_in_a_row_approves_once() -> None:
     # an IT employee's department manager is the IT manager himself
     assert plan("data_extraction", requester=LIN) == [(1, WANG, "it_manager")]
+
+
+def test_a_bounce_quoting_an_approval_mails_id_is_matched() -> None:
+    from mailflow.mail.bounces import bounced_ids
+
+    token = step_token(b"s", 1, 2, ZHAO)
+    ours = approval_message_id(2, token, "request", "service@example.test")
+    raw = mailbuild.human_mail(
+        sender="postmaster@qq.example", to="service@example.test", subject="退信",
+        body=f"很抱歉，您的邮件无法送达。\n原邮件 Message-ID: {ours}\n")
+    assert bounced_ids(parse_mail(raw), "service@example.test") == [ours]
