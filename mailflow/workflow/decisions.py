@@ -275,8 +275,9 @@ class Approvals:
                                 matched=match.request.reference)
         if _same(sender, request.requester_email):
             return self._refuse(session, mail, parsed, step, "self_approval", now, where=where)
-        if not chains.may_decide(self._settings, step.approver, sender, self._today(now)) \
-                and not _same(sender, step.delegate):
+        if not chains.may_decide(self._settings, step.approver, sender, self._today(now)):
+            # the approver, or a delegate whose delegation is active today (not merely the
+            # one the mail went to: a delegation that ended no longer decides)
             return self._refuse(session, mail, parsed, step, "not_the_approver", now,
                                 where=where)
         if self._settings.approvals.require_authentication and not authenticated(
