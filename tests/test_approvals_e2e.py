@@ -211,3 +211,29 @@ def test_unclear_reply_changes_nothing_then_a_clear_one_decides(
     got = desk.send(reply(nudge, sender=ZHENG, body="同意"))  # answering the nudge binds too
     assert sorted(got) == [WANG, ZHANG, ZHENG]
     assert desk.request().status == "with_handler"
+
+
+def test_html_only_reply_with_the_original_quoted_is_read_from_what_was_written(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    """QQ Mail / Outlook web send HTML only; the quoted approval mail below holds both
+    同意 and 驳回 and must not decide anything."""
+    from email.message import EmailMessage as Message
+
+    ask = desk.send(submission(catalog, "minutes"))[ZHENG][0]
+    answer = Message()
+    answer["From"] = f"郑丽 <{ZHENG}>"
+    answer["To"] = "service@example.test"
+    answer["Subject"] = "回复：" + str(ask["Subject"])
+    answer["In-Reply-To"] = answer["References"] = str(ask["Message-ID"])
+    answer["Message-ID"] = "<html-only-1@example.test>"
+    answer.set_content(
+        "<div>驳回，议题二的结论写错了，请更正</div><div><br></div>"
+        "<div style=\"font-size:12px\">------------------&nbsp;原始邮件&nbsp;"
+        "------------------</div>"
+        f"<blockquote>{text_of(ask)}</blockquote>", subtype="html", charset="utf-8")
+    got = desk.send(answer.as_bytes())
+    assert sorted(got) == [ZHANG, ZHENG]
+    assert desk.request().status == "rejected"
+    (step,) = desk.steps()
+    assert step.verdict == "reject" and "议题二的结论写错了" in step.reason
