@@ -93,6 +93,9 @@ def test_data_extraction_through_manager_and_it_manager_r_dx_2(
     assert steps[0].evidence.startswith("同意")
     recorded = desk.actions("decision_recorded")
     assert [e.actor for e in recorded] == [ZHAO, WANG]
+    # which mail of ours each decision answered (RequestMatch.answered)
+    assert [e.detail["answered"] for e in recorded] == [str(ask["Message-ID"]),
+                                                        str(ask2["Message-ID"])]
     assert all(e.detail["rule"] == "R-DX-2" for e in recorded)
 
     # the handler reports it carried out: done, and the requester told

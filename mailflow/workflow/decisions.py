@@ -315,7 +315,7 @@ class Approvals:
                      round=step.round, position=step.position, total=total, rule=step.rule,
                      verdict=verdict, reason=step.reason, evidence=step.evidence,
                      on_behalf_of=step.approver if not _same(sender, step.approver) else "",
-                     bound_by=where)
+                     bound_by=where, answered=match.answered if match is not None else None)
         due.cancel(session, kind=REMINDER, request_id=request.id, key=f"step-{step.id}")
         due.cancel(session, kind=ESCALATION, request_id=request.id, key=f"step-{step.id}")
         if verdict == "reject":
