@@ -6,12 +6,14 @@ the database, the audit trail and exactly which mails every party received.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_catalog
+from mailflow.documents.values import TimeRange
 from tests.approvals_desk import (
     HE,
     LIN,
@@ -240,3 +242,25 @@ def test_html_only_reply_with_the_original_quoted_is_read_from_what_was_written(
     assert desk.request().status == "rejected"
     (step,) = desk.steps()
     assert step.verdict == "reject" and "议题二的结论写错了" in step.reason
+
+
+def test_one_cooperating_department_rejecting_closes_the_parallel_step_r_ch_3(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    # planned well ahead: no lead-time warning (R-CH-2/3) comes into the count
+    start = datetime.combine(date.today() + timedelta(days=60), time(0, 30))
+    got = desk.send(submission(catalog, "system_change",
+                               cooperating_departments=["网管中心", "财务部"],
+                               change_date=start.date(),
+                               planned_window=TimeRange(start, start + timedelta(hours=2))))
+    asks = {who: got[who][0] for who in (MA, QIAN, WANG)}
+    desk.send(reply(asks[WANG], sender=WANG, body="同意"))
+    got = desk.send(reply(asks[MA], sender=MA, body="驳回，窗口与网管割接冲突，请改期"))
+    assert sorted(got) == [MA, QIAN, ZHANG]
+    (closed,) = got[QIAN]  # still asked: told no answer is needed
+    assert "无需再审批" in str(closed["Subject"]) and "请改期" in text_of(closed)
+    assert desk.request().status == "rejected"
+    assert {s.approver: s.status for s in desk.steps()} == {
+        WANG: "approved", MA: "rejected", QIAN: "closed"}
+    got = desk.send(reply(asks[QIAN], sender=QIAN, body="同意"))
+    assert [e.detail["reason"] for e in desk.actions("decision_refused")] == ["step_closed"]

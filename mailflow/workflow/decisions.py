@@ -375,8 +375,11 @@ class Approvals:
 
     def _rejected(self, session: Session, mail: InboundMail, request: Request,
                   step: ApprovalStep, now: datetime) -> None:
+        asked: list[Party] = []
         for other in self._round(session, request.id, step.round):
             if other.status in ("open", "planned"):
+                if other.status == "open":  # a parallel approver still asked (R-CH-3)
+                    asked.append(self._party(other.delegate or other.approver))
                 other.status = "closed"
                 due.cancel(session, kind=REMINDER, request_id=request.id,
                            key=f"step-{other.id}")
@@ -385,6 +388,13 @@ class Approvals:
         advance(session, request, Event.REJECTED, now, rule=step.rule, actor=step.decided_by,
                 mail_id=mail.id, step_id=step.id, reason=step.reason)
         self._notify_requester(session, request, step, "rejected", now)
+        if asked:  # no answer is needed from them any more
+            context = {**self._request_context(session, request),
+                       "step": self._step_context(session, step),
+                       "decided_by": self._directory.name_of(step.decided_by),
+                       "reason": step.reason}
+            self._send(session, now, "approval_closed", context, asked, [], request,
+                       mail_id=mail.id)
 
     def _hand_over(self, session: Session, request: Request, step: ApprovalStep,
                    now: datetime) -> None:
