@@ -109,8 +109,8 @@ def run(
             service.close()
         i, d = report.intake, report.delivery
         echo(f"taken in {i.taken_in}, duplicates {i.duplicates}, already done {i.already_done}, "
-             f"quarantined {i.quarantined}; sent {d.sent}, deferred {d.deferred}, "
-             f"failed {d.failed}")
+             f"quarantined {i.quarantined}; due work done {report.due_done}; sent {d.sent}, "
+             f"deferred {d.deferred}, failed {d.failed}")
         return
     service.run_forever()
 

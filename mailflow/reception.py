@@ -37,7 +37,10 @@ from mailflow.store.references import next_reference
 from mailflow.store.rows import insert_row
 from mailflow.templates import Templates
 from mailflow.workflow.confirm import is_confirmation
+from mailflow.workflow.decisions import Approvals
 from mailflow.workflow.matching import RequestMatch, match_request
+from mailflow.workflow.states import Event, Status, advance
+from mailflow.workflow.tokens import tokens_in
 
 log = structlog.get_logger(__name__)
 
@@ -63,8 +66,10 @@ class Reception:
         examine_forms: FormsExaminer | None = None,
         blank_forms: BlankForms | None = None,
         form_titles: dict[str, str] | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
         self._settings = settings
+        self._approvals = approvals
         self._templates = templates
         self._examine = examine_forms
         self._blank_forms = blank_forms
@@ -91,20 +96,54 @@ class Reception:
         if parsed.sender is None or not parsed.sender.addr:
             audit.record(session, now, "mail_unanswerable", mail_id=mail.id,
                          reason="no usable From address")
+            if self._approvals is not None and tokens_in(parsed,
+                                                         self._settings.smtp.from_address):
+                # an approval answer whose From cannot be trusted (CVE-2023-27043 shapes)
+                return self._approvals.refuse_unreadable_sender(session, mail, parsed, now)
             return "unanswerable"
-        if mail.size > self._settings.mailbox.max_message_bytes:
-            outcome = FormsOutcome(problems=(AttachmentProblem(
-                "", "mail_too_large", f"{mail.size} bytes"),))
-        else:
-            outcome = self._examine(parsed) if self._examine else NO_FORMS
         if match is not None:
-            outcome = _without_files_on_record(session, match.request, outcome)
-            status = self._follow_up(session, mail, parsed, outcome, match, now)
-            if status is not None:
-                return status
+            self._link(session, mail, parsed, match, now)
+        if self._approvals is not None and (
+                match is not None or tokens_in(parsed, self._settings.smtp.from_address)):
+            # a decision, a withdrawal or a status question (workflow/decisions.py)
+            handled = self._approvals.handle(session, mail, parsed, match, now)
+            if handled is not None:
+                return handled
+        if match is not None:
+            return self._answer_follow_up(session, mail, parsed, match, now)
+        return self._answer_new(session, mail, parsed, self._outcome(mail, parsed), now)
+
+    def _outcome(self, mail: InboundMail, parsed: ParsedMail) -> FormsOutcome:
+        if mail.size > self._settings.mailbox.max_message_bytes:
+            return FormsOutcome(problems=(AttachmentProblem(
+                "", "mail_too_large", f"{mail.size} bytes"),))
+        return self._examine(parsed) if self._examine else NO_FORMS
+
+    def _answer_follow_up(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                          match: RequestMatch, now: datetime) -> str:
+        outcome = _without_files_on_record(session, match.request,
+                                           self._outcome(mail, parsed))
+        status = self._follow_up(session, mail, parsed, outcome, match, now)
+        if status is not None:
+            return status
+        return self._answer_new(session, mail, parsed, outcome, now)
+
+    def _answer_new(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                    outcome: FormsOutcome, now: datetime) -> str:
         requests = self._register(session, mail, parsed, outcome, now)
         self._reply(session, mail, parsed, outcome, requests, now)
+        self._start_chains(session, mail, requests, now)
         return "returned" if outcome.problems and not outcome.accepted else "registered"
+
+    def _start_chains(self, session: Session, mail: InboundMail, requests: Sequence[Request],
+                      now: datetime) -> None:
+        """Each submitted request goes to its first approver (R-DX-2, R-AC-2, R-CH-3,
+        R-MT-4), in this transaction."""
+        if self._approvals is None:
+            return
+        for request in requests:
+            if request.status == Status.SUBMITTED:
+                self._approvals.start(session, request, mail, now)
 
     def _follow_up(
         self,
@@ -120,8 +159,8 @@ class Reception:
         request = match.request
         sender = parsed.sender
         assert sender is not None
-        from_requester = self._link(session, mail, parsed, match, now)
-        if from_requester and request.status == "returned":
+        from_requester = sender.addr.casefold() == request.requester_email.casefold()
+        if from_requester and request.status in (Status.RETURNED, Status.REJECTED):
             original_subject = _original_subject(session, request) or parsed.subject
             # the corrected form the "please correct" reply asked for, under the same number
             form = _resubmission(request, outcome.accepted)
@@ -134,6 +173,8 @@ class Reception:
                     else []
                 self._reply(session, mail, parsed, outcome, [request, *made], now,
                             subject=original_subject, resubmitted=True)
+                # after a rejection the chain starts again under the same number
+                self._start_chains(session, mail, [request, *made], now)
                 return "resubmitted"
             proposal = _proposal(request)
             if proposal is not None and not outcome.accepted and not outcome.problems \
@@ -143,6 +184,7 @@ class Reception:
                 self._reply(session, mail, parsed, outcome, [request], now,
                             subject=original_subject, resubmitted=True,
                             confirmed=proposal.get("confirmed", []))
+                self._start_chains(session, mail, [request], now)
                 return "confirmed"
             if outcome.problems and not outcome.accepted:
                 request.problems = _problem_rows(outcome)
@@ -195,8 +237,7 @@ class Reception:
                  matched_by=match.by, from_requester=from_requester, robot=robot or None)
         return from_requester
 
-    @staticmethod
-    def _confirm(session: Session, mail: InboundMail, request: Request,
+    def _confirm(self, session: Session, mail: InboundMail, request: Request,
                  proposal: dict[str, Any], now: datetime) -> None:
         """Complete *request* with the reading its "please correct" reply proposed."""
         previous = {"status": request.status, "kind": request.kind,
@@ -204,7 +245,6 @@ class Reception:
                                  if isinstance(p, dict)]}
         fields = proposal.get("fields")
         request.kind = str(proposal.get("kind") or request.kind)
-        request.status = "submitted"
         request.fields = dict(fields) if isinstance(fields, dict) else {}
         labels = proposal.get("labels")
         request.field_labels = dict(labels) if isinstance(labels, dict) else {}
@@ -214,14 +254,16 @@ class Reception:
         request.problems = []
         request.updated_at = db_time(now)
         session.flush()
+        chain = self._settings.approvals.chain_for(request.kind)
+        advance(session, request, Event.RESUBMITTED, now, rule=chain.rule if chain else "",
+                actor=request.requester_email, mail_id=mail.id)
         audit.record(session, now, "request_confirmed", actor=request.requester_email,
                      mail_id=mail.id, request_id=request.id, reference=request.reference,
                      kind=request.kind, status=request.status, previous=previous,
                      confirmed=proposal.get("confirmed", []))
 
-    @staticmethod
     def _resubmit(
-        session: Session, mail: InboundMail, request: Request, form: AcceptedForm,
+        self, session: Session, mail: InboundMail, request: Request, form: AcceptedForm,
         now: datetime,
     ) -> None:
         reading = form.reading
@@ -230,7 +272,6 @@ class Reception:
                     "problems": [p.get("code") for p in request.problems
                                  if isinstance(p, dict)]}
         request.kind = reading.kind
-        request.status = "submitted"
         request.title = _title_of(reading.values) or request.title
         request.form_version = reading.version
         request.fields = reading.json_values()
@@ -239,6 +280,9 @@ class Reception:
         request.attachment_id = attachment_ids.get(form.attachment_sha256)
         request.updated_at = db_time(now)
         session.flush()
+        chain = self._settings.approvals.chain_for(request.kind)
+        advance(session, request, Event.RESUBMITTED, now, rule=chain.rule if chain else "",
+                actor=request.requester_email, mail_id=mail.id)
         audit.record(session, now, "request_resubmitted", actor=request.requester_email,
                      mail_id=mail.id, request_id=request.id, reference=request.reference,
                      kind=request.kind, status=request.status, previous=previous)

@@ -93,7 +93,7 @@ class RequestSheet:
         self._period = period
         self._kind = kind
         self._words = templates.labels("requests_export", "columns")
-        self._statuses = templates.labels("requests_export", "statuses")
+        self._statuses = templates.labels("words", "statuses")  # shared with mails, demo
         self._other_kinds = templates.labels("requests_export", "kinds")  # mail without a form
         self._english = templates.language == "en"
         self.display = ValueDisplay(templates)

@@ -1,6 +1,7 @@
 """Wires the edges (mail source, SMTP, database, archive, clock) to the core, and runs the loop.
 
-``run_once`` takes in everything waiting and sends what is due (cron, tests, the demo).
+``run_once`` takes in everything waiting, does the due work (reminders, notices: see
+workflow/due.py) and sends what is due (cron, tests, the demo).
 ``run_forever`` stays up: IMAP IDLE for near-instant pickup with polling as the fallback,
 reconnects with backoff when the server drops, and stops cleanly on SIGTERM/SIGINT.
 
@@ -17,7 +18,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
@@ -44,6 +45,10 @@ from mailflow.store.db import DB_UNAVAILABLE, make_engine, session_factory, tran
 from mailflow.store.models import OutboxMessage, utc
 from mailflow.systemd import Notifier
 from mailflow.templates import Templates
+from mailflow.workflow import decisions as approval_due
+from mailflow.workflow import due as due_module
+from mailflow.workflow.decisions import Approvals
+from mailflow.workflow.due import DueHandler, DueRunner
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +67,7 @@ class StopRequested(Exception):
 class RunReport:
     intake: IntakeReport = field(default_factory=IntakeReport)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    due_done: int = 0
 
 
 class Service:
@@ -89,8 +95,10 @@ class Service:
         # the read-ahead worker parses mails and reads their forms on the second core, ahead
         # of the recording transaction (conversions never run under the database lock)
         self.read_ahead = ReadAhead(examine)
+        self.approvals = Approvals(settings, self.templates, self.archive, titles)
         self.reception = Reception(settings, self.templates,
-                                   self.read_ahead.examine if examine else None, blanks, titles)
+                                   self.read_ahead.examine if examine else None, blanks, titles,
+                                   self.approvals)
         self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
@@ -102,6 +110,11 @@ class Service:
         self.worker = worker or lease.worker_identity()
         self.delivery = OutboxDelivery(self.factory, self.transport, self.archive, clock,
                                        settings.smtp, self.worker)
+        self.due_handlers: dict[str, DueHandler] = dict(due_handlers(settings, self.templates))
+        self.due = DueRunner(self.due_handlers, self.worker)
+        # reminders and escalations of approvals nobody answered (workflow/decisions.py)
+        self.register_due_handler(approval_due.REMINDER, self.approvals.remind)
+        self.register_due_handler(approval_due.ESCALATION, self.approvals.escalate)
         self._lease_ttl = timedelta(seconds=settings.service.lease_seconds)
         # leases measure real time between processes, whatever --now pretends
         self._lease_clock: Clock = SystemClock()
@@ -120,6 +133,16 @@ class Service:
         if self._holding:
             source = _LeaseGuardedSource(source, self._keep_lease)
         return self.intake.run(source, self.settings.mailbox.fetch_batch, progress)
+
+    def register_due_handler(self, kind: str, handler: DueHandler) -> None:
+        """Add (or replace) the handler of one kind of due work in this process."""
+        self.due_handlers[kind] = handler
+
+    def run_due_work(self) -> int:
+        """Do the work due at ``clock.now()`` (``--now T``: what is due at T); rows of other
+        processes' claims are skipped. After intake, before the outbox is sent, so a notice
+        a handler queues leaves in the same pass."""
+        return self.due.run_due(self.factory, self.clock.now())
 
     def send_due(self, progress: Progress | None = None) -> DeliveryReport:
         self._release_stale_claims()
@@ -149,7 +172,8 @@ class Service:
         else:
             log.info("another process reads the mailbox; only sending",
                      holder=lease.holder_of(self.factory, MAILBOX_LEASE, self._lease_clock.now()))
-        return RunReport(intake=intake, delivery=self.send_due(progress))
+        done = self.run_due_work()
+        return RunReport(intake=intake, delivery=self.send_due(progress), due_done=done)
 
     # -- the mailbox lease and outbox claims ----------------------------------------------
     def _acquire_lease(self) -> bool:
@@ -223,7 +247,9 @@ class Service:
             while not self._stop.is_set():
                 self.notifier.alive()
                 if not self._hold_lease():
-                    # standby: another process reads the mailbox; help with the outbox
+                    # standby: another process reads the mailbox; help with due work and
+                    # the outbox
+                    self._guarded(self.run_due_work)
                     self._guarded(self.send_due)
                     if self._sleep(min(2.0, self._lease_ttl.total_seconds() / 3)):
                         break
@@ -314,6 +340,7 @@ class Service:
             if self._lease_lost:
                 log.info("mailbox lease lost; standing by", worker=self.worker)
                 return
+            self.run_due_work()
             self.send_due()
             timeout = self.notifier.max_wait(
                 min(self._wait_timeout(), self._lease_ttl.total_seconds() / 3))
@@ -341,8 +368,10 @@ class Service:
             due = session.execute(
                 select(func.min(due_at)).where(OutboxMessage.status == "pending")
             ).scalar_one_or_none()
-        if due is not None:
-            timeout = min(timeout, max((utc(due) - self.clock.now()).total_seconds(), 0.05))
+            work = due_module.next_due(session, self.due_handlers)
+        for at in (due, work):
+            if at is not None:
+                timeout = min(timeout, max((utc(at) - self.clock.now()).total_seconds(), 0.05))
         return min(timeout, 25 * 60.0)  # RFC 2177: re-IDLE before 29 minutes
 
     def _sleep(self, seconds: float) -> bool:
@@ -429,6 +458,14 @@ class _LeaseGuardedSource:
 
     def close(self) -> None:
         self._inner.close()
+
+
+def due_handlers(settings: Settings, templates: Templates) -> Mapping[str, DueHandler]:
+    """The registration point of due work: each stage that schedules work of a kind (the
+    approvals' reminders and escalations, the notices' deadlines) adds its handler here, by
+    kind. A process runs only the kinds it has a handler for."""
+    handlers: dict[str, DueHandler] = {}
+    return handlers
 
 
 def _forms_wiring(
