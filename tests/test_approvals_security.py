@@ -17,6 +17,7 @@ from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_
 from mailflow.store.models import InboundMail
 from mailflow_testing import mailbuild
 from tests.approvals_desk import (
+    ADMIN,
     SUN,
     WANG,
     WU,
@@ -217,6 +218,7 @@ def test_ambiguous_from_cve_2023_27043_decides_nothing_and_the_approver_is_told(
                          f"From: {ZHAO} <mallory@example.test>".encode(), 1)
     assert forged != raw
     got = desk.send(forged)
-    assert sorted(got) == [ZHAO]
+    # the approver is told, and the unusable sender is in the administrator's digest (#18)
+    assert sorted(got) == sorted([ZHAO, ADMIN])
     assert_nothing_decided(desk)
     assert [r for _, r in refusals(desk)] == ["unreadable_sender"]
