@@ -29,6 +29,18 @@ app.add_typer(forms_app, name="forms")
 app.add_typer(requests_app, name="requests")
 app.add_typer(config_app, name="config")
 
+
+def _archive_commands() -> None:
+    """``mailflow archive …`` and ``mailflow web`` (records/, web/)."""
+    from mailflow.records.cli_archive import archive_app
+    from mailflow.web.cli_web import web_app
+
+    app.add_typer(archive_app, name="archive")
+    app.add_typer(web_app, name="web")
+
+
+_archive_commands()
+
 console = Console()
 err = Console(stderr=True)
 DEFAULT_CONFIG = Path("config.toml")

@@ -143,7 +143,17 @@ class Service:
         else:
             log.info("another process reads the mailbox; only sending",
                      holder=lease.holder_of(self.factory, MAILBOX_LEASE, self._lease_clock.now()))
-        return RunReport(intake=intake, delivery=self.send_due(progress))
+        delivery = self.send_due(progress)
+        self.seal()
+        return RunReport(intake=intake, delivery=delivery)
+
+    def seal(self) -> None:
+        """Seal the audit events committed so far into the hash chain and index the records
+        they name (records/chain.py: the head row is locked, so any process may)."""
+        from mailflow.records.chain import seal
+        from mailflow.records.index import reindex
+
+        seal(self.factory, self.clock.now(), reindex)
 
     # -- the mailbox lease and outbox claims ----------------------------------------------
     def _acquire_lease(self) -> bool:
@@ -262,6 +272,7 @@ class Service:
                 log.info("mailbox lease lost; standing by", worker=self.worker)
                 return
             self.send_due()
+            self.seal()  # under the mailbox lease: one sealer at a time in normal running
             timeout = min(self._wait_timeout(), self._lease_ttl.total_seconds() / 3)
             self._waiting = True
             try:
