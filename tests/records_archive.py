@@ -27,6 +27,11 @@ SECRET = "业务数据提取申请"  # a data extraction classified 机密 (R-DX
 ACCOUNT = "帐号申请"
 PRINTER = "打印机坏了"
 TWO_FORMS = "两份申请"
+#: the printer mail's HTML part: what the web page must never run or load
+HOSTILE_HTML = ('<p>三楼打印机<b>卡纸</b>，请派人修理。</p>'
+                '<img src="http://tracker.example.test/pixel.png">'
+                '<script>document.title="pwned"</script>'
+                '<a href="javascript:alert(1)" onclick="alert(2)">链接</a>')
 OPEN = {**SAMPLES["data_extraction"], "classification": "保密",
         "data_wanted": "客服工单月报\n字段：工单号、类别"}
 
@@ -63,7 +68,8 @@ def build_archive(mailstack: Any, database_url: str, tmp_path: Path,
                              subject=ACCOUNT, body="见附件",
                              attachments=[("系统帐号申请表.xlsx", xlsx, XLSX)]),
         mailbuild.human_mail(sender="张伟 <zhang.wei@example.test>", to=SERVICE,
-                             subject=PRINTER, body="三楼打印机卡纸，请派人修理。"),
+                             subject=PRINTER, body="三楼打印机卡纸，请派人修理。",
+                             html=HOSTILE_HTML),
         mailbuild.human_mail(sender="刘洋 <liu.yang@example.test>", to=SERVICE,
                              subject=TWO_FORMS, body="两份表格",
                              attachments=[("数据提取.docx", open_docx, DOCX),
