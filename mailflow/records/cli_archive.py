@@ -193,7 +193,7 @@ def export_command(
                 records = [r for r in (load_record(session, h.reference)
                                        for h in reversed(hits)) if r is not None]
             exporter = Exporter(ctx.archive, ctx.words, s.service.templates_dir, ctx.zone,
-                                s.service.language, ctx.clock.now())
+                                s.service.language, ctx.clock.now(), ctx.labels)
             with ProgressDisplay(enabled=_show_progress(progress), unit="records") as shown:
                 files = exporter.write(session, records, out,
                                        shown.update if _show_progress(progress) else None)

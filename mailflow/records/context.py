@@ -16,7 +16,7 @@ from mailflow.templates import Templates
 
 from .chain import SealReport, seal
 from .index import reindex
-from .words import Words, load_words
+from .words import FormLabels, Words, form_labels, load_words
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class ArchiveContext:
     zone: ZoneInfo
     words: Words
     clock: Clock
+    labels: FormLabels
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock) -> ArchiveContext:
@@ -36,7 +37,8 @@ class ArchiveContext:
         templates = Templates(settings.service.templates_dir, settings.service.language)
         return cls(settings, engine, session_factory(engine),
                    Archive(settings.storage.resolved_archive_dir()),
-                   ZoneInfo(settings.service.timezone), load_words(templates), clock)
+                   ZoneInfo(settings.service.timezone), load_words(templates), clock,
+                   form_labels(settings.forms.definitions_dir, settings.service.language))
 
     def seal(self) -> SealReport:
         """Seal what was committed (and index the records it names) before reading: the

@@ -30,7 +30,7 @@ from mailflow.store.models import OutboxMessage
 
 from .chain import canonical
 from .timeline import Entry, Record
-from .words import Words, html_environment, page_context
+from .words import FormLabels, Words, html_environment, page_context
 
 Progress = Callable[[str, int, int | None], None]
 _UNSAFE = re.compile(r'[\x00-\x1f\\/:*?"<>|]+')
@@ -69,10 +69,10 @@ def audit_line(entry: Entry) -> dict[str, Any]:
 
 class Exporter:
     def __init__(self, archive: Archive, words: Words, templates_root: Path, zone: ZoneInfo,
-                 language: str, now: datetime) -> None:
+                 language: str, now: datetime, labels: FormLabels | None = None) -> None:
         self._archive = archive
         self._words = words
-        self._env = html_environment(templates_root, zone)
+        self._env = html_environment(templates_root, zone, labels)
         self._language = language
         self._now = now
 

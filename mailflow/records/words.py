@@ -34,7 +34,34 @@ def load_words(templates: Templates) -> Words:
                  templates.labels("records", "statuses"))
 
 
-def html_environment(root: Path, zone: ZoneInfo) -> Environment:
+@dataclass(frozen=True)
+class FormLabels:
+    """Form and field titles in the service's language (forms/*.toml), so a record shows
+    "数据密级" rather than ``classification``; unknown kinds and keys show as they are."""
+
+    kinds: dict[str, str]
+    fields: dict[str, dict[str, str]]
+
+    def kind(self, kind: str) -> str:
+        return self.kinds.get(kind, kind)
+
+    def field(self, kind: str, key: str) -> str:
+        return self.fields.get(kind, {}).get(key, key)
+
+
+def form_labels(definitions_dir: Path, language: str) -> FormLabels:
+    from mailflow.documents.definitions import load_catalog
+
+    catalog = load_catalog(definitions_dir)
+    zh = language == "zh"
+    return FormLabels(
+        {kind: form.title_zh if zh else form.title_en for kind, form in catalog.forms.items()},
+        {kind: {f.key: f.label_zh if zh else f.label_en for f in form.fields}
+         for kind, form in catalog.forms.items()})
+
+
+def html_environment(root: Path, zone: ZoneInfo, labels: FormLabels | None = None
+                     ) -> Environment:
     """Jinja for the pages: autoescaped (every value came from mail or forms)."""
     env = Environment(loader=FileSystemLoader(str(root / "records")),
                       autoescape=select_autoescape(default=True, default_for_string=True),
@@ -43,7 +70,9 @@ def html_environment(root: Path, zone: ZoneInfo) -> Environment:
     def local(value: datetime | None) -> str:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
-    env.globals.update(local=local, flat=flat_text)
+    known = labels or FormLabels({}, {})
+    env.globals.update(local=local, flat=flat_text, kind_title=known.kind,
+                       field_label=known.field)
     return env
 
 

@@ -55,7 +55,7 @@ class Pages:
         self.settings = settings
         self.ctx = ctx
         self.auth = Authenticator(settings.web)
-        self.env = html_environment(settings.service.templates_dir, ctx.zone)
+        self.env = html_environment(settings.service.templates_dir, ctx.zone, ctx.labels)
         self.css = (settings.service.templates_dir / "records" / "style.css").read_text("utf-8")
 
     # -- plumbing ----------------------------------------------------------------------
@@ -151,7 +151,8 @@ class Pages:
             self.ctx.seal()
             with self.ctx.factory() as session:
                 hits = search(session, query, self.ctx.zone)
-        return self.page(request, "search.html", hits=hits, params=params)
+        return self.page(request, "search.html", hits=hits, params=params,
+                         kinds=self.ctx.labels.kinds)
 
     # -- one record --------------------------------------------------------------------
     def _record(self, request: Request, user: SignedIn) -> Record | Response:
@@ -242,7 +243,8 @@ class Pages:
         with tempfile.TemporaryDirectory() as tmp, self.ctx.factory() as session:
             target = Path(tmp) / f"{record.reference}.zip"
             Exporter(self.ctx.archive, self.ctx.words, s.service.templates_dir, self.ctx.zone,
-                     s.service.language, self.now()).write(session, [record], target)
+                     s.service.language, self.now(), self.ctx.labels
+                     ).write(session, [record], target)
             data = target.read_bytes()
         note(self.ctx, "record_exported", actor=self.actor(user),
              request_ids=[record.request_id], references=[record.reference])
