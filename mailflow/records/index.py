@@ -10,10 +10,12 @@ system, classification: R-DX-3) are read from the form values by key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import Text, bindparam, delete, insert, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from mailflow.store.models import AuditEvent, InboundMail, RecordSearch, Request
@@ -24,8 +26,47 @@ FACETS: Mapping[str, tuple[str, ...]] = {
     "system": ("system", "systems"),
     "classification": ("classification",),
 }
+_TEXT_ARRAY = ARRAY(Text)
 #: characters of one request's document (its mails' text included)
 MAX_DOCUMENT = 40_000
+
+
+_RUN = re.compile(r"[^\W_]+")
+
+
+def bigrams(document: str) -> list[str]:
+    """Every two-character piece of the document's runs of letters and digits, lowercased,
+    once each: what answers a two-character query (数据, 卡纸, OA), which a trigram index
+    cannot hold."""
+    found: set[str] = set()
+    for run in _RUN.findall(document.lower()):
+        found.update(run[i:i + 2] for i in range(len(run) - 1))
+    return sorted(found)
+
+
+def write_bigrams(session: Session, documents: Mapping[int, str]) -> None:
+    """Store the bigrams of *documents* (request id → document) where the dialect keeps
+    them: the FTS5 table ``record_bigrams`` (SQLite), ``record_search.bigrams`` (PostgreSQL,
+    rows already inserted)."""
+    if not documents:
+        return
+    dialect = session.get_bind().dialect.name
+    grams = {rid: bigrams(doc) for rid, doc in documents.items()}
+    if dialect == "sqlite":
+        session.execute(text("INSERT INTO record_bigrams(rowid, bigrams) VALUES (:rid, :grams)"),
+                        [{"rid": rid, "grams": " ".join(g)} for rid, g in grams.items()])
+    elif dialect == "postgresql":
+        session.execute(text("UPDATE record_search SET bigrams = :grams WHERE request_id = :rid")
+                        .bindparams(bindparam("grams", type_=_TEXT_ARRAY)),
+                        [{"rid": rid, "grams": g} for rid, g in grams.items()])
+
+
+def drop_documents(session: Session, request_ids: list[int]) -> None:
+    """Remove the documents (and their bigrams) of *request_ids*."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("DELETE FROM record_bigrams WHERE rowid = :rid"),
+                        [{"rid": rid} for rid in request_ids])
+    session.execute(delete(RecordSearch).where(RecordSearch.request_id.in_(request_ids)))
 
 
 def flat_text(value: object) -> str:
@@ -69,8 +110,9 @@ def reindex(session: Session, request_ids: Iterable[int]) -> int:
     mails = {m.id: m for m in session.execute(
         select(InboundMail.id, InboundMail.subject, InboundMail.body_text, InboundMail.from_name)
         .where(or_(InboundMail.id.in_(mail_ids)))).all()} if mail_ids else {}
-    session.execute(delete(RecordSearch).where(RecordSearch.request_id.in_(ids)))
-    rows = []
+    drop_documents(session, ids)
+    rows: list[dict[str, Any]] = []
+    documents: dict[int, str] = {}
     for request in requests:
         if request.status == "deleted":
             continue  # retention deleted it: nothing left to find by its words
@@ -90,8 +132,10 @@ def reindex(session: Session, request_ids: Iterable[int]) -> int:
             "classification": classification_of(fields)[:40],
             "document": document,
         })
+        documents[request.id] = document
     if rows:
         session.execute(insert(RecordSearch), rows)
+        write_bigrams(session, documents)
     return len(rows)
 
 

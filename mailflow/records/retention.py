@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailflow.errors import MailflowError
@@ -24,12 +24,12 @@ from mailflow.store.models import (
     AuditEvent,
     InboundMail,
     OutboxMessage,
-    RecordSearch,
     Request,
     db_time,
     utc,
 )
 
+from .index import drop_documents
 from .timeline import record_of
 
 DELETED = "deleted"
@@ -110,7 +110,7 @@ def delete_record(session: Session, archive: Archive, reference: str, *, actor: 
                     .values(body_text=""))
     session.execute(update(OutboxMessage).where(OutboxMessage.request_id == request.id)
                     .values(raw=b""))
-    session.execute(delete(RecordSearch).where(RecordSearch.request_id == request.id))
+    drop_documents(session, [request.id])
     session.flush()
     audit.record(session, now, "record_deleted", actor=actor, request_id=request.id,
                  reference=request.reference, previous=previous,

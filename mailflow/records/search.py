@@ -3,9 +3,10 @@
 Chinese is written without spaces, so free text is matched as a substring: 数据提取 inside
 业务数据提取申请. SQLite: the FTS5 trigram index (``record_fts``) answers terms of three
 characters or more; one- and two-character terms fall back to LIKE over the documents
-(a trigram index cannot hold them). PostgreSQL: ILIKE over ``record_search.document``, which
-the pg_trgm GIN index answers for three characters or more. Several words (split on spaces)
-must all occur.
+(a trigram index cannot hold them) and two-character ones to a bigram index. PostgreSQL:
+ILIKE over ``record_search.document``, which the pg_trgm GIN index answers for three
+characters or more, and a GIN index over the document's bigrams for two. One-character terms
+scan the documents (LIKE). Several words (split on spaces) must all occur.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from mailflow.requests_export import Period
 from mailflow.store.models import RecordSearch, Request, utc
 
-from .index import classification_of
+from .index import bigrams, classification_of
 
 #: results per search unless asked otherwise
 DEFAULT_LIMIT = 50
@@ -120,13 +121,22 @@ def statement(query: Query, zone: ZoneInfo, dialect: str) -> Select[Any]:
 
 def _text_condition(term: str, dialect: str, name: str) -> Any:
     if dialect == "sqlite" and len(term) >= TRIGRAM:
-        matches: Select[Any] = (
-            select(literal_column("rowid")).select_from(text("record_fts"))
-            .where(text(f"record_fts MATCH :{name}").bindparams(**{name: _fts_phrase(term)})))
-        return Request.id.in_(matches)
+        return Request.id.in_(_fts("record_fts", term, name))
+    if len(term) == 2 and bigrams(term) == [term.lower()]:
+        # two characters: the bigram index (records/index.py), not a scan of every document
+        if dialect == "sqlite":
+            return Request.id.in_(_fts("record_bigrams", term.lower(), name))
+        if dialect == "postgresql":
+            return text(f"record_search.bigrams @> ARRAY[:{name}]::text[]").bindparams(
+                **{name: term.lower()})
     if dialect == "postgresql":
         return RecordSearch.document.ilike(_like(term), escape="\\")
     return RecordSearch.document.like(_like(term), escape="\\")  # SQLite LIKE: ASCII nocase
+
+
+def _fts(table: str, term: str, name: str) -> Select[Any]:
+    return (select(literal_column("rowid")).select_from(text(table))
+            .where(text(f"{table} MATCH :{name}").bindparams(**{name: _fts_phrase(term)})))
 
 
 def search(session: Session, query: Query, zone: ZoneInfo) -> list[Hit]:

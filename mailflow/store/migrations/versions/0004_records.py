@@ -1,5 +1,10 @@
 """records: every audit event names its request, the audit hash chain, search documents
 
+Search: FTS5 trigram (``record_fts``) and a bigram FTS5 table (``record_bigrams``) on SQLite;
+pg_trgm GIN over ``record_search.document`` and a GIN over its ``bigrams`` array on
+PostgreSQL (CREATE EXTENSION IF NOT EXISTS pg_trgm: the server must ship the contrib
+modules; PostgreSQL's Debian packages do).
+
 Revision ID: 0004_records
 Revises: 0001
 
@@ -55,6 +60,9 @@ def upgrade() -> None:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute("CREATE INDEX ix_record_search_document_trgm ON record_search "
                    "USING gin (document gin_trgm_ops)")
+        # two-character terms: a trigram index cannot hold them (records/index.py bigrams)
+        op.execute("ALTER TABLE record_search ADD COLUMN bigrams text[] NOT NULL DEFAULT '{}'")
+        op.execute("CREATE INDEX ix_record_search_bigrams ON record_search USING gin (bigrams)")
     elif bind.dialect.name == "sqlite":
         # external-content FTS5 over record_search, kept in step by triggers
         op.execute("CREATE VIRTUAL TABLE record_fts USING fts5(document, "
@@ -70,6 +78,9 @@ def upgrade() -> None:
                    "VALUES ('delete', old.request_id, old.document); "
                    "INSERT INTO record_fts(rowid, document) VALUES (new.request_id, new.document);"
                    " END")
+        # two-character terms (records/index.py bigrams), rowid = request id
+        op.execute("CREATE VIRTUAL TABLE record_bigrams USING fts5(bigrams, "
+                   "tokenize='unicode61 remove_diacritics 0')")
     _name_requests(bind)
 
 
@@ -121,6 +132,7 @@ def downgrade() -> None:
         for trigger in ("record_search_ai", "record_search_ad", "record_search_au"):
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS record_fts")
+        op.execute("DROP TABLE IF EXISTS record_bigrams")
     op.drop_index("ix_record_search_classification", "record_search")
     op.drop_table("record_search")
     op.drop_table("audit_chain")
