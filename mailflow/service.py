@@ -153,7 +153,12 @@ class Service:
         from mailflow.records.chain import seal
         from mailflow.records.index import reindex
 
-        seal(self.factory, self.clock.now(), reindex)
+        try:
+            seal(self.factory, self.clock.now(), reindex)
+        except DB_UNAVAILABLE:
+            raise
+        except Exception:  # sealing waits for the next pass; mail handling goes on
+            log.exception("sealing the audit trail failed; retrying on the next pass")
 
     # -- the mailbox lease and outbox claims ----------------------------------------------
     def _acquire_lease(self) -> bool:
