@@ -201,3 +201,21 @@ def test_an_idle_session_expires(site: Site) -> None:
     site.clock.at += timedelta(minutes=31)
     response = client.get("/")
     assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def test_hash_password_prints_an_argon2_hash_the_sign_in_accepts(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.records_archive import REPO
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mailflow", "web", "hash-password", "--password", PASSWORD],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    hashed = done.stdout.strip()
+    assert hashed.startswith("$argon2") and PASSWORD not in done.stdout
+    assert PasswordHasher().verify(hashed, PASSWORD)
+    WebUser(name="x", password_hash=hashed)  # accepted by the config
