@@ -105,6 +105,14 @@ def test_the_archivist_confirms_a_deletion_on_the_retention_page(
                                                "reference": ref.group(1)})
         assert done.status_code == 303
         assert PRINTER not in client.get("/retention").text
+        again = client.post("/retention", data={"csrf": csrf_of(page.text),
+                                                "reference": ref.group(1)})
+        assert again.status_code == 409 and "already deleted" in again.text
+        # the deleted record's files are gone: its page says so, nothing breaks
+        record = client.get(f"/records/{ref.group(1)}")
+        assert record.status_code == 200 and "已删除" in record.text
+        mail = re.search(r'href="(/records/[^"]+/mails/in/\d+)"', record.text)
+        assert mail and client.get(mail.group(1)).status_code == 404
         with ctx.factory() as session:
             event = session.scalars(select(AuditEvent)
                                     .where(AuditEvent.action == "record_deleted")).one()

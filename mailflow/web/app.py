@@ -32,12 +32,18 @@ from starlette.routing import Route
 
 from mailflow.clock import Clock
 from mailflow.config import Settings
+from mailflow.errors import MailflowError
 from mailflow.mail.htmlbody import sanitise
 from mailflow.mail.parse import parse_mail
 from mailflow.records.access import note
 from mailflow.records.context import ArchiveContext
 from mailflow.records.export import Exporter, safe_name
-from mailflow.records.retention import delete_record, expired, remove_files
+from mailflow.records.retention import (
+    RetentionError,
+    delete_record,
+    expired,
+    remove_files,
+)
 from mailflow.records.search import Query, search
 from mailflow.records.timeline import Record, load_record
 from mailflow.records.words import html_environment, page_context
@@ -82,11 +88,13 @@ class Pages:
         if not name or not seen:
             return None
         limit = timedelta(minutes=self.settings.web.session_minutes)
-        if self.now() - datetime.fromisoformat(str(seen)) > limit or self.auth.user(name) is None:
+        configured = self.auth.user(str(name))
+        if self.now() - datetime.fromisoformat(str(seen)) > limit or configured is None:
             request.session.clear()
             return None
         request.session["seen"] = self.now().isoformat()
-        return SignedIn(str(name), tuple(request.session.get("roles", ())))
+        # roles as configured now: taking a role away takes effect at the next request
+        return SignedIn(configured.name, tuple(configured.roles))
 
     def error(self, request: Request, status: int, word: str) -> Response:
         return self.page(request, "error.html", status=status, message=word)
@@ -189,7 +197,10 @@ class Pages:
         mail = record.mail(direction, int(request.path_params["mail_id"]))
         if mail is None or direction not in ("in", "out"):
             return self.error(request, 404, self.ctx.words.not_found)
-        raw = self._raw(direction, mail.id, mail.sha256)
+        try:
+            raw = self._raw(direction, mail.id, mail.sha256)
+        except MailflowError:  # removed by a confirmed retention deletion
+            return self.error(request, 404, self.ctx.words.deleted)
         parsed = parse_mail(raw)
         body = sanitise(parsed.html).html if parsed.html else None
         note(self.ctx, "record_viewed", actor=self.actor(user), request_ids=[record.request_id],
@@ -214,15 +225,18 @@ class Pages:
             return record
         digest = request.path_params["sha256"]
         found = record.file(digest)
+        mail = next((m for m in (*record.mails_in, *record.mails_out)
+                     if m.sha256 == digest and m.sha256), None)
         if found is not None:
-            name, data = found.filename, self.ctx.archive.get(digest)
+            name = found.filename
+        elif mail is not None:
+            name = f"{record.reference}-{mail.direction}-{mail.id}.eml"
         else:
-            mail = next((m for m in (*record.mails_in, *record.mails_out)
-                         if m.sha256 == digest and m.sha256), None)
-            if mail is None:
-                return self.error(request, 404, self.ctx.words.not_found)
-            name, data = f"{record.reference}-{mail.direction}-{mail.id}.eml", \
-                self.ctx.archive.get(digest)
+            return self.error(request, 404, self.ctx.words.not_found)
+        try:
+            data = self.ctx.archive.get(digest)
+        except MailflowError:  # removed by a confirmed retention deletion
+            return self.error(request, 404, self.ctx.words.deleted)
         note(self.ctx, "file_downloaded", actor=self.actor(user),
              request_ids=[record.request_id], sha256=digest, filename=name)
         return _attachment(data, name, "application/octet-stream")
@@ -263,10 +277,13 @@ class Pages:
             if not self.checked_form(request, form):
                 return self.error(request, 403, self.ctx.words.forbidden)
             self.ctx.seal()
-            with transaction(self.ctx.factory) as session:
-                removed = delete_record(session, self.ctx.archive, str(form.get("reference")),
-                                        actor=self.actor(user), periods=periods,
-                                        now=self.now())
+            try:
+                with transaction(self.ctx.factory) as session:
+                    removed = delete_record(session, self.ctx.archive,
+                                            str(form.get("reference")), actor=self.actor(user),
+                                            periods=periods, now=self.now())
+            except RetentionError as exc:  # not expired, unknown, already deleted
+                return self.error(request, 409, str(exc))
             remove_files(self.ctx.archive, removed)
             self.ctx.seal()
             return RedirectResponse("/retention", status_code=303)
