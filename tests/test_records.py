@@ -228,3 +228,27 @@ def test_deleting_the_newest_events_is_caught_against_the_chain_head(
     bad = small.cli("archive", "verify")
     assert bad.returncode == 1
     assert f"event_missing: seq {(last or 0) - 1}-{last}" in " ".join(bad.stdout.split())
+
+
+def test_any_event_naming_the_request_joins_its_timeline(small: SmallArchive) -> None:
+    """Approval decisions and notices (other processes) are audit events naming their
+    request: the timeline shows them without knowing their tables."""
+    from datetime import UTC, datetime
+
+    from mailflow.store import audit
+    from mailflow.store.db import transaction
+
+    engine, factory = _session(small)
+    try:
+        with transaction(factory) as session:
+            request = session.scalars(select(Request).where(Request.title == PRINTER)).one()
+            audit.record(session, datetime.now(UTC), "approval_decided", actor="boss@x.test",
+                         request_id=request.id, decision="批准", reply_text="同意，尽快处理")
+            reference = request.reference
+    finally:
+        engine.dispose()
+    shown = json.loads(small.cli("archive", "show", reference, "--json").stdout)
+    decided = [e for e in shown["events"] if e["action"] == "approval_decided"]
+    assert decided and decided[0]["hash"] and decided[0]["detail"]["decision"] == "批准"
+    text = small.cli("archive", "show", reference).stdout
+    assert "decision=批准" in " ".join(text.split())

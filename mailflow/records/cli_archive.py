@@ -141,6 +141,7 @@ def show_command(
         elif e.outbox_id is not None:
             mail = record.mail("out", e.outbox_id)
             about = f"→ {', '.join(mail.recipients)}: {mail.subject}" if mail else ""
+        about = about or e.brief
         table.add_row("" if e.seq is None else str(e.seq),
                       e.at.astimezone(local).strftime("%Y-%m-%d %H:%M:%S"),
                       w.actions.get(e.action, e.action), e.actor, about)

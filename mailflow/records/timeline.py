@@ -65,6 +65,24 @@ class Entry:
     prev_hash: str | None
     hash: str | None
 
+    @property
+    def brief(self) -> str:
+        """The event's detail in one line (a decision's outcome, a notice's recipients…):
+        events of processes this module does not know still say what they were."""
+        parts = []
+        for key, value in self.detail.items():
+            if key in ("sha256", "kept_events", "deleted_files", "previous"):
+                continue
+            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            if not isinstance(value, dict) and text:
+                parts.append(f"{key}={text}")
+        line = "; ".join(parts)
+        return line if len(line) <= BRIEF else line[:BRIEF - 1] + "…"
+
+
+#: characters of an event's one-line detail
+BRIEF = 160
+
 
 @dataclass(frozen=True)
 class Record:
