@@ -252,3 +252,26 @@ def test_any_event_naming_the_request_joins_its_timeline(small: SmallArchive) ->
     assert decided and decided[0]["hash"] and decided[0]["detail"]["decision"] == "批准"
     text = small.cli("archive", "show", reference).stdout
     assert "decision=批准" in " ".join(text.split())
+
+
+def test_reindex_reads_the_text_of_mails_recorded_before_it_was_kept(
+    small: SmallArchive,
+) -> None:
+    engine, factory = _session(small)
+    try:
+        with factory() as session, session.begin():  # as migration 0004 leaves old mails
+            session.execute(update(InboundMail).values(body_text=""))
+        with factory() as session, session.begin():
+            from mailflow.records.index import reindex_all
+
+            reindex_all(session)
+        zone = ZoneInfo("Asia/Shanghai")
+        with factory() as session:
+            assert search(session, Query(text="卡纸"), zone) == []  # only in the mail's body
+        done = small.cli("archive", "seal", "--reindex")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "mail texts read 4" in " ".join(done.stdout.split())
+        with factory() as session:
+            assert [h.title for h in search(session, Query(text="卡纸"), zone)] == [PRINTER]
+    finally:
+        engine.dispose()

@@ -238,20 +238,24 @@ def seal_command(
     reindex_all: Annotated[bool, typer.Option("--reindex", help="Also rebuild every "
                                               "record's search document.")] = False,
 ) -> None:
-    """Seal committed audit events into the hash chain now (the service does so itself)."""
+    """Seal committed audit events into the hash chain now (the service does so itself);
+    with --reindex also read the text of mails recorded before it was kept (from their
+    archived originals) and rebuild every record's search document."""
+    from .index import backfill_bodies
     from .index import reindex_all as rebuild
 
     ctx = ArchiveContext.open(_settings(), SystemClock())
     try:
         report = ctx.seal()
-        rebuilt = 0
+        rebuilt = filled = 0
         if reindex_all:
             with ctx.factory() as session, session.begin():
+                filled = backfill_bodies(session, ctx.archive)
                 rebuilt = rebuild(session)
     finally:
         ctx.close()
     console.print(f"sealed {report.sealed}; chain head seq {report.head_seq} "
-                  f"{report.head_hash}; reindexed {rebuilt}")
+                  f"{report.head_hash}; mail texts read {filled}; reindexed {rebuilt}")
 
 
 @archive_app.command("expired")

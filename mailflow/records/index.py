@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Text, bindparam, delete, insert, or_, select, text
+from sqlalchemy import Text, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -150,3 +150,32 @@ def reindex_all(session: Session, batch: int = 500) -> int:
             return done
         done += reindex(session, ids)
         last = ids[-1]
+
+
+def backfill_bodies(session: Session, archive: Any, batch: int = 200) -> int:
+    """Mails recorded before their text was kept (migration 0004): read it once from the
+    archived original, as the intake now does. Returns how many were filled."""
+    from mailflow.errors import MailflowError
+    from mailflow.intake import searchable_text
+    from mailflow.mail.parse import parse_mail
+
+    done = 0
+    last = 0
+    while True:
+        rows = session.execute(
+            select(InboundMail.id, InboundMail.sha256)
+            .where(InboundMail.id > last, InboundMail.body_text == "",
+                   InboundMail.status != "quarantined")
+            .order_by(InboundMail.id).limit(batch)).all()
+        if not rows:
+            return done
+        for mail_id, digest in rows:
+            last = mail_id
+            try:
+                body = searchable_text(parse_mail(archive.get(digest)))
+            except MailflowError:
+                continue  # not in the archive (verify reports it)
+            if body:
+                session.execute(update(InboundMail).where(InboundMail.id == mail_id)
+                                .values(body_text=body))
+                done += 1
