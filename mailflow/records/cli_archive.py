@@ -91,7 +91,7 @@ def search_command(
     table.columns[0].no_wrap = True
     for h in hits:
         table.add_row(h.reference, h.created_at.astimezone(ctx.zone).strftime("%Y-%m-%d %H:%M"),
-                      h.kind, w.statuses.get(h.status, h.status),
+                      ctx.labels.kind(h.kind), w.statuses.get(h.status, h.status),
                       h.requester_name or h.requester_email, h.classification, h.title)
     console.print(table if hits else w.no_results)
 
@@ -127,7 +127,7 @@ def show_command(
         return
     local = ctx.zone
     console.print(f"[bold]{record.reference}[/bold]  {record.title}")
-    console.print(f"{w.kind}: {record.kind}  {w.status}: "
+    console.print(f"{w.kind}: {ctx.labels.kind(record.kind)}  {w.status}: "
                   f"{w.statuses.get(record.status, record.status)}  "
                   f"{w.requester}: {record.requester_name} <{record.requester_email}>")
     if record.classification:
@@ -274,7 +274,7 @@ def expired_command() -> None:
     w = ctx.words
     table = Table(w.reference, w.kind, w.created_at, w.retention, w.subject)
     for row in rows:
-        table.add_row(row.reference, row.kind,
+        table.add_row(row.reference, ctx.labels.kind(row.kind),
                       row.created_at.astimezone(ctx.zone).strftime("%Y-%m-%d"),
                       row.kept_until.astimezone(ctx.zone).strftime("%Y-%m-%d"), row.title)
     console.print(table if rows else w.no_results)
