@@ -260,7 +260,7 @@ def seal_command(
 
 @archive_app.command("expired")
 def expired_command() -> None:
-    """List the records past their kind's retention period ([records] retention_days), for
+    """List the records past their kind's retention period (records.retention_days), for
     an archivist to confirm; nothing is deleted."""
     from .retention import expired
 

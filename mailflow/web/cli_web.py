@@ -13,10 +13,10 @@ web_app = typer.Typer(invoke_without_command=True,
 @web_app.callback()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option("--host", help="Default: [web] host.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Default: [web] port.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Default: web.host in the config.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Default: web.port in the config.")] = None,
 ) -> None:
-    """Serve the pages (127.0.0.1:8080 unless [web] or the options say otherwise)."""
+    """Serve the pages (127.0.0.1:8080 unless web.host, web.port or the options say otherwise)."""
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn
@@ -36,7 +36,7 @@ def hash_password(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True,
                                           confirmation_prompt=True)],
 ) -> None:
-    """Print the argon2 hash of a password, for a [web] users entry."""
+    """Print the argon2 hash of a password, for an entry of web.users in the config."""
     from argon2 import PasswordHasher
 
     typer.echo(PasswordHasher().hash(password))
