@@ -13,10 +13,13 @@ web_app = typer.Typer(invoke_without_command=True,
 @web_app.callback()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option("--host", help="Default: web.host in the config.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Default: web.port in the config.")] = None,
+    host: Annotated[str | None, typer.Option(
+        "--host", help="Default: web.host in the config.")] = None,
+    port: Annotated[int | None, typer.Option(
+        "--port", help="Default: web.port in the config.")] = None,
 ) -> None:
-    """Serve the pages (127.0.0.1:8080 unless web.host, web.port or the options say otherwise)."""
+    """Serve the pages (127.0.0.1:8080 unless web.host, web.port or the options say
+    otherwise)."""
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn
