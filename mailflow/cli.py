@@ -48,6 +48,18 @@ app.add_typer(config_app, name="config")
 DEMO_DIR_DEFAULT = Path("storage/demo")
 
 
+def _archive_commands() -> None:
+    """``mailflow archive …`` and ``mailflow web`` (records/, web/)."""
+    from mailflow.records.cli_archive import archive_app
+    from mailflow.web.cli_web import web_app
+
+    app.add_typer(archive_app, name="archive")
+    app.add_typer(web_app, name="web")
+
+
+_archive_commands()
+
+
 def _print_version(value: bool) -> None:
     if value:
         echo(f"mailflow {version()}")

@@ -288,6 +288,47 @@ class Delegation(_Section):
 
     def active_on(self, day: date) -> bool:
         return self.from_date <= day <= self.to_date
+class RecordsSettings(_Section):
+    """The archive (records/): how long each kind of record is kept, in days. A kind not
+    named is kept for ever; an expired record is only listed until an archivist confirms."""
+
+    retention_days: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("retention_days")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        for kind, days in value.items():
+            if days < 1:
+                raise ValueError(f"retention_days.{kind} must be at least 1 day")
+        return value
+
+
+WebRole = Literal["archivist", "auditor", "admin"]
+
+
+class WebUser(_Section):
+    name: str = Field(min_length=1)
+    #: an argon2 hash (``mailflow web hash-password``), never the password
+    password_hash: str = Field(pattern=r"^\$argon2")
+    roles: tuple[WebRole, ...] = ("archivist",)
+
+
+class WebSettings(_Section):
+    """The archivists' pages (``mailflow web``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    #: signs session cookies; empty: a random key per start (everyone signs in again)
+    secret_key: str = ""
+    session_minutes: float = Field(default=30.0, gt=0)
+    max_failed_logins: int = Field(default=5, ge=1)
+    lockout_minutes: float = Field(default=15.0, gt=0)
+    #: classification levels (R-DX-3) only ``classified_roles`` may see
+    classified_levels: tuple[str, ...] = ("绝密", "机密")
+    classified_roles: tuple[WebRole, ...] = ("auditor", "admin")
+    #: send the session cookie over HTTPS only (behind a TLS proxy)
+    secure_cookies: bool = False
+    users: tuple[WebUser, ...] = ()
 
 
 class Settings(_Section):
@@ -303,6 +344,8 @@ class Settings(_Section):
     systems: tuple[SystemEntry, ...] = ()
     approvals: ApprovalSettings = ApprovalSettings()
     delegations: tuple[Delegation, ...] = ()
+    records: RecordsSettings = RecordsSettings()
+    web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
     def _directory_is_consistent(self) -> Settings:

@@ -9,8 +9,8 @@ The copies of the claimed mails go into the archive (R-GEN-3) before they are se
 once in threads (each write waits ~2 ms for fsync), and the next batch is claimed and its
 copies written while the current batch is being sent: archiving costs no wait of its own,
 and it is never inside the window between acceptance and the "sent" commit. A mail that is
-then refused keeps its copy in the archive, referenced by no row (the archive is
-content-addressed; the outbox row says whether it went out).
+then refused keeps its copy in the archive, referenced by its outbox row (``archive_sha256``) and
+named in the failure's audit event; every event about a sent mail names its request.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class OutboxDelivery:
                     log.error("SMTP login refused; mail waits in the outbox", error=str(exc),
                               waiting=len(items) - index)
                     return False
-                self._record_failure(item, exc, report)
+                self._record_failure(item, exc, report, digests[index])
                 if not exc.permanent and exc.code is None:
                     # server unreachable: give the rest back and try again later
                     self._release(items[index + 1:])
@@ -157,8 +157,9 @@ class OutboxDelivery:
                 outbox.mark_sent(session, item.id, now=self._clock.now(),
                                  archive_sha256=digests[index])
                 audit.record(session, self._clock.now(), "mail_sent", outbox_id=item.id,
-                             message_id=item.message_id, purpose=item.purpose,
-                             recipients=list(item.recipients))
+                             request_id=item.request_id, message_id=item.message_id,
+                             purpose=item.purpose, recipients=list(item.recipients),
+                             sha256=digests[index])
             report.sent += 1
             log.info("mail sent", outbox_id=item.id, message_id=item.message_id,
                      purpose=item.purpose, recipients=list(item.recipients),
@@ -176,21 +177,22 @@ class OutboxDelivery:
             return list(writers.map(self._archive.put, [item.raw for item in items]))
 
     def _record_failure(self, item: outbox.OutboxItem, exc: SendError,
-                        report: DeliveryReport) -> None:
+                        report: DeliveryReport, digest: str) -> None:
         now = self._clock.now()
         attempts = item.attempts + 1
         with transaction(self._factory) as session:
             if exc.permanent or attempts >= self._settings.max_attempts:
-                outbox.mark_failed(session, item.id, error=str(exc))
+                outbox.mark_failed(session, item.id, error=str(exc), archive_sha256=digest)
                 audit.record(session, now, "mail_send_failed", outbox_id=item.id,
-                             message_id=item.message_id, error=str(exc), attempts=attempts)
+                             request_id=item.request_id, message_id=item.message_id,
+                             error=str(exc), attempts=attempts, sha256=digest)
                 report.failed += 1
                 log.error("mail not sent, giving up", outbox_id=item.id,
                           message_id=item.message_id, recipients=list(item.recipients),
                           reference=item.reference, error=str(exc), attempts=attempts)
             else:
                 outbox.mark_retry(session, item.id, next_at=now + self._backoff(attempts),
-                                  error=str(exc))
+                                  error=str(exc), archive_sha256=digest)
                 report.deferred += 1
                 log.warning("mail deferred", outbox_id=item.id, message_id=item.message_id,
                             recipients=list(item.recipients), reference=item.reference,

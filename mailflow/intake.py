@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.clock import Clock
 from mailflow.mail.classify import Classification, MailKind, classify
+from mailflow.mail.htmlbody import strip_tags
 from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import FetchedMail, MailSource
 from mailflow.readahead import ReadAhead, Reading
@@ -78,6 +79,17 @@ def header_block(raw: bytes) -> bytes:
         if index >= 0:
             return raw[:index + len(sep)]
     return raw[: 1 << 20] + b"\r\n\r\n"
+
+
+#: characters of a mail's text kept for archive search (a pasted log need not be whole)
+MAX_BODY_TEXT = 20_000
+
+
+def searchable_text(parsed: ParsedMail) -> str:
+    """The mail's readable text, kept on its row for archive search (records/): extracted
+    here, once, from the parse the intake does anyway."""
+    text = parsed.text or (strip_tags(parsed.html, raw=True) if parsed.html else "")
+    return text.replace("\x00", "")[:MAX_BODY_TEXT]
 
 
 def body_hash(raw: bytes) -> str:
@@ -413,6 +425,7 @@ class Intake:
             status="received",
             in_reply_to=parsed.in_reply_to or "",
             defects=list(parsed.defects),
+            body_text=searchable_text(parsed),
         )
         # plain INSERTs (store/rows.py): the ORM's unit of work cost a quarter of the intake
         insert_row(session, mail)

@@ -413,9 +413,11 @@ class Reception:
             recipients=[sender.addr], subject=content.subject, raw=raw,
             request_id=requests[0].id, in_reply_to_mail_id=mail.id,
         )
-        audit.record(session, now, "reply_queued", mail_id=mail.id, request_id=requests[0].id,
-                     outbox_id=row.id, template=template, to=sender.addr,
-                     references=[r.reference for r in requests])
+        # one event per request the reply answers: each record shows its reply (records/)
+        for request in requests:
+            audit.record(session, now, "reply_queued", mail_id=mail.id, request_id=request.id,
+                         outbox_id=row.id, template=template, to=sender.addr,
+                         references=[r.reference for r in requests])
 
 
 def _resubmission(request: Request, accepted: Sequence[AcceptedForm]) -> AcceptedForm | None:

@@ -173,7 +173,22 @@ class Service:
             log.info("another process reads the mailbox; only sending",
                      holder=lease.holder_of(self.factory, MAILBOX_LEASE, self._lease_clock.now()))
         done = self.run_due_work()
-        return RunReport(intake=intake, delivery=self.send_due(progress), due_done=done)
+        delivery = self.send_due(progress)
+        self.seal()
+        return RunReport(intake=intake, delivery=delivery, due_done=done)
+
+    def seal(self) -> None:
+        """Seal the audit events committed so far into the hash chain and index the records
+        they name (records/chain.py: the head row is locked, so any process may)."""
+        from mailflow.records.chain import seal
+        from mailflow.records.index import reindex
+
+        try:
+            seal(self.factory, self.clock.now(), reindex)
+        except DB_UNAVAILABLE:
+            raise
+        except Exception:  # sealing waits for the next pass; mail handling goes on
+            log.exception("sealing the audit trail failed; retrying on the next pass")
 
     # -- the mailbox lease and outbox claims ----------------------------------------------
     def _acquire_lease(self) -> bool:
@@ -342,6 +357,7 @@ class Service:
                 return
             self.run_due_work()
             self.send_due()
+            self.seal()  # under the mailbox lease: one sealer at a time in normal running
             timeout = self.notifier.max_wait(
                 min(self._wait_timeout(), self._lease_ttl.total_seconds() / 3))
             self._waiting = True

@@ -43,6 +43,7 @@ from typing import IO, Any
 from sqlalchemy import func, select
 
 from mailflow.config import Settings
+from mailflow.records.verify import check_chain
 from mailflow.store.archive import Archive, sha256_hex
 from mailflow.store.db import make_engine, session_factory
 from mailflow.store.models import (
@@ -379,6 +380,7 @@ def verify_exactly_once(settings: Settings, inbound: Sequence[bytes], smtp: Smtp
             positions = s.execute(select(func.count()).select_from(SourcePosition)).scalar_one()
             attachments = s.execute(select(Attachment.sha256)).scalars().all()
             actions = Counter(s.execute(select(AuditEvent.action)).scalars())
+            _sealed, _unsealed, chain_problems = check_chain(s)  # issue 17: still one chain
     finally:
         engine.dispose()
 
@@ -401,6 +403,7 @@ def verify_exactly_once(settings: Settings, inbound: Sequence[bytes], smtp: Smtp
     assert actions["mail_received"] == n and actions["request_created"] == n
     assert actions["reply_queued"] == n and actions["mail_sent"] == n
     assert actions["mail_quarantined"] == 0
+    assert chain_problems == []  # kills mid-seal roll back: no gap, no fork
 
     # what the SMTP server got: every outbox row at least once; a repeat is the same mail
     by_id: dict[str, list[bytes]] = defaultdict(list)

@@ -154,8 +154,10 @@ def test_corrected_form_replied_to_the_returned_request_completes_it_under_its_n
     assert str(receipt["In-Reply-To"]) != str(returned["Message-ID"])  # answers the reply
     actions = desk.query(select(AuditEvent.action).where(AuditEvent.request_id == request.id)
                          .order_by(AuditEvent.id))
-    assert actions[-4:] == ["mail_linked", "status_changed", "request_resubmitted",
-                            "reply_queued"]  # status_changed: returned → submitted
+    # every event about the reply names the request (records/, issue 17);
+    # status_changed: returned → submitted
+    assert actions[-6:] == ["mail_received", "mail_linked", "status_changed",
+                            "request_resubmitted", "reply_queued", "mail_sent"]
     statuses = desk.query(select(InboundMail.status).order_by(InboundMail.id))
     assert statuses == ["returned", "resubmitted"]
 

@@ -69,8 +69,39 @@ def batched(session: Session) -> Iterator[None]:
         yield
     finally:
         del session.info[_BATCH]
+    events = _name_requests(events)
     if events:
         table = AuditEvent.__table__
         assert isinstance(table, Table)
         session.connection().execute(
             insert_statement(table), [column_values(e, nulls=True) for e in events])
+
+
+def _name_requests(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Every event about a mail names the request(s) the same block tied that mail to, so a
+    record's timeline is one indexed query (records/timeline.py). The intake records
+    ``mail_received`` before the reception decides which requests the mail opens or joins;
+    the reception's events (request_created, mail_linked, ...) name them. An event that
+    names the mail but no request takes the first, and a copy goes to each further request
+    (a mail with two forms opens two requests: both records show it arriving)."""
+    named: dict[int, list[int]] = {}
+    for event in events:
+        if event.mail_id is not None and event.request_id is not None:
+            known = named.setdefault(event.mail_id, [])
+            if event.request_id not in known:
+                known.append(event.request_id)
+    if not named:
+        return events
+    out: list[AuditEvent] = []
+    for event in events:
+        requests = named.get(event.mail_id) if event.mail_id is not None else None
+        if event.request_id is not None or not requests:
+            out.append(event)
+            continue
+        event.request_id = requests[0]
+        out.append(event)
+        for request_id in requests[1:]:
+            out.append(AuditEvent(at=event.at, actor=event.actor, action=event.action,
+                                  mail_id=event.mail_id, request_id=request_id,
+                                  outbox_id=event.outbox_id, detail=dict(event.detail)))
+    return out

@@ -71,6 +71,9 @@ class InboundMail(Base):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     in_reply_to: Mapped[str] = mapped_column(String(998), default="")
     defects: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: the readable text (plain part, else the HTML's text), extracted once at intake, for
+    #: archive search (records/search.py) without parsing archived mails again
+    body_text: Mapped[str] = mapped_column(Text, default="")
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="mail", cascade="all, delete-orphan", order_by="Attachment.id"
@@ -125,7 +128,9 @@ class Request(Base):
 
     __tablename__ = "request"
     __table_args__ = (CheckConstraint(_one_of("status", REQUEST_STATUSES),
-                                      name="ck_request_status"),)
+                                      name="ck_request_status"),
+                      Index("ix_request_created_at", "created_at"),
+                      Index("ix_request_kind_created_at", "kind", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
@@ -192,9 +197,16 @@ class ReferenceCounter(Base):
 
 
 class AuditEvent(Base):
-    """Append-only trail of everything that happened (R-GEN-3): who, what, to which mail/request."""
+    """Append-only trail of everything that happened (R-GEN-3): who, what, to which mail/request.
+
+    Every event about a request names it in ``request_id`` (the record's timeline is one
+    indexed query). ``seq``/``prev_hash``/``hash`` are set once by the sealer
+    (records/chain.py), in commit order, never by the writer: a hash chain over the sealed
+    events makes an edit, a deletion or a reordering detectable.
+    """
 
     __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_unsealed", "seq", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
@@ -208,6 +220,39 @@ class AuditEvent(Base):
     )
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditChainHead(Base):
+    """The last sealed event (one row, id 1): locked while sealing, so sealers in several
+    processes take turns; deleting the newest sealed events is caught against it."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="")
+    sealed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RecordSearch(Base):
+    """One search document per request (records/index.py): the words of its form, title,
+    requester and mails, and the facets a form holds (department, system, classification).
+
+    SQLite indexes ``document`` with FTS5's trigram tokenizer (table ``record_fts``),
+    PostgreSQL with a pg_trgm GIN index: Chinese has no spaces, so words are found as
+    substrings. Rebuilt when an event naming the request is sealed.
+    """
+
+    __tablename__ = "record_search"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id"), primary_key=True)
+    department: Mapped[str] = mapped_column(Text, default="")
+    system: Mapped[str] = mapped_column(Text, default="")
+    classification: Mapped[str] = mapped_column(String(40), default="", index=True)
+    document: Mapped[str] = mapped_column(Text, default="")
 
 
 class OutboxMessage(Base):

@@ -33,6 +33,7 @@ class OutboxItem:
     attempts: int
     purpose: str
     reference: str = ""  # the request's number, for log lines (from the subject)
+    request_id: int | None = None
 
 
 _REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]{0,9}-\d{4}-\d{6}\b")
@@ -148,6 +149,7 @@ def claim_due(
                 attempts=row.attempts,
                 purpose=row.purpose,
                 reference=reference_in(row.subject),
+                request_id=row.request_id,
             )
         )
     return items
@@ -169,11 +171,15 @@ _MARK_SENT = (
 )
 
 
-def mark_retry(session: Session, item_id: int, *, next_at: datetime, error: str) -> None:
+def mark_retry(session: Session, item_id: int, *, next_at: datetime, error: str,
+               archive_sha256: str = "") -> None:
+    """*archive_sha256*: the copy archived before the attempt, referenced by the row even
+    though it did not go out (records/verify.py checks every referenced copy)."""
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == item_id)
         .values(
+            archive_sha256=archive_sha256 or OutboxMessage.archive_sha256,
             attempts=OutboxMessage.attempts + 1,
             next_attempt_at=db_time(next_at),
             last_error=error[:2000],
@@ -182,11 +188,13 @@ def mark_retry(session: Session, item_id: int, *, next_at: datetime, error: str)
     )
 
 
-def mark_failed(session: Session, item_id: int, *, error: str) -> None:
+def mark_failed(session: Session, item_id: int, *, error: str, archive_sha256: str = ""
+                ) -> None:
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == item_id)
         .values(
+            archive_sha256=archive_sha256 or OutboxMessage.archive_sha256,
             status="failed",
             attempts=OutboxMessage.attempts + 1,
             last_error=error[:2000],
