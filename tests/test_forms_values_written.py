@@ -23,6 +23,7 @@ from mailflow.documents.values import (
     parse_choices_noted,
     parse_date,
     parse_datetime,
+    parse_list,
     parse_time_range,
     parse_yesno,
 )
@@ -309,3 +310,16 @@ def test_delivery_format_in_words_keeps_both_and_the_note() -> None:
     (reading,) = read_form(data, "docx", CATALOG, default_year=2026)
     assert reading.values["delivery_format"] == ["PDF", "Excel"]
     assert reading.json_values()["_notes"] == {"delivery_format": "按月分文件"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("陈七 周八 吴九", ["陈七", "周八", "吴九"]),
+        ("客服中心 市场部", ["客服中心", "市场部"]),
+        ("IT 部、市场部", ["IT 部", "市场部"]),
+        ("Zhang San、李四", ["Zhang San", "李四"]),
+    ],
+)
+def test_names_apart_by_single_spaces_are_a_list(raw: str, expected: list[str]) -> None:
+    assert parse_list(raw) == expected

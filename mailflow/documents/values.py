@@ -691,10 +691,17 @@ def parse_list(raw: RawValue) -> list[str]:
         return []
     items: list[str] = []
     for piece in _LIST_SPLIT.split(text):
-        item = _ITEM_NUMBER.sub("", piece.strip()).strip(" 。.")
-        if item and item not in items:
-            items.append(item)
+        words = piece.split()
+        # "陈七 周八 吴九", "客服中心 市场部": Chinese names apart by single spaces
+        apart = len(words) > 1 and all(_CJK_WORD.fullmatch(w) for w in words)
+        for part in words if apart else [piece]:
+            item = _ITEM_NUMBER.sub("", part.strip()).strip(" 。.")
+            if item and item not in items:
+                items.append(item)
     return items
+
+
+_CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,8}")
 
 
 _ADDRESS = re.compile(r"[^\s<>()（）\[\]【】,;，；:：\"'“”]+@[^\s<>()（）\[\]【】,;，；:：\"'“”]+")
