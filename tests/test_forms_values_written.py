@@ -323,3 +323,19 @@ def test_delivery_format_in_words_keeps_both_and_the_note() -> None:
 )
 def test_names_apart_by_single_spaces_are_a_list(raw: str, expected: list[str]) -> None:
     assert parse_list(raw) == expected
+
+
+def test_days_named_relative_to_the_mail_are_dates() -> None:
+    """本周四 / 下周三 / 明天 count from the mail's date (Wednesday 2026-11-25 here); with only
+    a year they stay unreadable (see test_not_dates_as_written)."""
+    rows = [["会议名称", "周例会"], ["会议类型", "周例会"], ["会议时间", "本周四 16:00"],
+            ["主持人", "陈七"], ["记录人", "周八"], ["参会人员", "陈七、周八"],
+            ["会议议题", "进展"],
+            ["行动项", "1. 完成联调（吴九，下周三前）\n2. 更新计划（陈七，明天）"]]
+    data = make_docx(para("会议纪要"), table(rows))
+    (reading,) = read_form(data, "docx", CATALOG, default_year=date(2026, 11, 25))
+    assert reading.values["meeting_time"] == datetime(2026, 11, 26, 16, 0)
+    items = reading.values["action_items"]
+    assert isinstance(items, list)
+    assert [r["due"] for r in items] == [date(2026, 12, 2), date(2026, 11, 26)]
+    assert not reading.problems
