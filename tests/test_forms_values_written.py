@@ -339,3 +339,11 @@ def test_days_named_relative_to_the_mail_are_dates() -> None:
     assert isinstance(items, list)
     assert [r["due"] for r in items] == [date(2026, 12, 2), date(2026, 11, 26)]
     assert not reading.problems
+
+
+def test_relative_days_in_free_text_are_left_as_written() -> None:
+    rows = [["申请人", "李四"], ["所属部门", "客服中心"], ["工号", "E1"], ["系统名称", "CRM"],
+            ["申请类型", "新增帐号"], ["申请原因", "明天入职，下周一开始接听"]]
+    data = make_docx(para("系统帐号申请表"), table(rows))
+    (reading,) = read_form(data, "docx", CATALOG, default_year=date(2026, 11, 25))
+    assert reading.values["reason"] == "明天入职，下周一开始接听"

@@ -153,9 +153,11 @@ class _Validator:
         self.problems.sort(key=lambda p: (order.get(p.field_key or "", -1), p.row or 0))
         return ordered, self.problems
 
-    def relative(self, raw: RawValue | None) -> RawValue | None:
-        """本周四, 下周三, 明天 … as dates counted from the day the mail was written."""
-        if isinstance(raw, str) and isinstance(self.written, date):
+    def relative(self, raw: RawValue | None, f: FieldDef | None = None) -> RawValue | None:
+        """本周四, 下周三, 明天 … in a date or time field (never in free text) as dates
+        counted from the day the mail was written."""
+        moment = f is None or f.type in (FieldType.DATE, FieldType.DATETIME)
+        if moment and isinstance(raw, str) and isinstance(self.written, date):
             return relative_days(raw, self.written)
         return raw
 
@@ -174,7 +176,7 @@ class _Validator:
                 self.found.values[f.key] = pieces[1]
 
     def plain(self, f: FieldDef) -> None:
-        raw = self.relative(self.found.values.get(f.key))
+        raw = self.relative(self.found.values.get(f.key), f)
         if raw is None:
             return
         try:
@@ -222,7 +224,7 @@ class _Validator:
         for number, raw_row in enumerate(self.found.tables.get(f.key, []), start=1):
             row: dict[str, object] = {}
             for column in f.columns:
-                raw = self.relative(raw_row.get(column.key))
+                raw = self.relative(raw_row.get(column.key), column)
                 value: object | None = None
                 if raw is not None:
                     try:
