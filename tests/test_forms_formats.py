@@ -428,3 +428,19 @@ def test_an_untitled_document_read_by_its_labels_beside_a_form_is_supporting(
         ("测试报告.docx", report, DOCX)))
     assert len(outcome.accepted) == 1 and not outcome.problems
     assert ("attachment", "测试报告.docx") in outcome.notes
+
+
+def test_a_refused_file_beside_an_accepted_form_is_archived_not_answered(
+    catalog: FormCatalog,
+) -> None:
+    """A password-protected contract sent with the form: a supporting document; the same file
+    alone is told about (the sender may have meant it as the form)."""
+    from tests.paths import CORPUS
+
+    locked = (CORPUS / "msoffcrypto-tool/inputs/example_password.docx").read_bytes()
+    form = ("系统变更申请表.docx", filled(catalog, "system_change"), DOCX)
+    outcome = desk(catalog).examine(mail("变更申请", form, ("合同（加密）.docx", locked, DOCX)))
+    assert len(outcome.accepted) == 1 and not outcome.problems
+    assert ("attachment", "合同（加密）.docx") in outcome.notes
+    alone = desk(catalog).examine(mail("", ("t.docx", locked, DOCX)))
+    assert [p.code for p in alone.problems] == ["encrypted"]

@@ -23,6 +23,7 @@ from mailflow.documents.values import (
     parse_choices_noted,
     parse_date,
     parse_datetime,
+    parse_list,
     parse_time_range,
     parse_yesno,
 )
@@ -230,6 +231,12 @@ ITEMS = CATALOG.get("minutes").fields[-1]
         ("1. Finish integration - Wu Jiu - 2026-11-28",
          [("Finish integration", "Wu Jiu", "2026-11-28")]),
         ("1. 完成联调 吴九 2026.11.28", [("完成联调", "吴九", "2026.11.28")]),
+        ("1. 完成计费模块联调，并输出测试报告\n（负责人：吴九，11月28日前）\n"
+         "2. 更新计划，陈七，11月30日",
+         [("完成计费模块联调，并输出测试报告", "吴九", "11月28日前"),
+          ("更新计划", "陈七", "11月30日")]),
+        ("- 完成联调，吴九，11月28日\n- 更新计划，陈七，11月30日",
+         [("完成联调", "吴九", "11月28日"), ("更新计划", "陈七", "11月30日")]),
     ],
 )
 def test_action_items_in_paragraphs_r_mt_5(
@@ -303,3 +310,40 @@ def test_delivery_format_in_words_keeps_both_and_the_note() -> None:
     (reading,) = read_form(data, "docx", CATALOG, default_year=2026)
     assert reading.values["delivery_format"] == ["PDF", "Excel"]
     assert reading.json_values()["_notes"] == {"delivery_format": "按月分文件"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("陈七 周八 吴九", ["陈七", "周八", "吴九"]),
+        ("客服中心 市场部", ["客服中心", "市场部"]),
+        ("IT 部、市场部", ["IT 部", "市场部"]),
+        ("Zhang San、李四", ["Zhang San", "李四"]),
+    ],
+)
+def test_names_apart_by_single_spaces_are_a_list(raw: str, expected: list[str]) -> None:
+    assert parse_list(raw) == expected
+
+
+def test_days_named_relative_to_the_mail_are_dates() -> None:
+    """本周四 / 下周三 / 明天 count from the mail's date (Wednesday 2026-11-25 here); with only
+    a year they stay unreadable (see test_not_dates_as_written)."""
+    rows = [["会议名称", "周例会"], ["会议类型", "周例会"], ["会议时间", "本周四 16:00"],
+            ["主持人", "陈七"], ["记录人", "周八"], ["参会人员", "陈七、周八"],
+            ["会议议题", "进展"],
+            ["行动项", "1. 完成联调（吴九，下周三前）\n2. 更新计划（陈七，明天）"]]
+    data = make_docx(para("会议纪要"), table(rows))
+    (reading,) = read_form(data, "docx", CATALOG, default_year=date(2026, 11, 25))
+    assert reading.values["meeting_time"] == datetime(2026, 11, 26, 16, 0)
+    items = reading.values["action_items"]
+    assert isinstance(items, list)
+    assert [r["due"] for r in items] == [date(2026, 12, 2), date(2026, 11, 26)]
+    assert not reading.problems
+
+
+def test_relative_days_in_free_text_are_left_as_written() -> None:
+    rows = [["申请人", "李四"], ["所属部门", "客服中心"], ["工号", "E1"], ["系统名称", "CRM"],
+            ["申请类型", "新增帐号"], ["申请原因", "明天入职，下周一开始接听"]]
+    data = make_docx(para("系统帐号申请表"), table(rows))
+    (reading,) = read_form(data, "docx", CATALOG, default_year=date(2026, 11, 25))
+    assert reading.values["reason"] == "明天入职，下周一开始接听"

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import structlog
 
@@ -139,6 +140,17 @@ class FormDesk:
         return out
 
 
+class _Pending(NamedTuple):
+    """A file whose fate waits for the rest of the mail (was any form accepted?)."""
+
+    att: MailAttachment
+    code: str  # the problem to tell if it was meant as a form
+    content_kind: str | None = None  # the kind its text is a form of (a .txt)
+    named: str | None = None  # the kind its first lines name
+    detail: str = ""
+    refused: bool = False  # the safety guard refused it (an Office file by its bytes)
+
+
 class _Desk:
     """One mail's attachments being sorted; files whose fate depends on the rest of the mail
     (was any form accepted?) wait in ``undecided`` until ``finish``."""
@@ -150,8 +162,7 @@ class _Desk:
         self.accepted: list[AcceptedForm] = []
         self.problems: list[AttachmentProblem] = []
         self.notes: list[tuple[str, str]] = []
-        # (attachment, code, kind its text is a form of, kind its first lines name)
-        self.undecided: list[tuple[MailAttachment, str, str | None, str | None]] = []
+        self.undecided: list[_Pending] = []
         self.guess = KindGuesser.of(forms.catalog)
 
     def attachment(self, att: MailAttachment) -> None:
@@ -167,11 +178,11 @@ class _Desk:
                                                    "not an Office file despite its name"))
         elif att.content_type.startswith("image/") or name.endswith(IMAGE_SUFFIXES):
             if att.original_filename and len(att.data) >= MIN_PHOTO_BYTES:
-                self.undecided.append((att, "image_form", None, None))
+                self.undecided.append(_Pending(att, "image_form"))
             else:
                 self.notes.append(("attachment", att.filename))
         elif name.endswith(TEXT_SUFFIXES) and att.original_filename:
-            self.undecided.append((att, "text_form", self.text_kind(att.data), None))
+            self.undecided.append(_Pending(att, "text_form", self.text_kind(att.data)))
         else:
             self.notes.append(("attachment", att.filename))  # signatures, archives…
 
@@ -183,31 +194,32 @@ class _Desk:
         except FileRefused as exc:
             log.info("attachment refused", filename=att.filename, refusal=exc.refusal.value,
                      detail=exc.detail)
-            self.problems.append(AttachmentProblem(
-                att.filename, exc.refusal.value, exc.detail,
-                form_kind=self.guess.kind(att.filename, self.mail.subject)))
+            # a refused file is told about only when it was meant as a form: an encrypted
+            # contract or an old .xls budget beside an accepted form is just archived
+            self.undecided.append(_Pending(att, exc.refusal.value, detail=exc.detail,
+                                           refused=True))
             return
         if checked.macros_removed:
             self.notes.append(("macros_removed", att.filename))
         if checked.converted_from:
             self.notes.append(("converted", att.filename))
         if not self.forms.read(att, checked.fmt, checked.data, self.year, self):
-            self.undecided.append((att, "unknown_form", None,
-                                   self.named_kind(checked.data, checked.fmt)))
+            self.undecided.append(_Pending(
+                att, "unknown_form", named=self.named_kind(checked.data, checked.fmt)))
 
     def pdf(self, att: MailAttachment) -> None:
         if len(att.data) > self.forms.limits.max_file_bytes:
-            self.undecided.append((att, "too_large", None, None))
+            self.undecided.append(_Pending(att, "too_large"))
             return
         try:
             if self.forms.read(att, "pdf", att.data, self.year, self):
                 return
         except NoTextLayer:
-            self.undecided.append((att, "scanned_pdf", None, None))
+            self.undecided.append(_Pending(att, "scanned_pdf"))
             return
         # a PDF with text that is no form (a plan, a report, a broken file) is a document
         # like any other, unless its very name says it is a form
-        self.undecided.append((att, PDF_NOT_A_FORM, None, None))
+        self.undecided.append(_Pending(att, PDF_NOT_A_FORM))
 
     def text_kind(self, data: bytes) -> str | None:
         """The form kind a .txt holds, read as lines of text (it is not accepted as a form:
@@ -247,7 +259,12 @@ class _Desk:
             self.problems = [p for p in self.problems if not self.supporting(p)]
         any_form = bool(self.accepted) or any(
             p.code == "field_problems" for p in self.problems)
-        for att, code, content_kind, named in self.undecided:
+        for att, code, content_kind, named, detail, refused in self.undecided:
+            if refused and not any_form:  # an Office file that cannot be opened: say why
+                self.problems.append(AttachmentProblem(
+                    att.filename, code, detail,
+                    form_kind=self.guess.kind(att.filename, self.mail.subject)))
+                continue
             strict = any_form or code == PDF_NOT_A_FORM
             # a .txt is read: when its text is no form, only its name may still say it is one
             subject = "" if code == "text_form" else self.mail.subject
@@ -258,7 +275,7 @@ class _Desk:
                 self.notes.append(("attachment", att.filename))
                 continue
             kind = content_kind or self.guess.kind(att.filename, self.mail.subject) or named
-            self.problems.append(AttachmentProblem(att.filename, code, "", form_kind=kind))
+            self.problems.append(AttachmentProblem(att.filename, code, detail, form_kind=kind))
         return FormsOutcome(tuple(self.accepted), tuple(self.problems), tuple(self.notes))
 
 

@@ -80,12 +80,33 @@ def prose_rows(table: FieldDef, texts: Sequence[str]) -> list[dict[str, RawValue
     where several are written on one line."""
     rows = []
     for text in texts:
-        for line in clean_value(text).split("\n"):
+        for line in _logical_lines(clean_value(text).split("\n")):
             for item in _items(line) if len(line) <= MAX_LINE else [line]:
                 row = _row(table, _NUMBERING.sub("", item, count=1).strip())
                 if row:
                     rows.append(row)
     return rows
+
+
+def _logical_lines(lines: Sequence[str]) -> list[str]:
+    """Lines with an item's wrapped continuation joined back: once the items are numbered,
+    an unnumbered line continues the item above it ("1. 完成联调，并输出报告" / "（负责人：
+    吴九，11月28日前）" is one item)."""
+    out: list[str] = []
+    numbered = False
+    for line in lines:
+        if not line.strip():
+            continue
+        starts = _NUMBERING.match(line) is not None and not line.lstrip().startswith(("(", "（"))
+        starts = starts or bool(re.match(r"^\s*[(（]\d{1,2}[)）]", line))
+        if starts:
+            numbered = True
+            out.append(line)
+        elif numbered and out and len(out[-1]) + len(line) <= MAX_LINE:
+            out[-1] = out[-1].rstrip() + line.strip()
+        else:
+            out.append(line)
+    return out
 
 
 def _row(table: FieldDef, line: str) -> dict[str, RawValue]:

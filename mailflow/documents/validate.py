@@ -31,6 +31,7 @@ from mailflow.documents.values import (
     parse_text,
     parse_time_range,
     parse_yesno,
+    relative_days,
 )
 
 _SHOWN = 200  # characters of a wrong value quoted back in the reply
@@ -98,6 +99,7 @@ class _Validator:
         self.year = form_day(found, default_year) if not isinstance(default_year, int) \
             else default_year
         self.notes: dict[str, str] = {}
+        self.written = default_year  # the mail's date (or a year): what 明天/下周三 count from
         self.values: dict[str, object] = {}
         self.problems: list[FieldProblem] = []
         self.flagged: set[str] = set()
@@ -151,6 +153,14 @@ class _Validator:
         self.problems.sort(key=lambda p: (order.get(p.field_key or "", -1), p.row or 0))
         return ordered, self.problems
 
+    def relative(self, raw: RawValue | None, f: FieldDef | None = None) -> RawValue | None:
+        """本周四, 下周三, 明天 … in a date or time field (never in free text) as dates
+        counted from the day the mail was written."""
+        moment = f is None or f.type in (FieldType.DATE, FieldType.DATETIME)
+        if moment and isinstance(raw, str) and isinstance(self.written, date):
+            return relative_days(raw, self.written)
+        return raw
+
     def split_periods(self) -> None:
         """A period written in its first field ("生效日期：2026-12-01 至 2026-12-31") fills the
         field that may not be before it (临时帐号截止日期) when that one is empty."""
@@ -166,7 +176,7 @@ class _Validator:
                 self.found.values[f.key] = pieces[1]
 
     def plain(self, f: FieldDef) -> None:
-        raw = self.found.values.get(f.key)
+        raw = self.relative(self.found.values.get(f.key), f)
         if raw is None:
             return
         try:
@@ -182,8 +192,8 @@ class _Validator:
     def time_range(self, f: FieldDef) -> None:
         base = self.values.get(f.date_field) if f.date_field else None
         base_day = base if isinstance(base, date) and not isinstance(base, datetime) else None
-        whole = self.found.values.get(f.key)
-        parts = self.found.parts.get(f.key, {})
+        whole = self.relative(self.found.values.get(f.key))
+        parts = {k: self.relative(v) for k, v in self.found.parts.get(f.key, {}).items()}
         start_def, end_def = (f.columns[0], f.columns[1]) if len(f.columns) == 2 else (f, f)
         try:
             if whole is not None:
@@ -214,7 +224,7 @@ class _Validator:
         for number, raw_row in enumerate(self.found.tables.get(f.key, []), start=1):
             row: dict[str, object] = {}
             for column in f.columns:
-                raw = raw_row.get(column.key)
+                raw = self.relative(raw_row.get(column.key), column)
                 value: object | None = None
                 if raw is not None:
                     try:

@@ -135,6 +135,33 @@ def _date_text(raw: str) -> str:
     return _DATE_SUFFIX.sub("", text)
 
 
+_WEEKDAYS = "一二三四五六日"
+_RELATIVE_WEEK = re.compile(
+    r"(本周|这周|本星期|这星期|下周|下星期|上周|上星期)([一二三四五六日天])")
+_RELATIVE_DAY = re.compile(r"(今天|今日|明天|明日|后天|昨天|昨日)")
+_DAY_OFFSETS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "昨天": -1, "昨日": -1}
+
+
+def relative_days(text: str, hint: object) -> str:
+    """*text* with 本周四 / 下周三 / 明天 … rewritten as dates counted from *hint* (the form's or
+    the mail's day); unchanged without a reference day (then they stay unreadable)."""
+    if not isinstance(hint, date) or not any(w in text for w in ("周", "星期", "天", "日")):
+        return text
+
+    def week(m: re.Match[str]) -> str:
+        shift = {"下": 7, "上": -7}.get(m.group(1)[0], 0)
+        target = _WEEKDAYS.index("日" if m.group(2) == "天" else m.group(2))
+        monday = hint - timedelta(days=hint.weekday())
+        day = monday + timedelta(days=shift + target)
+        return f"{day.year}年{day.month}月{day.day}日"
+
+    def single(m: re.Match[str]) -> str:
+        day = hint + timedelta(days=_DAY_OFFSETS[m.group(1)])
+        return f"{day.year}年{day.month}月{day.day}日"
+
+    return _RELATIVE_DAY.sub(single, _RELATIVE_WEEK.sub(week, text))
+
+
 YearHint = int | date | None
 """What completes a date written without a year: a year, or a reference day (the form's own
 date or the mail's), in which case the year that puts the date nearest to it is taken
@@ -691,10 +718,17 @@ def parse_list(raw: RawValue) -> list[str]:
         return []
     items: list[str] = []
     for piece in _LIST_SPLIT.split(text):
-        item = _ITEM_NUMBER.sub("", piece.strip()).strip(" 。.")
-        if item and item not in items:
-            items.append(item)
+        words = piece.split()
+        # "陈七 周八 吴九", "客服中心 市场部": Chinese names apart by single spaces
+        apart = len(words) > 1 and all(_CJK_WORD.fullmatch(w) for w in words)
+        for part in words if apart else [piece]:
+            item = _ITEM_NUMBER.sub("", part.strip()).strip(" 。.")
+            if item and item not in items:
+                items.append(item)
     return items
+
+
+_CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,8}")
 
 
 _ADDRESS = re.compile(r"[^\s<>()（）\[\]【】,;，；:：\"'“”]+@[^\s<>()（）\[\]【】,;，；:：\"'“”]+")
