@@ -28,11 +28,12 @@ from mailflow.store.models import (
     db_time,
     utc,
 )
+from mailflow.workflow.states import Event, Status, advance
 
 from .index import drop_documents
 from .timeline import record_of
 
-DELETED = "deleted"
+DELETED = Status.DELETED.value
 
 
 class RetentionError(MailflowError):
@@ -101,7 +102,7 @@ def delete_record(session: Session, archive: Archive, reference: str, *, actor: 
                InboundMail.id.in_(mail_ids))).scalars())
     removed = {k: v for k, v in files.items() if k not in others}
     previous = {"status": request.status, "kind": request.kind, "title": request.title}
-    request.status = DELETED
+    advance(session, request, Event.DELETED, now, rule="R-GEN-3", actor=actor)
     request.fields = {}
     request.title = ""
     request.problems = []

@@ -113,7 +113,7 @@ class Attachment(Base):
 
 #: every status a request can have (workflow/states.py Status; the database checks it)
 REQUEST_STATUSES = ("received", "submitted", "awaiting_approval", "approved", "with_handler",
-                    "done", "rejected", "returned", "withdrawn")
+                    "done", "rejected", "returned", "withdrawn", "deleted")
 #: planned (a later step of the chain), open (its approver was asked), approved, rejected,
 #: closed (no decision needed any more: rejected elsewhere, withdrawn, restarted)
 STEP_STATUSES = ("planned", "open", "approved", "rejected", "closed")

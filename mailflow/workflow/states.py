@@ -15,6 +15,7 @@ naming the transition and the process rule it serves (R-GEN-3).
         └──(returned by the desk)                                   with_handler ──done──▶ done
     returned ──resubmitted──▶ submitted
     submitted/awaiting_approval/approved/rejected/returned ──withdrawn──▶ withdrawn
+    any ──deleted──▶ deleted          past retention, on an archivist's confirmation
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Status(StrEnum):
     REJECTED = "rejected"
     RETURNED = "returned"
     WITHDRAWN = "withdrawn"
+    DELETED = "deleted"  # past its retention period, deleted on an archivist's confirmation
 
 
 class Event(StrEnum):
@@ -53,6 +55,7 @@ class Event(StrEnum):
     DONE = "done"
     RESUBMITTED = "resubmitted"
     WITHDRAWN = "withdrawn"
+    DELETED = "deleted"
 
 
 #: statuses in which a request is still open (a decision or a withdrawal may change it)
@@ -86,6 +89,10 @@ def _table() -> dict[tuple[Status, Event], Status]:
     }
     for source in OPEN:
         table[(source, e.WITHDRAWN)] = s.WITHDRAWN
+    # R-GEN-3 retention (records/retention.py): any record but a deleted one, on confirmation
+    for source in s:
+        if source is not s.DELETED:
+            table[(source, e.DELETED)] = s.DELETED
     return table
 
 

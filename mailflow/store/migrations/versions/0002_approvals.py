@@ -17,7 +17,7 @@ branch_labels = None
 depends_on = None
 
 REQUEST_STATUSES = ("received", "submitted", "awaiting_approval", "approved", "with_handler",
-                    "done", "rejected", "returned", "withdrawn")
+                    "done", "rejected", "returned", "withdrawn", "deleted")
 STEP_STATUSES = ("planned", "open", "approved", "rejected", "closed")
 
 
