@@ -151,12 +151,11 @@ def requests_export(
     from mailflow.progress import ProgressDisplay
     from mailflow.requests_export import Period, RequestSheet, export_requests
     from mailflow.store.db import make_engine, session_factory, upgrade
-    from mailflow.templates import Templates
 
     s = settings()
     period = Period(_day(first, "--from"), _day(last, "--to"))
     sheet = RequestSheet(load_catalog(s.forms.definitions_dir),
-                         Templates(s.service.templates_dir, s.service.language),
+                         s.templates(),
                          ZoneInfo(s.service.timezone), period, kind)
     engine = make_engine(s.storage.resolved_database_url())
     try:
@@ -193,6 +192,16 @@ def config_check() -> None:
     console.print(f"archive: {s.storage.resolved_archive_dir()}")
     console.print(f"directory: {len(s.people)} people, {len(s.departments)} departments, "
                   f"{len(s.systems)} systems")
+    templates = s.templates()
+    problems = templates.check()
+    override = s.service.templates_override_dir
+    console.print(f"templates: {len(templates.names())} ({s.service.language})"
+                  + (f", overrides from {override}" if override else ""))
+    if problems:
+        for problem in problems:
+            err.print(f"[red]template broken:[/red] {problem}", highlight=False,
+                      soft_wrap=True)
+        raise SystemExit(1)
 
 
 def _redact(url: str) -> str:

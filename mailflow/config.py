@@ -13,11 +13,14 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mailflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mailflow.templates import Templates
 from mailflow.paths import DEFAULT_FORMS_DIR, DEFAULT_TEMPLATES_DIR
 
 Security = Literal["tls", "starttls", "none"]
@@ -34,6 +37,7 @@ class ServiceSettings(_Section):
     reference_prefix: str = Field(default="REQ", pattern=r"^[A-Z][A-Z0-9]{0,9}$")
     replies_per_sender_per_hour: int = Field(default=10, ge=1)
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
+    templates_override_dir: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     lease_seconds: float = Field(default=15.0, ge=3)
@@ -228,6 +232,13 @@ class Settings(_Section):
                 )
         return self
 
+    def templates(self) -> Templates:
+        """The mail templates: the bundled set with the organisation's overrides over it."""
+        from mailflow.templates import Templates
+
+        return Templates(self.service.templates_dir, self.service.language,
+                         self.service.templates_override_dir)
+
     @property
     def own_addresses(self) -> frozenset[str]:
         """Addresses mailflow sends from or reads; mail from them is never answered."""
@@ -327,7 +338,11 @@ def _relative_to(settings: Settings, base: Path) -> Settings:
         update={"maildir_path": fix(settings.mailbox.maildir_path)}
     )
     service = settings.service.model_copy(
-        update={"templates_dir": fix(settings.service.templates_dir)}
+        update={
+            "templates_dir": fix(settings.service.templates_dir),
+            "templates_override_dir": fix(settings.service.templates_override_dir)
+            if settings.service.templates_override_dir else None,
+        }
     )
     forms = settings.forms.model_copy(
         update={"definitions_dir": fix(settings.forms.definitions_dir)}

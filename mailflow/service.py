@@ -31,7 +31,7 @@ from mailflow.clock import Clock, SystemClock
 from mailflow.config import Settings
 from mailflow.delivery import DeliveryReport, OutboxDelivery
 from mailflow.documents.outcome import FormsOutcome
-from mailflow.errors import SourceError
+from mailflow.errors import ConfigError, SourceError
 from mailflow.intake import Intake, IntakeReport, Progress
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
@@ -81,7 +81,8 @@ class Service:
         upgrade(self.engine)
         self.factory = session_factory(self.engine)
         self.archive = Archive(settings.storage.resolved_archive_dir())
-        self.templates = Templates(settings.service.templates_dir, settings.service.language)
+        self.templates = settings.templates()
+        check_templates(self.templates)
         self._source = source
         examine, blanks, titles = _forms_wiring(settings)
         # the read-ahead worker parses mails and reads their forms on the second core, ahead
@@ -361,6 +362,15 @@ class _LeaseGuardedSource:
 
     def close(self) -> None:
         self._inner.close()
+
+
+def check_templates(templates: Templates) -> None:
+    """Every template compiles and renders with its sample data, or the service does not
+    start: a broken override must not wait until its first notice is due."""
+    problems = templates.check()
+    if problems:
+        raise ConfigError("mail templates are broken:\n" + "\n".join(
+            f"  {p}" for p in problems))
 
 
 def due_handlers(settings: Settings, templates: Templates) -> Mapping[str, DueHandler]:
