@@ -1,6 +1,6 @@
 """Tell the administrator what needs a human: mails that could not be delivered (5xx or out
-of retries), mails that bounced after the relay accepted them, and mails that were
-quarantined.
+of retries), mails that bounced after the relay accepted them, mails that were
+quarantined, and approval chains the directory cannot resolve (workflow/chains.py).
 
 One digest mail per batch of new problems, to ``[roles] admin``. The digest's Message-ID is
 derived from the newest audit event it covers, so several processes queue it only once; a
@@ -21,12 +21,12 @@ from mailflow.config import Settings
 from mailflow.mail.compose import Envelope, compose, named_message_id
 from mailflow.store import audit, outbox
 from mailflow.store.db import transaction
-from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage
+from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
 from mailflow.templates import Templates
 
 log = structlog.get_logger(__name__)
 
-WATCHED = ("mail_send_failed", "mail_bounced", "mail_quarantined")
+WATCHED = ("mail_send_failed", "mail_bounced", "mail_quarantined", "approval_blocked")
 PURPOSE = "admin_alert"
 
 
@@ -65,6 +65,15 @@ def _queue(session: Session, settings: Settings, templates: Templates, admin: st
                 items.append({"kind": "bounced", "to": ", ".join(row.recipients),
                               "subject": row.subject,
                               "reason": str(event.detail.get("reason", ""))})
+        elif event.action == "approval_blocked" and event.request_id is not None:
+            # the chain of a request cannot be resolved (workflow/chains.py): a human fixes
+            # the directory; the requester was told
+            request = session.get(Request, event.request_id)
+            if request is not None:
+                items.append({"kind": "approval_blocked", "to": request.requester_email,
+                              "subject": f"{request.reference} {request.title}",
+                              "reason": f"{event.detail.get('code', '')}: "
+                                        f"{event.detail.get('detail', '')}"})
         elif event.mail_id is not None:
             mail = session.get(InboundMail, event.mail_id)
             if mail is not None:

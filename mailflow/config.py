@@ -197,6 +197,88 @@ class SystemEntry(_Section):
     aliases: tuple[str, ...] = ()
 
 
+#: who approves, as the chain data names them (workflow/chains.py resolves them):
+#: the requester's department manager; a [roles] entry; the manager of the department owning
+#: the system a form field names (R-AC-2); the managers of the departments a list field names
+APPROVER_SPEC = (r"^(requester_manager|role:[a-z_]+|system_owner:[a-z_]+"
+                 r"|department_managers:[a-z_]+)$")
+EscalationRole = Literal["", "president", "leader_in_charge"]
+
+
+class ChainStep(_Section):
+    """One step of an approval chain: everyone it names decides, in parallel; the step is
+    approved when all have approved."""
+
+    approvers: tuple[str, ...] = Field(min_length=1)
+    #: who the approver may send the request on to ("同意，需总裁审批": R-DX-2, R-AC-2)
+    may_escalate_to: EscalationRole = ""
+
+    @field_validator("approvers")
+    @classmethod
+    def _specs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for spec in value:
+            if not re.match(APPROVER_SPEC, spec):
+                raise ValueError(
+                    f"{spec!r} is not an approver: requester_manager, role:NAME, "
+                    "system_owner:FIELD or department_managers:FIELD")
+        return value
+
+
+class Chain(_Section):
+    """The approval chain of one form kind, with the rule it enforces."""
+
+    kind: str
+    rule: str
+    steps: tuple[ChainStep, ...] = Field(min_length=1)
+
+
+DEFAULT_CHAINS = (
+    # R-DX-2: department manager, then the IT manager, who may send it on to the president
+    Chain(kind="data_extraction", rule="R-DX-2", steps=(
+        ChainStep(approvers=("requester_manager",)),
+        ChainStep(approvers=("role:it_manager",), may_escalate_to="president"))),
+    # R-AC-2: department manager, then the department owning the system's permissions;
+    # beyond that department's authority it goes to the leader in charge
+    Chain(kind="account", rule="R-AC-2", steps=(
+        ChainStep(approvers=("requester_manager",)),
+        ChainStep(approvers=("system_owner:system",), may_escalate_to="leader_in_charge"))),
+    # R-CH-3: the IT manager and every cooperating department's manager, in parallel
+    Chain(kind="system_change", rule="R-CH-3", steps=(
+        ChainStep(approvers=("role:it_manager",
+                             "department_managers:cooperating_departments")),)),
+    # R-MT-4: the project manager reviews minutes before they are distributed
+    Chain(kind="minutes", rule="R-MT-4", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
+)
+
+
+class ApprovalSettings(_Section):
+    token_secret: str = ""
+    deadline_working_days: int = Field(default=2, ge=1)
+    reminder_after_working_hours: float = Field(default=8.0, gt=0)
+    escalate_after_working_hours: float = Field(default=8.0, gt=0)
+    escalate_to: Literal["leader_in_charge", "president", "admin"] = "leader_in_charge"
+    require_authentication: bool = False
+    trusted_authserv_ids: tuple[str, ...] = ()
+    handlers: dict[str, str] = Field(default_factory=dict)
+    chains: tuple[Chain, ...] = DEFAULT_CHAINS
+
+    def chain_for(self, kind: str) -> Chain | None:
+        return next((c for c in self.chains if c.kind == kind), None)
+
+
+class Delegation(_Section):
+    """*who* is away: *to* decides in their place from *from_date* to *to_date* inclusive."""
+
+    who: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    to: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    from_date: date
+    to_date: date
+
+    def active_on(self, day: date) -> bool:
+        return self.from_date <= day <= self.to_date
+
+
 class Settings(_Section):
     service: ServiceSettings = ServiceSettings()
     mailbox: MailboxSettings = MailboxSettings(source="maildir")
@@ -208,6 +290,8 @@ class Settings(_Section):
     departments: tuple[Department, ...] = ()
     roles: Roles = Roles()
     systems: tuple[SystemEntry, ...] = ()
+    approvals: ApprovalSettings = ApprovalSettings()
+    delegations: tuple[Delegation, ...] = ()
 
     @model_validator(mode="after")
     def _directory_is_consistent(self) -> Settings:
@@ -230,6 +314,22 @@ class Settings(_Section):
                 raise ValueError(
                     f"systems: {s.name} names unknown department {s.owner_department!r}"
                 )
+        roles = set(Roles.model_fields)
+        for chain in self.approvals.chains:
+            for step in chain.steps:
+                for spec in step.approvers:
+                    if spec.startswith("role:") and spec[5:] not in roles:
+                        raise ValueError(f"approvals.chains: {chain.kind} names unknown role "
+                                         f"{spec[5:]!r}")
+        for kind, who in self.approvals.handlers.items():
+            if who.lower() not in emails:
+                raise ValueError(f"approvals.handlers.{kind}: {who!r} is not in [[people]]")
+        for delegation in self.delegations:
+            for who in (delegation.who, delegation.to):
+                if who.lower() not in emails:
+                    raise ValueError(f"delegations: {who!r} is not in [[people]]")
+            if delegation.to_date < delegation.from_date:
+                raise ValueError(f"delegations: {delegation.who} ends before it starts")
         return self
 
     def templates(self) -> Templates:
@@ -277,6 +377,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         ("smtp", SmtpSettings),
         ("storage", StorageSettings),
         ("forms", FormsSettings),
+        ("approvals", ApprovalSettings),
     ):
         for key in model.model_fields:
             value = env.get(f"{ENV_PREFIX}{section}_{key}".upper())

@@ -35,7 +35,10 @@ from mailflow.store.models import Attachment, InboundMail, OutboxMessage, Reques
 from mailflow.store.references import next_reference
 from mailflow.store.rows import insert_row
 from mailflow.templates import Templates
+from mailflow.workflow.decisions import Approvals
 from mailflow.workflow.matching import RequestMatch, match_request
+from mailflow.workflow.states import Event, Status, advance
+from mailflow.workflow.tokens import tokens_in
 
 log = structlog.get_logger(__name__)
 
@@ -61,8 +64,10 @@ class Reception:
         examine_forms: FormsExaminer | None = None,
         blank_forms: BlankForms | None = None,
         form_titles: dict[str, str] | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
         self._settings = settings
+        self._approvals = approvals
         self._templates = templates
         self._examine = examine_forms
         self._blank_forms = blank_forms
@@ -90,19 +95,49 @@ class Reception:
             audit.record(session, now, "mail_unanswerable", mail_id=mail.id,
                          reason="no usable From address")
             return "unanswerable"
-        if mail.size > self._settings.mailbox.max_message_bytes:
-            outcome = FormsOutcome(problems=(AttachmentProblem(
-                "", "mail_too_large", f"{mail.size} bytes"),))
-        else:
-            outcome = self._examine(parsed) if self._examine else NO_FORMS
         if match is not None:
-            outcome = _without_files_on_record(session, match.request, outcome)
-            status = self._follow_up(session, mail, parsed, outcome, match, now)
-            if status is not None:
-                return status
+            self._link(session, mail, parsed, match, now)
+        if self._approvals is not None and (
+                match is not None or tokens_in(parsed, self._settings.smtp.from_address)):
+            # a decision, a withdrawal or a status question (workflow/decisions.py)
+            handled = self._approvals.handle(session, mail, parsed, match, now)
+            if handled is not None:
+                return handled
+        if match is not None:
+            return self._answer_follow_up(session, mail, parsed, match, now)
+        return self._answer_new(session, mail, parsed, self._outcome(mail, parsed), now)
+
+    def _outcome(self, mail: InboundMail, parsed: ParsedMail) -> FormsOutcome:
+        if mail.size > self._settings.mailbox.max_message_bytes:
+            return FormsOutcome(problems=(AttachmentProblem(
+                "", "mail_too_large", f"{mail.size} bytes"),))
+        return self._examine(parsed) if self._examine else NO_FORMS
+
+    def _answer_follow_up(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                          match: RequestMatch, now: datetime) -> str:
+        outcome = _without_files_on_record(session, match.request,
+                                           self._outcome(mail, parsed))
+        status = self._follow_up(session, mail, parsed, outcome, match, now)
+        if status is not None:
+            return status
+        return self._answer_new(session, mail, parsed, outcome, now)
+
+    def _answer_new(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                    outcome: FormsOutcome, now: datetime) -> str:
         requests = self._register(session, mail, parsed, outcome, now)
         self._reply(session, mail, parsed, outcome, requests, now)
+        self._start_chains(session, mail, requests, now)
         return "returned" if outcome.problems and not outcome.accepted else "registered"
+
+    def _start_chains(self, session: Session, mail: InboundMail, requests: Sequence[Request],
+                      now: datetime) -> None:
+        """Each submitted request goes to its first approver (R-DX-2, R-AC-2, R-CH-3,
+        R-MT-4), in this transaction."""
+        if self._approvals is None:
+            return
+        for request in requests:
+            if request.status == Status.SUBMITTED:
+                self._approvals.start(session, request, mail, now)
 
     def _follow_up(
         self,
@@ -118,8 +153,8 @@ class Reception:
         request = match.request
         sender = parsed.sender
         assert sender is not None
-        from_requester = self._link(session, mail, parsed, match, now)
-        if from_requester and request.status == "returned":
+        from_requester = sender.addr.casefold() == request.requester_email.casefold()
+        if from_requester and request.status in (Status.RETURNED, Status.REJECTED):
             original_subject = _original_subject(session, request) or parsed.subject
             # the corrected form the "please correct" reply asked for, under the same number
             form = _resubmission(request, outcome.accepted)
@@ -132,6 +167,8 @@ class Reception:
                     else []
                 self._reply(session, mail, parsed, outcome, [request, *made], now,
                             subject=original_subject, resubmitted=True)
+                # after a rejection the chain starts again under the same number
+                self._start_chains(session, mail, [request, *made], now)
                 return "resubmitted"
             if outcome.problems and not outcome.accepted:
                 request.problems = _problem_rows(outcome)
@@ -184,9 +221,8 @@ class Reception:
                  matched_by=match.by, from_requester=from_requester, robot=robot or None)
         return from_requester
 
-    @staticmethod
     def _resubmit(
-        session: Session, mail: InboundMail, request: Request, form: AcceptedForm,
+        self, session: Session, mail: InboundMail, request: Request, form: AcceptedForm,
         now: datetime,
     ) -> None:
         reading = form.reading
@@ -195,7 +231,6 @@ class Reception:
                     "problems": [p.get("code") for p in request.problems
                                  if isinstance(p, dict)]}
         request.kind = reading.kind
-        request.status = "submitted"
         request.title = _title_of(reading.values) or request.title
         request.form_version = reading.version
         request.fields = reading.json_values()
@@ -203,6 +238,9 @@ class Reception:
         request.attachment_id = attachment_ids.get(form.attachment_sha256)
         request.updated_at = db_time(now)
         session.flush()
+        chain = self._settings.approvals.chain_for(request.kind)
+        advance(session, request, Event.RESUBMITTED, now, rule=chain.rule if chain else "",
+                actor=request.requester_email, mail_id=mail.id)
         audit.record(session, now, "request_resubmitted", actor=request.requester_email,
                      mail_id=mail.id, request_id=request.id, reference=request.reference,
                      kind=request.kind, status=request.status, previous=previous)

@@ -44,7 +44,9 @@ from mailflow.store.archive import Archive
 from mailflow.store.db import DB_UNAVAILABLE, make_engine, session_factory, transaction, upgrade
 from mailflow.store.models import OutboxMessage, utc
 from mailflow.templates import Templates
+from mailflow.workflow import decisions as approval_due
 from mailflow.workflow import due as due_module
+from mailflow.workflow.decisions import Approvals
 from mailflow.workflow.due import DueHandler, DueRunner
 
 log = structlog.get_logger(__name__)
@@ -88,8 +90,10 @@ class Service:
         # the read-ahead worker parses mails and reads their forms on the second core, ahead
         # of the recording transaction (conversions never run under the database lock)
         self.read_ahead = ReadAhead(examine)
+        self.approvals = Approvals(settings, self.templates, self.archive, titles)
         self.reception = Reception(settings, self.templates,
-                                   self.read_ahead.examine if examine else None, blanks, titles)
+                                   self.read_ahead.examine if examine else None, blanks, titles,
+                                   self.approvals)
         self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
@@ -103,6 +107,9 @@ class Service:
                                        settings.smtp, self.worker)
         self.due_handlers: dict[str, DueHandler] = dict(due_handlers(settings, self.templates))
         self.due = DueRunner(self.due_handlers, self.worker)
+        # reminders and escalations of approvals nobody answered (workflow/decisions.py)
+        self.register_due_handler(approval_due.REMINDER, self.approvals.remind)
+        self.register_due_handler(approval_due.ESCALATION, self.approvals.escalate)
         self._lease_ttl = timedelta(seconds=settings.service.lease_seconds)
         # leases measure real time between processes, whatever --now pretends
         self._lease_clock: Clock = SystemClock()

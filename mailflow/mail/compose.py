@@ -67,9 +67,11 @@ def message_id_domain(from_address: str) -> str:
 @lru_cache(maxsize=8)
 def own_message_ids(from_address: str) -> re.Pattern[str]:
     """Message-IDs as the two functions above write them for *from_address* (fresh ones,
-    and the administrator's digest ``admin-alert-N``, alerts.py): what a bounce report may
-    quote back, not any ``<someone@our-domain>`` it quotes."""
-    local = r"(?:[0-9]{1,30}\.[0-9]{1,20}\.[0-9]{1,30}\.mailflow|admin-alert-[0-9]{1,20})"
+    and the administrator's digest ``admin-alert-N``, alerts.py), and those of approval
+    mails carrying their token (``approval-STEP-TOKEN-PURPOSE``, workflow/tokens.py): what a
+    bounce report may quote back, not any ``<someone@our-domain>`` it quotes."""
+    local = (r"(?:[0-9]{1,30}\.[0-9]{1,20}\.[0-9]{1,30}\.mailflow|admin-alert-[0-9]{1,20}"
+             r"|approval-[0-9]{1,20}-[A-Z2-7]{16}-[a-z]{1,12}[0-9]{0,6})")
     return re.compile(rf"<{local}@{re.escape(message_id_domain(from_address))}>",
                       re.IGNORECASE)
 

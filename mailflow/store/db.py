@@ -89,8 +89,9 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to *revision*; run on every start, a no-op when current.
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema to *revision*; run on every start, a no-op when current. "heads":
+    migrations written side by side on branches (each on the same parent) all apply.
 
     Several processes starting at once on one PostgreSQL database would all run the same
     migration and all but one fail (duplicate table): an advisory lock lets one migrate while

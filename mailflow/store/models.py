@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -107,10 +108,24 @@ class Attachment(Base):
     mail: Mapped[InboundMail] = relationship(back_populates="attachments")
 
 
+#: every status a request can have (workflow/states.py Status; the database checks it)
+REQUEST_STATUSES = ("received", "submitted", "awaiting_approval", "approved", "with_handler",
+                    "done", "rejected", "returned", "withdrawn")
+#: planned (a later step of the chain), open (its approver was asked), approved, rejected,
+#: closed (no decision needed any more: rejected elsewhere, withdrawn, restarted)
+STEP_STATUSES = ("planned", "open", "approved", "rejected", "closed")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 class Request(Base):
     """A case with a reference number: one submitted form, or one plain mail from a person."""
 
     __tablename__ = "request"
+    __table_args__ = (CheckConstraint(_one_of("status", REQUEST_STATUSES),
+                                      name="ck_request_status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
@@ -126,6 +141,42 @@ class Request(Base):
     attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApprovalStep(Base):
+    """One approver's part in one step of a request's approval chain (R-DX-2, R-AC-2,
+    R-CH-3, R-MT-4). Parallel approvers of a step are rows with the same position; a
+    resubmission after a rejection starts a new round. ``token`` is the HMAC the approval
+    mail carries (workflow/tokens.py); the decision is kept with the text it was read from.
+    """
+
+    __tablename__ = "approval_step"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", STEP_STATUSES), name="ck_approval_step_status"),
+        Index("ix_approval_step_request", "request_id", "round", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id"))
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    position: Mapped[int] = mapped_column(Integer)
+    approver: Mapped[str] = mapped_column(String(320), index=True)
+    delegate: Mapped[str] = mapped_column(String(320), default="")
+    role: Mapped[str] = mapped_column(String(60), default="")
+    rule: Mapped[str] = mapped_column(String(20), default="")
+    may_escalate_to: Mapped[str] = mapped_column(String(30), default="")
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    token: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_by: Mapped[str] = mapped_column(String(320), default="")
+    verdict: Mapped[str] = mapped_column(String(20), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    decision_mail_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_mail.id"), nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class ReferenceCounter(Base):

@@ -39,6 +39,9 @@ MAX_SUBJECT_REFERENCES = 3
 class RequestMatch:
     request: Request
     by: str  # "in-reply-to", "references" or "subject"
+    #: the Message-ID of the mail of ours that was answered (None: matched by the subject, or
+    #: by the requester's own submission in the thread)
+    answered: str | None = None
 
 
 @lru_cache(maxsize=8)
@@ -77,9 +80,9 @@ def match_request(session: Session, parsed: ParsedMail, prefix: str) -> RequestM
     if ids:
         found = _by_thread(session, ids)
         if found is not None:
-            request, position = found
+            request, position, ours = found
             by = "in-reply-to" if parsed.in_reply_to and position == 0 else "references"
-            return RequestMatch(request, by)
+            return RequestMatch(request, by, ids[position] if ours else None)
     references = subject_references(parsed.subject, prefix)
     if references:
         rows = session.scalars(select(Request).where(Request.reference.in_(references))).all()
@@ -90,8 +93,9 @@ def match_request(session: Session, parsed: ParsedMail, prefix: str) -> RequestM
     return None
 
 
-def _by_thread(session: Session, ids: Sequence[str]) -> tuple[Request, int] | None:
-    """The request of the most direct thread id that names one, with that id's position."""
+def _by_thread(session: Session, ids: Sequence[str]) -> tuple[Request, int, bool] | None:
+    """The request of the most direct thread id that names one, with that id's position and
+    whether the id is of a mail we sent."""
     owners: dict[str, int] = {}
     sent = session.execute(
         select(OutboxMessage.message_id, OutboxMessage.request_id)
@@ -106,6 +110,7 @@ def _by_thread(session: Session, ids: Sequence[str]) -> tuple[Request, int] | No
         .where(InboundMail.message_id.in_(ids))
         .order_by(Request.id)
     ).all()
+    ours = set(owners)
     for opening_id, opened_request in opened:
         if opening_id is not None:
             owners.setdefault(opening_id, opened_request)
@@ -114,5 +119,5 @@ def _by_thread(session: Session, ids: Sequence[str]) -> tuple[Request, int] | No
         if request_id is not None:
             request = session.get(Request, request_id)
             if request is not None:
-                return request, position
+                return request, position, message_id in ours
     return None

@@ -1,0 +1,159 @@
+"""Around the decisions: withdrawal, status questions, delegation, reminders and
+escalation as due work, a chain that cannot be resolved, and the hourly cap that must not
+silence approvals. Over the real Dovecot and SMTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_catalog
+from mailflow_testing import mailbuild
+from tests.approvals_desk import (
+    ADMIN,
+    OUTSIDER,
+    QIAN,
+    SUN,
+    WANG,
+    WU,
+    ZHANG,
+    ZHAO,
+    Desk,
+    reply,
+    submission,
+    text_of,
+)
+from tests.stack import SERVICE
+
+
+@pytest.fixture(scope="module")
+def catalog() -> FormCatalog:
+    return load_catalog(default_forms_dir())
+
+
+@pytest.fixture
+def desk(mailstack: Any, database_url: str, tmp_path: Path) -> Desk:
+    return Desk(mailstack, database_url, tmp_path)
+
+
+def test_requester_withdraws_and_the_waiting_approver_is_told(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    got = desk.send(submission(catalog, "data_extraction"))
+    ack, ask = got[ZHANG][0], got[ZHAO][0]
+    got = desk.send(reply(ack, sender=ZHANG, body="撤回，不需要了"))
+    assert sorted(got) == [ZHANG, ZHAO]  # one mail, the approver in Cc
+    assert "已撤回" in str(got[ZHANG][0]["Subject"])
+    assert desk.request().status == "withdrawn"
+    assert [s.status for s in desk.steps()] == ["closed", "closed"]
+    assert [t for t, _, _ in desk.transitions()] == ["chain_started", "withdrawn"]
+    got = desk.send(reply(ask, sender=ZHAO, body="同意"))
+    assert desk.request().status == "withdrawn"
+    assert [e.detail["reason"] for e in desk.actions("decision_refused")] == ["step_closed"]
+
+
+def test_only_the_requester_can_withdraw(desk: Desk, catalog: FormCatalog) -> None:
+    desk.send(submission(catalog, "data_extraction"))
+    reference = desk.request().reference
+    desk.send(mailbuild.human_mail(sender=SUN, to=SERVICE, subject=f"{reference} 撤回",
+                                   body="撤回"))
+    assert desk.request().status == "awaiting_approval"
+
+
+def test_anyone_in_the_record_may_ask_for_the_status(desk: Desk, catalog: FormCatalog
+                                                    ) -> None:
+    desk.send(submission(catalog, "data_extraction"))
+    reference = desk.request().reference
+    got = desk.send(mailbuild.human_mail(sender=ZHANG, to=SERVICE,
+                                         subject=f"{reference} 进度?", body="进度？"))
+    assert sorted(got) == [ZHANG]
+    text = text_of(got[ZHANG][0])
+    assert "审批中" in text and "赵磊" in text and "第 1 步，共 2 步" in text
+    got = desk.send(mailbuild.human_mail(sender=WANG, to=SERVICE,
+                                         subject=f"状态? {reference}", body="状态?"))
+    assert sorted(got) == [WANG]  # a later approver is in the record too
+    # a bystander gets nothing (the number alone does not open the record)
+    assert desk.send(mailbuild.human_mail(sender=SUN, to=SERVICE,
+                                          subject=f"{reference} 进度?", body="进度?")) == {}
+    assert len(desk.actions("status_answered")) == 2
+
+
+def test_delegate_receives_the_request_and_decides_for_the_approver(
+    mailstack: Any, database_url: str, tmp_path: Path, catalog: FormCatalog
+) -> None:
+    today = datetime.now(UTC).astimezone().date()
+    desk = Desk(mailstack, database_url, tmp_path, delegations=[{
+        "who": ZHAO, "to": QIAN, "from_date": str(today - timedelta(days=1)),
+        "to_date": str(today + timedelta(days=2))}])
+    got = desk.send(submission(catalog, "data_extraction"))
+    assert sorted(got) == [QIAN, ZHANG, ZHAO]
+    ask = got[QIAN][0]
+    assert ask["Cc"].addresses[0].addr_spec == ZHAO
+    assert "授权代理人" in text_of(ask)
+    desk.send(reply(ask, sender=QIAN, body="同意"))
+    (recorded,) = desk.actions("decision_recorded")
+    assert recorded.actor == QIAN and recorded.detail["on_behalf_of"] == ZHAO
+    assert desk.steps()[0].delegate == QIAN
+
+
+def test_reminder_then_escalation_as_due_work(desk: Desk, catalog: FormCatalog) -> None:
+    desk.send(submission(catalog, "data_extraction"))
+    start = datetime.now(UTC)
+    assert desk.tick(start + timedelta(hours=1)) == {}  # nothing due yet
+    got = desk.tick(start + timedelta(days=7))
+    assert sorted(got) == [ZHAO]
+    reminder = got[ZHAO][0]
+    assert "提醒" in str(reminder["Subject"]) and "#" in str(reminder["Subject"])
+    assert desk.tick(start + timedelta(days=7, minutes=5)) == {}  # reminded once
+    got = desk.tick(start + timedelta(days=14))
+    assert sorted(got) == [WU, ZHAO]  # the leader in charge, the approver in Cc
+    assert "审批逾期" in str(got[WU][0]["Subject"])
+    assert desk.tick(start + timedelta(days=21)) == {}
+    # answering the reminder decides the step
+    desk.send(reply(reminder, sender=ZHAO, body="同意"))
+    assert desk.steps()[0].verdict == "approve"
+    assert [e.action for e in desk.actions("approval_reminded", "approval_overdue")] == [
+        "approval_reminded", "approval_overdue"]
+
+
+def test_a_decision_cancels_the_reminder(desk: Desk, catalog: FormCatalog) -> None:
+    got = desk.send(submission(catalog, "data_extraction"))
+    desk.send(reply(got[ZHAO][0], sender=ZHAO, body="同意"))
+    got = desk.tick(datetime.now(UTC) + timedelta(days=7))
+    assert sorted(got) == [WANG]  # only the IT manager's step is reminded
+
+
+def test_unknown_requester_is_told_and_the_administrator_alerted(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    got = desk.send(submission(catalog, "data_extraction", sender=OUTSIDER))
+    assert sorted(got) == [ADMIN, OUTSIDER]
+    subjects = sorted(str(m["Subject"]) for m in got[OUTSIDER])
+    assert any("暂无法送审" in s for s in subjects) and any("已受理" in s for s in subjects)
+    blocked = next(m for m in got[OUTSIDER] if "暂无法送审" in str(m["Subject"]))
+    assert "组织目录中没有您的邮箱" in text_of(blocked)
+    assert OUTSIDER in text_of(got[ADMIN][0])
+    assert desk.request().status == "submitted"
+    (event,) = desk.actions("approval_blocked")
+    assert event.detail["code"] == "unknown_requester"
+
+
+def test_hourly_cap_never_silences_approvals_or_receipts(
+    mailstack: Any, database_url: str, tmp_path: Path, catalog: FormCatalog
+) -> None:
+    desk = Desk(mailstack, database_url, tmp_path,
+                service={"replies_per_sender_per_hour": 1})
+    asks = []
+    for n in range(3):
+        got = desk.send(submission(catalog, "minutes", sender=ZHAO, subject=f"纪要{n}"))
+        asks.append(got["zheng.li@example.test"][0])
+    receipts = 0
+    for ask in asks:
+        got = desk.send(reply(ask, sender="zheng.li@example.test", body="同意"))
+        receipts += sum("已记录" in str(m["Subject"]) for m in got["zheng.li@example.test"])
+    assert receipts == 3
+    # the cap still applies to answers to inbound mail: the 2nd and 3rd acknowledgements
+    assert [e.detail.get("template") for e in desk.actions("reply_suppressed")] == [None, None]
