@@ -56,6 +56,11 @@ class RequestSummary:
     filename: str
 
 
+#: a stage reading follow-ups of its own (a change result by reply): the mail's status, or
+#: None when the mail is not for it
+ReplyReader = Callable[[Session, InboundMail, ParsedMail, RequestMatch, datetime], str | None]
+
+
 class Reception:
     def __init__(
         self,
@@ -65,9 +70,11 @@ class Reception:
         blank_forms: BlankForms | None = None,
         form_titles: dict[str, str] | None = None,
         approvals: Approvals | None = None,
+        reply_readers: Sequence[ReplyReader] = (),
     ) -> None:
         self._settings = settings
         self._approvals = approvals
+        self._reply_readers = tuple(reply_readers)
         self._templates = templates
         self._examine = examine_forms
         self._blank_forms = blank_forms
@@ -104,6 +111,10 @@ class Reception:
             if handled is not None:
                 return handled
         if match is not None:
+            for read in self._reply_readers:  # e.g. a change result (notices/lifecycle.py)
+                handled = read(session, mail, parsed, match, now)
+                if handled is not None:
+                    return handled
             return self._answer_follow_up(session, mail, parsed, match, now)
         return self._answer_new(session, mail, parsed, self._outcome(mail, parsed), now)
 

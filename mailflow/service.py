@@ -37,6 +37,7 @@ from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
 from mailflow.mail.transport import Transport, make_transport
+from mailflow.notices.lifecycle import Lifecycle
 from mailflow.readahead import ReadAhead
 from mailflow.reception import Reception
 from mailflow.store import lease, outbox
@@ -48,6 +49,7 @@ from mailflow.workflow import decisions as approval_due
 from mailflow.workflow import due as due_module
 from mailflow.workflow.decisions import Approvals
 from mailflow.workflow.due import DueHandler, DueRunner
+from mailflow.workflow.states import LISTENERS
 
 log = structlog.get_logger(__name__)
 
@@ -91,9 +93,12 @@ class Service:
         # of the recording transaction (conversions never run under the database lock)
         self.read_ahead = ReadAhead(examine)
         self.approvals = Approvals(settings, self.templates, self.archive, titles)
+        # notices follow a change or minutes through their transitions (notices/lifecycle.py)
+        self.lifecycle = Lifecycle(settings, self.templates)
+        self.factory.configure(info={LISTENERS: [self.lifecycle.on_transition]})
         self.reception = Reception(settings, self.templates,
                                    self.read_ahead.examine if examine else None, blanks, titles,
-                                   self.approvals)
+                                   self.approvals, [self.lifecycle.handle_reply])
         self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
@@ -110,6 +115,9 @@ class Service:
         # reminders and escalations of approvals nobody answered (workflow/decisions.py)
         self.register_due_handler(approval_due.REMINDER, self.approvals.remind)
         self.register_due_handler(approval_due.ESCALATION, self.approvals.escalate)
+        # notices and deadlines of changes and minutes (R-CH-4/5/6, R-MT-3/5)
+        for kind, handler in self.lifecycle.handlers().items():
+            self.register_due_handler(kind, handler)
         self._lease_ttl = timedelta(seconds=settings.service.lease_seconds)
         # leases measure real time between processes, whatever --now pretends
         self._lease_clock: Clock = SystemClock()

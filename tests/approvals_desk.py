@@ -117,6 +117,7 @@ class Desk:
 
     def request(self) -> Request:
         (request,) = self.query(select(Request))
+        assert isinstance(request, Request)
         return request
 
     def steps(self) -> list[ApprovalStep]:

@@ -1,0 +1,562 @@
+"""A change's and a meeting's notices, on time (R-CH-1…6, R-MT-3, R-MT-5), driven by the
+request's transitions (workflow/states.py) and done as due work (workflow/due.py).
+
+- Submission of a change (chain started): the lead times R-CH-2 (3 working days, live
+  users, after midnight) and R-CH-3 (5 with cooperating departments) and the test check
+  R-CH-1 are checked; the requester and the IT manager are warned. Emergency changes
+  (紧急变更) are exempt and marked.
+- Approval (handed over): the change notice is due 2 hours before the end of the working day
+  before the change (R-CH-4); it is due work rendered when it falls due (the form as it is
+  then), sent at once with a lateness note when that time has passed. Names that cannot be
+  resolved are asked of the requester now; the notice waits for them, it never drops one.
+- The change's end: the operator is asked for the result; at the R-CH-5 deadline (12 h after
+  the end) a missing report is overdue and reminded, then escalated.
+- The result (by reply, read by workflow/reply_commands.read_result, or by a call): the
+  result notice goes out at once to the notice's people (R-CH-5); a complex change then owes
+  the summary report within 3 working days (R-CH-6), chased the same way.
+- Withdrawal: pending notices are cancelled; when the notice had gone out, a correction.
+- Minutes approved by the project manager (R-MT-4): sent to every attendee exactly once
+  (R-MT-3); each action item's owner is reminded a working day before it falls due and
+  the host told when it is overdue (R-MT-5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailflow.config import Settings
+from mailflow.mail.parse import ParsedMail
+from mailflow.notices import deadlines
+from mailflow.notices.recipients import (
+    NameResolver,
+    RecipientPlan,
+    Unresolved,
+    change_notice_plan,
+    minutes_plan,
+    summary_report_plan,
+)
+from mailflow.notices.send import Formal, NoticeSender
+from mailflow.store import audit, outbox
+from mailflow.store.models import AuditEvent, DueWork, InboundMail, OutboxMessage, Request
+from mailflow.templates import Templates
+from mailflow.workflow import due
+from mailflow.workflow.due import DueHandler
+from mailflow.workflow.matching import RequestMatch
+from mailflow.workflow.states import Event, Status, Transition, advance
+
+log = structlog.get_logger(__name__)
+
+CHANGE = "system_change"
+MINUTES_KIND = "minutes"
+CHANGE_NOTICE = "notice.change_notice"
+RESULT_CHASE = "notice.change_result"
+SUMMARY_CHASE = "notice.change_summary"
+MINUTES = "notice.minutes"
+ACTION_ITEM = "notice.action_item"
+KINDS = (CHANGE_NOTICE, RESULT_CHASE, SUMMARY_CHASE, MINUTES, ACTION_ITEM)
+
+
+@dataclass(frozen=True)
+class ChangeFacts:
+    """What the lifecycle needs from a change form's values (Request.fields)."""
+
+    start: datetime | None
+    end: datetime | None
+    affected: tuple[str, ...]
+    cooperating: tuple[str, ...]
+    affects_live_users: bool
+    tested: bool | None
+    complex_change: bool
+    emergency: bool
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    succeeded: bool
+    reason: str = ""
+    remaining_issues: str = ""
+    notes: str = ""
+    kept_window: bool = True
+    window_note: str = ""
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    background: str
+    completed: str
+    difficulty: str
+    significance: str
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    if isinstance(value, str) and value.strip():
+        return (value.strip(),)
+    return ()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(str(v) for v in value.values())
+    return str(value)
+
+
+class Lifecycle:
+    """Notices of changes and minutes; one per service, listening to its transitions."""
+
+    def __init__(self, settings: Settings, templates: Templates) -> None:
+        self.settings = settings
+        self.sender = NoticeSender(settings, templates)
+        self.calendar = self.sender.calendar
+        self.resolver = NameResolver(settings)
+        self.directory = self.resolver.directory
+
+    def handlers(self) -> dict[str, DueHandler]:
+        return {CHANGE_NOTICE: self.send_change_notice, RESULT_CHASE: self.chase_result,
+                SUMMARY_CHASE: self.chase_summary, MINUTES: self.send_minutes,
+                ACTION_ITEM: self.remind_action_item}
+
+    # -- facts ---------------------------------------------------------------------------
+    def _moment(self, text: Any) -> datetime | None:
+        if not isinstance(text, str) or not text:
+            return None
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return value.replace(tzinfo=self.calendar.tz) if value.tzinfo is None else value
+
+    def facts(self, fields: Mapping[str, Any]) -> ChangeFacts:
+        window = fields.get("planned_window")
+        start = end = None
+        if isinstance(window, dict):
+            start, end = self._moment(window.get("start")), self._moment(window.get("end"))
+        return ChangeFacts(
+            start=start, end=end or start,
+            affected=_list(fields.get("affected_departments")),
+            cooperating=_list(fields.get("cooperating_departments")),
+            affects_live_users=bool(fields.get("affects_live_users")),
+            tested=fields.get("tested_in_test_env") if isinstance(
+                fields.get("tested_in_test_env"), bool) else None,
+            complex_change=bool(fields.get("complex_change")),
+            emergency=bool(fields.get("emergency") or fields.get("emergency_change")),
+        )
+
+    def change_context(self, request: Request, plan: RecipientPlan | None = None
+                       ) -> dict[str, Any]:
+        fields = request.fields
+        facts = self.facts(fields)
+        return {
+            "reference": request.reference,
+            "emergency": facts.emergency,
+            "to_names": self.sender.names(plan.to) if plan else [],
+            "cc_names": self.sender.names(plan.cc) if plan else [],
+            "change": {
+                "title": _text(fields.get("title")) or request.title,
+                "system": _text(fields.get("system")),
+                "change_content": _text(fields.get("change_content")),
+                "window_start": self.sender.at(facts.start) if facts.start else "",
+                "window_end": self.sender.at(facts.end) if facts.end else "",
+                "impact_scope": _text(fields.get("impact_scope")),
+                "impact_duration": _text(fields.get("impact_duration")),
+                "operator": _text(fields.get("operator")),
+                "it_contact": _text(fields.get("it_contact")),
+                "notes": _text(fields.get("notes")),
+            },
+        }
+
+    def _responsible(self, request: Request) -> str:
+        """Who owes a change's result and report: the operator on the form when the
+        directory knows them, else the handler of changes, else the IT manager."""
+        operator = self.resolver.person(_text(request.fields.get("operator")))
+        if not isinstance(operator, list):
+            return operator.email
+        return (self.settings.approvals.handlers.get(request.kind)
+                or self.settings.roles.it_manager or request.requester_email)
+
+    def _ask_names(self, session: Session, request: Request, unresolved: Sequence[Unresolved],
+                   form_title: str, now: datetime) -> None:
+        self.sender.queue(session, now, template="notices/sender_unresolved_names", context={
+            "reference": request.reference,
+            "sender_name": request.requester_name or request.requester_email,
+            "form_title": form_title,
+            "unresolved": [{"field": u.field, "name": u.written,
+                            "candidates": list(u.candidates)} for u in unresolved],
+        }, to=[request.requester_email], request=request)
+        audit.record(session, now, "notice_names_unresolved", request_id=request.id,
+                     names=[u.written for u in unresolved])
+
+    # -- transitions ---------------------------------------------------------------------
+    def on_transition(self, session: Session, request: Request, move: Transition,
+                      now: datetime) -> None:
+        if request.kind == CHANGE:
+            if move.event is Event.CHAIN_STARTED:
+                self._check_lead_times(session, request, now)
+            elif move.event is Event.HANDED_OVER:
+                self._change_approved(session, request, now)
+            elif move.event is Event.WITHDRAWN:
+                self._change_called_off(session, request, now)
+        elif request.kind == MINUTES_KIND and move.event is Event.HANDED_OVER:
+            due.schedule(session, kind=MINUTES, request_id=request.id, due_at=now)
+
+    def _check_lead_times(self, session: Session, request: Request, now: datetime) -> None:
+        """R-CH-1/2/3 at submission: warn the requester and the IT manager."""
+        facts = self.facts(request.fields)
+        if facts.start is None:
+            return
+        problems = deadlines.lead_time_problems(
+            self.calendar, submitted_at=now, change_start=facts.start,
+            affects_live_users=facts.affects_live_users, cooperating=bool(facts.cooperating),
+            emergency=facts.emergency)
+        untested = facts.tested is False and not facts.emergency
+        if not problems and not untested:
+            return
+        it_manager = self.settings.roles.it_manager
+        cc = [it_manager] if it_manager and it_manager != request.requester_email else []
+        self.sender.queue(session, now, template="notices/requester_change_lead_time", context={
+            **self.change_context(request),
+            "requester_name": request.requester_name or request.requester_email,
+            "problems": [{"rule": p.rule, "required_by": self.sender.at(p.required_by),
+                          "working_days": p.working_days} for p in problems],
+            "untested": untested,
+        }, to=[request.requester_email], cc=cc, request=request)
+        audit.record(session, now, "change_lead_time_warned", request_id=request.id,
+                     rules=[p.rule for p in problems] + (["R-CH-1"] if untested else []))
+
+    def _change_approved(self, session: Session, request: Request, now: datetime) -> None:
+        facts = self.facts(request.fields)
+        if facts.start is None:
+            audit.record(session, now, "notice_not_scheduled", request_id=request.id,
+                         reason="no planned window on the form")
+            return
+        notice_due = deadlines.change_notice(self.calendar, facts.start)
+        result_due = deadlines.result_notice(self.calendar, facts.end or facts.start)
+        # emergency (R-CH-4): notified afterwards, at once; otherwise at the deadline, or at
+        # once with a lateness note when it has passed
+        due.schedule(session, kind=CHANGE_NOTICE, request_id=request.id,
+                     due_at=now if facts.emergency else notice_due.due_at)
+        due.schedule(session, kind=RESULT_CHASE, request_id=request.id,
+                     due_at=facts.end or facts.start, payload={"stage": "ask"})
+        audit.record(session, now, "deadlines_set", request_id=request.id, deadlines={
+            "R-CH-4": notice_due.due_at.isoformat(), "R-CH-5": result_due.due_at.isoformat()})
+        plan = change_notice_plan(self.resolver, "受影响部门", facts.affected)
+        if plan.unresolved:
+            self._ask_names(session, request, plan.unresolved, request.title, now)
+
+    def _sent(self, session: Session, request: Request, purpose: str) -> OutboxMessage | None:
+        return session.execute(
+            select(OutboxMessage).where(OutboxMessage.request_id == request.id,
+                                        OutboxMessage.purpose == purpose,
+                                        OutboxMessage.status != "cancelled")
+            .order_by(OutboxMessage.id.desc()).limit(1)).scalar_one_or_none()
+
+    def _change_called_off(self, session: Session, request: Request, now: datetime) -> None:
+        for kind in (CHANGE_NOTICE, RESULT_CHASE, SUMMARY_CHASE):
+            due.cancel(session, kind=kind, request_id=request.id)
+        notice = self._sent(session, request, "departments_change_notice")
+        if notice is None:
+            return
+        if notice.status == "pending" and outbox.cancel(
+                session, now=now, ids=[notice.id], reason="change withdrawn"):
+            return  # never left: nothing to correct
+        facts = self.facts(request.fields)
+        plan = change_notice_plan(self.resolver, "受影响部门", facts.affected)
+        context = {**self.change_context(request, plan), "correction": "cancelled",
+                   "old_window_start": self.sender.at(facts.start) if facts.start else "",
+                   "old_window_end": self.sender.at(facts.end) if facts.end else "",
+                   "reason": ""}
+        self.sender.queue(session, now, template="notices/departments_change_correction",
+                          context=context, to=list(notice.recipients), request=request)
+
+    # -- due work ------------------------------------------------------------------------
+    def _request(self, session: Session, work: DueWork) -> Request | None:
+        request = session.get(Request, work.request_id) if work.request_id else None
+        if request is None or request.status == Status.WITHDRAWN:
+            return None
+        return request
+
+    def send_change_notice(self, session: Session, work: DueWork, now: datetime) -> None:
+        """R-CH-4: the change notice, rendered now from the request as it stands."""
+        request = self._request(session, work)
+        if request is None:
+            return
+        facts = self.facts(request.fields)
+        if facts.start is None:
+            return
+        plan = change_notice_plan(self.resolver, "受影响部门", facts.affected)
+        if not plan.complete:
+            # a recipient is never dropped: the notice waits for the names (asked at
+            # approval), looking again every working hour
+            audit.record(session, now, "notice_held", request_id=request.id,
+                         names=[u.written for u in plan.unresolved], rule="R-CH-4")
+            due.schedule(session, kind=CHANGE_NOTICE, request_id=request.id,
+                         due_at=self.calendar.add_working_hours(now, 1))
+            return
+        deadline = deadlines.change_notice(self.calendar, facts.start)
+        lateness = None if facts.emergency else deadlines.lateness(self.calendar, deadline, now)
+        context = {**self.change_context(request, plan),
+                   "late": bool(lateness and lateness.late),
+                   "deadline": self.sender.deadline_context(deadline, lateness)}
+        self.sender.queue(session, now, template="notices/departments_change_notice",
+                          context=context, to=plan.to, cc=plan.cc, request=request,
+                          formal=Formal("change_notice", f"系统变更通知_{request.reference}"
+                                        ".docx"),
+                          deadline=deadline, lateness=lateness)
+
+    def chase_result(self, session: Session, work: DueWork, now: datetime) -> None:
+        """Ask for the change's result at its end; overdue at R-CH-5; then escalate."""
+        request = self._request(session, work)
+        if request is None or self._recorded(session, request, "change_result_recorded"):
+            return
+        facts = self.facts(request.fields)
+        deadline = deadlines.result_notice(self.calendar, facts.end or facts.start or now)
+        self._chase(session, work, request, now, RESULT_CHASE, "change_result", deadline)
+
+    def chase_summary(self, session: Session, work: DueWork, now: datetime) -> None:
+        request = self._request(session, work)
+        if request is None or self._recorded(session, request, "change_summary_recorded"):
+            return
+        facts = self.facts(request.fields)
+        deadline = deadlines.summary_report(self.calendar, facts.end or facts.start or now)
+        self._chase(session, work, request, now, SUMMARY_CHASE, "summary_report", deadline)
+
+    def _chase(self, session: Session, work: DueWork, request: Request, now: datetime,
+               kind: str, task: str, deadline: deadlines.Deadline) -> None:
+        stage = (work.payload or {}).get("stage", "ask")
+        who = self._responsible(request)
+        lateness = deadlines.lateness(self.calendar, deadline, now)
+        context = {"reference": request.reference, "title": request.title,
+                   "task": task, "deadline": self.sender.deadline_context(deadline, lateness)}
+        if stage in ("ask", "overdue"):
+            self.sender.queue(session, now, template="notices/person_deadline_reminder",
+                              context={**context, "person_name": self.directory.name_of(who),
+                                       "overdue": lateness.late},
+                              to=[who], request=request, deadline=deadline, lateness=lateness)
+            if stage == "ask" and not lateness.late:
+                due.schedule(session, kind=kind, request_id=request.id,
+                             due_at=deadline.due_at, payload={"stage": "overdue"})
+            else:
+                due.schedule(session, kind=kind, request_id=request.id,
+                             due_at=self.calendar.add_working_hours(
+                                 now, self.settings.approvals.escalate_after_working_hours),
+                             payload={"stage": "escalate"})
+            return
+        above = self.settings.roles.leader_in_charge or self.settings.roles.it_manager
+        if above:
+            self.sender.queue(session, now, template="notices/supervisor_deadline_escalation",
+                              context={**context, "supervisor_name": self.directory.name_of(
+                                  above), "person_name": self.directory.name_of(who)},
+                              to=[above], cc=[who], request=request, deadline=deadline,
+                              lateness=lateness)
+        audit.record(session, now, "deadline_escalated", request_id=request.id,
+                     rule=deadline.rule, to=above)
+
+    @staticmethod
+    def _recorded(session: Session, request: Request, action: str) -> bool:
+        return session.execute(
+            select(AuditEvent.id).where(AuditEvent.request_id == request.id,
+                                        AuditEvent.action == action).limit(1)
+        ).first() is not None
+
+    # -- results and reports -------------------------------------------------------------
+    def record_result(self, session: Session, request: Request, result: ChangeResult,
+                      now: datetime, *, actor: str = audit.SYSTEM_ACTOR,
+                      mail_id: int | None = None) -> None:
+        """R-CH-5: the result notice, at once, to the change notice's people."""
+        facts = self.facts(request.fields)
+        deadline = deadlines.result_notice(self.calendar, facts.end or facts.start or now)
+        lateness = deadlines.lateness(self.calendar, deadline, now)
+        audit.record(session, now, "change_result_recorded", actor=actor, mail_id=mail_id,
+                     request_id=request.id, succeeded=result.succeeded, reason=result.reason)
+        due.cancel(session, kind=RESULT_CHASE, request_id=request.id)
+        plan = change_notice_plan(self.resolver, "受影响部门", facts.affected)
+        if plan.to:
+            context = {**self.change_context(request, plan),
+                       "result": {"succeeded": result.succeeded, "reason": result.reason,
+                                  "kept_window": result.kept_window,
+                                  "window_note": result.window_note,
+                                  "remaining_issues": result.remaining_issues,
+                                  "notes": result.notes},
+                       "late": lateness.late,
+                       "deadline": self.sender.deadline_context(deadline, lateness)}
+            self.sender.queue(session, now, template="notices/departments_change_result",
+                              context=context, to=plan.to, cc=plan.cc, request=request,
+                              formal=Formal("change_result",
+                                            f"系统变更结果通告_{request.reference}.docx"),
+                              deadline=deadline, lateness=lateness)
+        if facts.complex_change:
+            summary_due = deadlines.summary_report(self.calendar, facts.end or now)
+            due.schedule(session, kind=SUMMARY_CHASE, request_id=request.id,
+                         due_at=summary_due.due_at, payload={"stage": "overdue"})
+        elif request.status == Status.WITH_HANDLER:
+            advance(session, request, Event.DONE, now, rule="R-CH-5", actor=actor,
+                    mail_id=mail_id, late=lateness.late)
+
+    def record_summary(self, session: Session, request: Request, summary: ChangeSummary,
+                       now: datetime, *, actor: str = audit.SYSTEM_ACTOR,
+                       mail_id: int | None = None) -> None:
+        """R-CH-6: the summary report to the business departments' managers."""
+        facts = self.facts(request.fields)
+        deadline = deadlines.summary_report(self.calendar, facts.end or facts.start or now)
+        lateness = deadlines.lateness(self.calendar, deadline, now)
+        audit.record(session, now, "change_summary_recorded", actor=actor, mail_id=mail_id,
+                     request_id=request.id)
+        due.cancel(session, kind=SUMMARY_CHASE, request_id=request.id)
+        plan = summary_report_plan(self.resolver, "受影响部门", facts.affected)
+        if plan.to:
+            context = {**self.change_context(request, plan),
+                       "summary": {"background": summary.background,
+                                   "completed": summary.completed,
+                                   "difficulty": summary.difficulty,
+                                   "significance": summary.significance},
+                       "late": lateness.late,
+                       "deadline": self.sender.deadline_context(deadline, lateness)}
+            self.sender.queue(session, now, template="notices/managers_change_summary",
+                              context=context, to=plan.to, cc=plan.cc, request=request,
+                              formal=Formal("change_summary",
+                                            f"系统变更总结报告_{request.reference}.docx"),
+                              deadline=deadline, lateness=lateness)
+        if request.status == Status.WITH_HANDLER:
+            advance(session, request, Event.DONE, now, rule="R-CH-6", actor=actor,
+                    mail_id=mail_id, late=lateness.late)
+
+    def handle_reply(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                     match: RequestMatch, now: datetime) -> str | None:
+        """A reply reporting a change's result (R-CH-5): from the operator, the handler or
+        the IT department, about a change with its handler. None: not a result report."""
+        from mailflow.workflow.reply_commands import Outcome, read_result
+
+        request = match.request
+        sender = parsed.sender.addr.lower() if parsed.sender else ""
+        if request.kind != CHANGE or request.status != Status.WITH_HANDLER:
+            return None
+        allowed = {self._responsible(request).lower(),
+                   (self.settings.roles.it_manager or "").lower()}
+        it = self.directory.it_department()
+        person = self.directory.person(sender)
+        if sender not in allowed and not (it and person and person.department == it.key):
+            return None
+        if self._recorded(session, request, "change_result_recorded"):
+            return None
+        report = read_result(parsed.text, parsed.html)
+        if report.outcome is Outcome.UNCLEAR:
+            return None
+        self.record_result(session, request, ChangeResult(
+            succeeded=report.outcome is Outcome.SUCCESS, reason=report.reason,
+            remaining_issues=report.remaining_issues, notes=report.notes),
+            now, actor=sender, mail_id=mail.id)
+        return "change_result"
+
+    # -- minutes -------------------------------------------------------------------------
+    def send_minutes(self, session: Session, work: DueWork, now: datetime) -> None:
+        """R-MT-3: the approved minutes to every attendee, once, with the Word document;
+        R-MT-5: each action item's reminder scheduled."""
+        request = self._request(session, work)
+        if request is None:
+            return
+        fields = request.fields
+        attendees = _list(fields.get("attendees"))
+        plan = minutes_plan(self.resolver, "参会人员", attendees)
+        if not plan.complete:
+            if not self._recorded(session, request, "notice_names_unresolved"):
+                self._ask_names(session, request, plan.unresolved, request.title, now)
+            audit.record(session, now, "notice_held", request_id=request.id, rule="R-MT-3",
+                         names=[u.written for u in plan.unresolved])
+            due.schedule(session, kind=MINUTES, request_id=request.id,
+                         due_at=self.calendar.add_working_hours(now, 1))
+            return
+        items = [row for row in fields.get("action_items") or [] if isinstance(row, dict)]
+        project_manager = self.settings.roles.project_manager
+        context = {"reference": request.reference,
+                   "approved_by": self.directory.name_of(project_manager)
+                   if project_manager else "",
+                   "minutes": {"title": _text(fields.get("title")) or request.title,
+                               "meeting_time": self._shown(fields.get("meeting_time")),
+                               "place": _text(fields.get("place")),
+                               "host": _text(fields.get("host")),
+                               "recorder": _text(fields.get("recorder")),
+                               "attendees": list(attendees),
+                               "absentees": list(_list(fields.get("absentees"))),
+                               "agenda": _text(fields.get("agenda")),
+                               "discussion": _text(fields.get("discussion")),
+                               "decisions": _text(fields.get("decisions")),
+                               "action_items": [{"item": _text(i.get("item")),
+                                                 "owner": _text(i.get("owner")),
+                                                 "due": _text(i.get("due"))}
+                                                for i in items]}}
+        self.sender.queue(session, now, template="notices/attendees_minutes", context=context,
+                          to=plan.to, request=request,
+                          formal=Formal("minutes", f"会议纪要_{request.reference}.docx"))
+        for index, item in enumerate(items, start=1):
+            try:
+                day = date.fromisoformat(_text(item.get("due"))[:10])
+            except ValueError:
+                continue
+            deadline = deadlines.action_item(self.calendar, day)
+            due.schedule(session, kind=ACTION_ITEM, request_id=request.id,
+                         key=f"item-{index}",
+                         due_at=max(deadlines.reminder_time(self.calendar, deadline), now),
+                         payload={"stage": "remind", "index": index})
+
+    def _shown(self, value: Any) -> str:
+        moment = self._moment(value)
+        return self.sender.at(moment) if moment else _text(value)
+
+    def remind_action_item(self, session: Session, work: DueWork, now: datetime) -> None:
+        """R-MT-5: remind the owner before the item falls due; tell the host when overdue."""
+        request = self._request(session, work)
+        if request is None:
+            return
+        payload = work.payload or {}
+        items = [r for r in request.fields.get("action_items") or [] if isinstance(r, dict)]
+        index = int(payload.get("index", 0))
+        if not 1 <= index <= len(items):
+            return
+        item = items[index - 1]
+        deadline = deadlines.action_item(
+            self.calendar, date.fromisoformat(_text(item.get("due"))[:10]))
+        lateness = deadlines.lateness(self.calendar, deadline, now)
+        title = _text(request.fields.get("title")) or request.title
+        if payload.get("stage") == "remind":
+            owner = self.resolver.person(_text(item.get("owner")))
+            to = owner.email if not isinstance(owner, list) else request.requester_email
+            self.sender.queue(session, now, template="notices/owner_action_item_reminder",
+                              context={"reference": request.reference,
+                                       "owner_name": _text(item.get("owner")),
+                                       "item": {"item": _text(item.get("item")),
+                                                "meeting_title": title},
+                                       "deadline": self.sender.deadline_context(deadline,
+                                                                                lateness)},
+                              to=[to], request=request, deadline=deadline, lateness=lateness)
+            due.schedule(session, kind=ACTION_ITEM, request_id=request.id, key=work.key,
+                         due_at=max(deadline.due_at, now),
+                         payload={"stage": "overdue", "index": index})
+            return
+        if self._recorded_item_done(session, request, index):
+            return
+        host = self.resolver.person(_text(request.fields.get("host")))
+        to = host.email if not isinstance(host, list) else request.requester_email
+        self.sender.queue(session, now, template="notices/host_overdue_items", context={
+            "host_name": _text(request.fields.get("host")) or self.directory.name_of(to),
+            "items": [{"item": _text(item.get("item")), "owner": _text(item.get("owner")),
+                       "due": _text(item.get("due")), "meeting_title": title,
+                       "late_days": round(lateness.working_days, 1)}]},
+            to=[to], request=request, deadline=deadline, lateness=lateness)
+
+    @staticmethod
+    def _recorded_item_done(session: Session, request: Request, index: int) -> bool:
+        return any(e.detail.get("index") == index for e in session.execute(
+            select(AuditEvent).where(AuditEvent.request_id == request.id,
+                                     AuditEvent.action == "action_item_done")).scalars())
