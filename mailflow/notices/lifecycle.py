@@ -44,7 +44,14 @@ from mailflow.notices.recipients import (
 )
 from mailflow.notices.send import Formal, NoticeSender
 from mailflow.store import audit, outbox
-from mailflow.store.models import AuditEvent, DueWork, InboundMail, OutboxMessage, Request
+from mailflow.store.models import (
+    AuditEvent,
+    DueWork,
+    InboundMail,
+    OutboxMessage,
+    Request,
+    utc,
+)
 from mailflow.templates import Templates
 from mailflow.workflow import due
 from mailflow.workflow.due import DueHandler
@@ -246,7 +253,7 @@ class Lifecycle:
         # emergency (R-CH-4): notified afterwards, at once; otherwise at the deadline, or at
         # once with a lateness note when it has passed
         due.schedule(session, kind=CHANGE_NOTICE, request_id=request.id,
-                     due_at=now if facts.emergency else notice_due.due_at)
+                     due_at=now if facts.emergency else max(notice_due.due_at, now))
         due.schedule(session, kind=RESULT_CHASE, request_id=request.id,
                      due_at=facts.end or facts.start, payload={"stage": "ask"})
         audit.record(session, now, "deadlines_set", request_id=request.id, deadlines={
@@ -305,7 +312,9 @@ class Lifecycle:
                          due_at=self.calendar.add_working_hours(now, 1))
             return
         deadline = deadlines.change_notice(self.calendar, facts.start)
-        lateness = None if facts.emergency else deadlines.lateness(self.calendar, deadline, now)
+        # measured at the time the work fell due (the pass that does it runs a moment later)
+        lateness = None if facts.emergency else deadlines.lateness(
+            self.calendar, deadline, utc(work.due_at))
         context = {**self.change_context(request, plan),
                    "late": bool(lateness and lateness.late),
                    "deadline": self.sender.deadline_context(deadline, lateness)}
@@ -336,13 +345,14 @@ class Lifecycle:
                kind: str, task: str, deadline: deadlines.Deadline) -> None:
         stage = (work.payload or {}).get("stage", "ask")
         who = self._responsible(request)
-        lateness = deadlines.lateness(self.calendar, deadline, now)
+        lateness = deadlines.lateness(self.calendar, deadline, max(utc(work.due_at), now)
+                                      if stage == "escalate" else utc(work.due_at))
         context = {"reference": request.reference, "title": request.title,
                    "task": task, "deadline": self.sender.deadline_context(deadline, lateness)}
         if stage in ("ask", "overdue"):
             self.sender.queue(session, now, template="notices/person_deadline_reminder",
                               context={**context, "person_name": self.directory.name_of(who),
-                                       "overdue": lateness.late},
+                                       "overdue": stage == "overdue" or lateness.late},
                               to=[who], request=request, deadline=deadline, lateness=lateness)
             if stage == "ask" and not lateness.late:
                 due.schedule(session, kind=kind, request_id=request.id,

@@ -1,0 +1,164 @@
+"""A system change walked end to end over the real Dovecot and SMTP with the clock set step by
+step (as `run --once --now T` does): submission, approvals (R-CH-3), the change notice at
+the R-CH-4 time, the operator's result by reply and the result notice (R-CH-5), and for a
+complex change the summary report chased after R-CH-6. One change is on the first working
+day after National Day 2025 (its notice falls on the working day before the holiday), one
+on the make-up working Saturday 2025-10-11 and approved too late for its notice time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_catalog
+from mailflow.documents.values import TimeRange
+from mailflow.store.models import AuditEvent, DueWork, utc
+from tests.approvals_desk import (
+    HE,
+    MA,
+    QIAN,
+    SUN,
+    WANG,
+    WU,
+    ZHANG,
+    ZHAO,
+    Desk,
+    attachment_names,
+    directory,
+    reply,
+    submission,
+    text_of,
+)
+
+SH = ZoneInfo("Asia/Shanghai")
+NOTICE_TO = [HE, ZHANG, SUN]          # 客服中心, 市场部, 财务部: the form's order
+NOTICE_CC = [WU, ZHAO, QIAN]          # leader in charge, then the To departments' managers
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SH)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> FormCatalog:
+    return load_catalog(default_forms_dir())
+
+
+@pytest.fixture
+def desk(mailstack: Any, database_url: str, tmp_path: Path) -> Desk:
+    departments = directory()["departments"]
+    extra = {"service": {"heads": [HE]}, "marketing": {"interface_persons": [ZHANG]},
+             "finance": {"interface_persons": [SUN]}}
+    for dept in departments:
+        dept.update(extra.get(dept["key"], {}))
+    return Desk(mailstack, database_url, tmp_path, departments=departments)
+
+
+def change(catalog: FormCatalog, start: str, end: str, **values: Any) -> bytes:
+    window = TimeRange(datetime.fromisoformat(start), datetime.fromisoformat(end))
+    return submission(catalog, "system_change", change_date=window.start.date(),
+                      planned_window=window, **values)
+
+
+def approve(desk: Desk, got: dict[str, list[EmailMessage]], when: str) -> None:
+    """The IT manager and the cooperating 网管中心 confirm (R-CH-3)."""
+    asks = {who: next(m for m in got[who] if "请审批" in str(m["Subject"]))
+            for who in (WANG, MA)}
+    desk.send(reply(asks[WANG], sender=WANG, body="同意"), at(when))
+    desk.send(reply(asks[MA], sender=MA, body="同意配合"), at(when.replace(":00", ":05")))
+    assert desk.request().status == "with_handler"
+
+
+def notice_in(got: dict[str, list[EmailMessage]], words: str) -> EmailMessage:
+    found = {who: [m for m in mails if words in str(m["Subject"])] for who, mails in got.items()}
+    holders = sorted(who for who, mails in found.items() if mails)
+    assert holders == sorted(NOTICE_TO + NOTICE_CC), holders
+    assert all(len(mails) == 1 for who, mails in found.items() if mails)  # exactly once
+    message = found[NOTICE_TO[0]][0]
+    # R-CH-4: To in the form's order of relevance; Cc the leader, then the managers
+    assert [a for _n, a in getaddresses([str(message["To"])])] == NOTICE_TO
+    assert [a for _n, a in getaddresses([str(message["Cc"])])] == NOTICE_CC
+    return message
+
+
+def test_change_after_national_day_r_ch_4_r_ch_5(desk: Desk, catalog: FormCatalog) -> None:
+    got = desk.send(change(catalog, "2025-10-09 00:30", "2025-10-09 02:30"),
+                    at("2025-09-19 10:00"))
+    assert not any("变更提醒" in str(m["Subject"]) for m in got[ZHANG])  # lead times met
+    approve(desk, got, "2025-09-19 11:00")
+    # R-CH-4: 2 hours before the end of the working day before the change's day; that day
+    # is 2025-09-30, the working day before the National Day holiday
+    (work,) = desk.query(select(DueWork).where(DueWork.kind == "notice.change_notice"))
+    assert work.due_at == at("2025-09-30 16:00").astimezone(ZoneInfo("UTC")).replace(
+        tzinfo=None)
+    got = desk.tick(at("2025-09-30 15:59"))
+    assert not any("系统变更通知" in str(m["Subject"]) for ms in got.values() for m in ms)
+    got = desk.tick(at("2025-09-30 16:00"))
+    notice = notice_in(got, "【系统变更通知】")
+    assert notice["Date"].datetime == at("2025-09-30 16:00")
+    assert attachment_names(notice) == [f"系统变更通知_{desk.request().reference}.docx"]
+    assert "逾期" not in text_of(notice) and "计费系统月度版本升级" in text_of(notice)
+
+    # the change ends; the operator (the IT manager handles changes) is asked for the result
+    got = desk.tick(at("2025-10-09 02:30"))
+    (ask,) = got[WANG]
+    assert "报告变更结果" in str(ask["Subject"])
+    got = desk.send(reply(ask, sender=WANG, body="成功\n遗留问题：无\n注意事项：请核对账单"),
+                    at("2025-10-09 08:10"))
+    result = notice_in(got, "【系统变更结果通告】")
+    assert "变更成功" in str(result["Subject"])
+    assert result["Date"].datetime <= at("2025-10-09 14:30")  # R-CH-5: 12 h after the end
+    assert attachment_names(result) == [f"系统变更结果通告_{desk.request().reference}.docx"]
+    assert desk.request().status == "done"
+    # nothing further is due: no reminder of a result already given
+    assert desk.tick(at("2025-10-09 15:00")) == {}
+    queued = desk.actions("notice_queued")
+    assert [(e.detail["template"], e.detail.get("rule"), e.detail.get("late"))
+            for e in queued if e.detail["template"].startswith("departments_")] == [
+        ("departments_change_notice", "R-CH-4", False),
+        ("departments_change_result", "R-CH-5", False)]
+
+
+def test_complex_change_on_a_make_up_saturday_approved_late_r_ch_4_r_ch_6(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    got = desk.send(change(catalog, "2025-10-11 00:30", "2025-10-11 02:30",
+                           complex_change=True), at("2025-10-09 10:00"))
+    warning = next(m for m in got[ZHANG] if "变更提醒" in str(m["Subject"]))
+    assert "R-CH-2" in text_of(warning) and "R-CH-3" in text_of(warning)  # too late
+    assert any("变更提醒" in str(m["Subject"]) for m in got[WANG])
+    # approved after 16:00 on the day before the make-up Saturday: the notice goes at once,
+    # saying it is late and by which rule
+    approve(desk, got, "2025-10-10 17:00")
+    late = [e for e in desk.actions("notice_queued")
+            if e.detail["template"] == "departments_change_notice"]
+    assert [(e.detail["rule"], e.detail["late"]) for e in late] == [("R-CH-4", True)]
+    assert utc(late[0].at).replace(microsecond=0) == at("2025-10-10 17:05")  # at once
+
+    got = desk.tick(at("2025-10-11 02:30"))
+    (ask,) = got[WANG]
+    got = desk.send(reply(ask, sender=WANG,
+                          body="失败\n原因：数据库迁移超时，已回退。\n遗留问题：下周重新实施"),
+                    at("2025-10-11 03:00"))
+    result = notice_in(got, "【系统变更结果通告】")
+    assert "变更失败" in str(result["Subject"]) and "数据库迁移超时" in text_of(result)
+    assert desk.request().status == "with_handler"  # a complex change owes its report
+
+    # R-CH-6: 3 working days from the end (02:30 on the make-up Saturday counts from its
+    # 09:00): 10-13, 10-14, 10-15 → due 2025-10-15 09:00; overdue, then escalated
+    assert desk.tick(at("2025-10-15 08:59")) == {}
+    got = desk.tick(at("2025-10-15 09:00"))
+    (overdue,) = got[WANG]
+    assert "已逾期" in str(overdue["Subject"]) and "R-CH-6" in text_of(overdue)
+    got = desk.tick(at("2025-10-15 17:00"))  # 8 working hours later
+    assert sorted(got) == [WANG, WU]
+    assert "逾期升级" in str(got[WU][0]["Subject"])
+    escalated = desk.query(select(AuditEvent).where(AuditEvent.action == "deadline_escalated"))
+    assert [e.detail["rule"] for e in escalated] == ["R-CH-6"]
