@@ -162,3 +162,38 @@ def test_complex_change_on_a_make_up_saturday_approved_late_r_ch_4_r_ch_6(
     assert "逾期升级" in str(got[WU][0]["Subject"])
     escalated = desk.query(select(AuditEvent).where(AuditEvent.action == "deadline_escalated"))
     assert [e.detail["rule"] for e in escalated] == ["R-CH-6"]
+
+
+def test_minutes_reach_every_attendee_once_even_through_an_smtp_outage_r_mt_3_r_mt_5(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    from datetime import date
+
+    from tests.approvals_desk import LIN, ZHENG
+
+    got = desk.send(submission(
+        catalog, "minutes", subject="评审会纪要", host="王军", recorder="林芳",
+        attendees=["王军", "林芳", "财务部 钱敏", "孙丽 <sun.li@example.test>"], absentees=[],
+        action_items=[{"item": "完成计费模块联调", "owner": "林芳",
+                       "due": date(2025, 10, 11)}]), at("2025-10-09 10:00"))
+    ask = got[ZHENG][0]
+    desk.smtp.fail_with(451)  # the server refuses for a while: everything stays queued
+    desk.send(reply(ask, sender=ZHENG, body="同意，可以发出"), at("2025-10-09 10:30"))
+    assert desk.request().status == "with_handler"
+    desk.smtp.succeed()
+    got = desk.tick(at("2025-10-09 10:45"))
+    minutes = {who: [m for m in mails if "【会议纪要】" in str(m["Subject"])]
+               for who, mails in got.items()}
+    assert sorted(w for w, ms in minutes.items() if ms) == sorted([WANG, LIN, QIAN, SUN])
+    assert all(len(ms) == 1 for ms in minutes.values() if ms)  # exactly once each
+    assert attachment_names(minutes[LIN][0]) == [f"会议纪要_{desk.request().reference}.docx"]
+    again = desk.tick(at("2025-10-09 11:00"))
+    assert not any("【会议纪要】" in str(m["Subject"]) for ms in again.values() for m in ms)
+
+    # R-MT-5: the owner is reminded a working day before the item falls due (on the
+    # make-up Saturday), the host told when it is overdue
+    assert desk.tick(at("2025-10-10 17:59")) == {}
+    got = desk.tick(at("2025-10-10 18:00"))
+    assert sorted(got) == [LIN] and "行动项提醒" in str(got[LIN][0]["Subject"])
+    got = desk.tick(at("2025-10-11 18:00"))
+    assert sorted(got) == [WANG] and "行动项逾期" in str(got[WANG][0]["Subject"])
