@@ -37,6 +37,7 @@ from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
 from mailflow.mail.transport import Transport, make_transport
+from mailflow.notices.data_delivery import DataDelivery
 from mailflow.notices.lifecycle import Lifecycle
 from mailflow.readahead import ReadAhead
 from mailflow.reception import Reception
@@ -98,7 +99,8 @@ class Service:
         self.factory.configure(info={LISTENERS: [self.lifecycle.on_transition]})
         self.reception = Reception(settings, self.templates,
                                    self.read_ahead.examine if examine else None, blanks, titles,
-                                   self.approvals, [self.lifecycle.handle_reply])
+                                   self.approvals, [self.lifecycle.handle_reply,
+                                                    DataDelivery(self.lifecycle).handle_reply])
         self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,

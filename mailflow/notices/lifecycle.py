@@ -67,7 +67,14 @@ RESULT_CHASE = "notice.change_result"
 SUMMARY_CHASE = "notice.change_summary"
 MINUTES = "notice.minutes"
 ACTION_ITEM = "notice.action_item"
-KINDS = (CHANGE_NOTICE, RESULT_CHASE, SUMMARY_CHASE, MINUTES, ACTION_ITEM)
+DEADLINE_CHASE = "notice.deadline"
+KINDS = (CHANGE_NOTICE, RESULT_CHASE, SUMMARY_CHASE, MINUTES, ACTION_ITEM, DEADLINE_CHASE)
+#: kinds whose handling has a deadline from the moment IT holds the approved request
+#: (R-GEN-1): R-AC-4 one working day, R-DX-4 three; (rule's function, task word code)
+HANDLING_DEADLINES = {
+    "account": (deadlines.account_done, "account_done"),
+    "data_extraction": (deadlines.data_delivery, "data_delivery"),
+}
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ class Lifecycle:
     def handlers(self) -> dict[str, DueHandler]:
         return {CHANGE_NOTICE: self.send_change_notice, RESULT_CHASE: self.chase_result,
                 SUMMARY_CHASE: self.chase_summary, MINUTES: self.send_minutes,
-                ACTION_ITEM: self.remind_action_item}
+                ACTION_ITEM: self.remind_action_item, DEADLINE_CHASE: self.chase_deadline}
 
     # -- facts ---------------------------------------------------------------------------
     def _moment(self, text: Any) -> datetime | None:
@@ -208,6 +215,10 @@ class Lifecycle:
     # -- transitions ---------------------------------------------------------------------
     def on_transition(self, session: Session, request: Request, move: Transition,
                       now: datetime) -> None:
+        if move.event is Event.HANDED_OVER and request.kind in HANDLING_DEADLINES:
+            self._handling_deadline(session, request, now)
+        if move.event is Event.DONE:
+            self._record_done(session, request, now)
         if request.kind == CHANGE:
             if move.event is Event.CHAIN_STARTED:
                 self._check_lead_times(session, request, now)
@@ -217,6 +228,56 @@ class Lifecycle:
                 self._change_called_off(session, request, now)
         elif request.kind == MINUTES_KIND and move.event is Event.HANDED_OVER:
             due.schedule(session, kind=MINUTES, request_id=request.id, due_at=now)
+
+    def _handling_deadline(self, session: Session, request: Request, now: datetime) -> None:
+        """R-AC-4 / R-DX-4 (counted from now, R-GEN-1): stored as due work that reminds the
+        handler when it falls due, then escalates."""
+        rule_of, task = HANDLING_DEADLINES[request.kind]
+        deadline = rule_of(self.calendar, now)
+        due.schedule(session, kind=DEADLINE_CHASE, request_id=request.id,
+                     due_at=deadline.due_at,
+                     payload={"stage": "overdue", "rule": deadline.rule, "task": task,
+                              "due_at": deadline.due_at.isoformat()})
+        audit.record(session, now, "deadlines_set", request_id=request.id,
+                     deadlines={deadline.rule: deadline.due_at.isoformat()})
+
+    def stored_deadline(self, session: Session, request: Request
+                         ) -> deadlines.Deadline | None:
+        """The handling deadline set when the request was handed over, if any."""
+        event = session.execute(
+            select(AuditEvent).where(AuditEvent.request_id == request.id,
+                                     AuditEvent.action == "deadlines_set")
+            .order_by(AuditEvent.id.desc()).limit(1)).scalar_one_or_none()
+        if event is None:
+            return None
+        for rule, when in (event.detail.get("deadlines") or {}).items():
+            if rule in ("R-AC-4", "R-DX-4"):
+                return deadlines.Deadline(rule, datetime.fromisoformat(when))
+        return None
+
+    def _record_done(self, session: Session, request: Request, now: datetime) -> None:
+        """A request done: on time or late, and by how much (in working days)."""
+        due.cancel(session, kind=DEADLINE_CHASE, request_id=request.id)
+        deadline = self.stored_deadline(session, request)
+        if deadline is None:
+            return
+        lateness = deadlines.lateness(self.calendar, deadline, now)
+        audit.record(session, now, "request_done_late" if lateness.late
+                     else "request_done_on_time", request_id=request.id, rule=deadline.rule,
+                     due_at=deadline.due_at.isoformat(),
+                     late_working_days=round(lateness.working_days, 2),
+                     late_seconds=int(lateness.by.total_seconds()))
+
+    def chase_deadline(self, session: Session, work: DueWork, now: datetime) -> None:
+        """A handling deadline (R-AC-4, R-DX-4) fell due and the request is not done."""
+        request = self._request(session, work)
+        if request is None or request.status == Status.DONE:
+            return
+        payload = work.payload or {}
+        deadline = deadlines.Deadline(str(payload.get("rule", "")),
+                                      datetime.fromisoformat(str(payload["due_at"])))
+        self._chase(session, work, request, now, DEADLINE_CHASE,
+                    str(payload.get("task", "")), deadline)
 
     def _check_lead_times(self, session: Session, request: Request, now: datetime) -> None:
         """R-CH-1/2/3 at submission: warn the requester and the IT manager."""
@@ -354,14 +415,15 @@ class Lifecycle:
                               context={**context, "person_name": self.directory.name_of(who),
                                        "overdue": stage == "overdue" or lateness.late},
                               to=[who], request=request, deadline=deadline, lateness=lateness)
+            payload = dict(work.payload or {})
             if stage == "ask" and not lateness.late:
                 due.schedule(session, kind=kind, request_id=request.id,
-                             due_at=deadline.due_at, payload={"stage": "overdue"})
+                             due_at=deadline.due_at, payload={**payload, "stage": "overdue"})
             else:
                 due.schedule(session, kind=kind, request_id=request.id,
                              due_at=self.calendar.add_working_hours(
                                  now, self.settings.approvals.escalate_after_working_hours),
-                             payload={"stage": "escalate"})
+                             payload={**payload, "stage": "escalate"})
             return
         above = self.settings.roles.leader_in_charge or self.settings.roles.it_manager
         if above:
