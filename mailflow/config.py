@@ -166,6 +166,37 @@ class CalendarSettings(_Section):
         return _clock_time(self.work_end)
 
 
+class WeeklyMeetingSettings(_Section):
+    """The weekly meeting (R-MT-6, Thursdays 16:00–18:00 by default) and its notice (R-MT-1),
+    sent automatically *notice_hours_before* the start; none on a day that is not a
+    working day (R-GEN-2)."""
+
+    enabled: bool = False
+    day_of_week: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "thu"
+    start: str = "16:00"
+    end: str = "18:00"
+    title: str = "周例会"
+    place: str = ""
+    host: str = ""
+    attendees: tuple[str, ...] = ()
+    agenda: str = ""
+    notice_hours_before: float = Field(default=24.0, ge=0)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _is_clock_time(cls, value: str) -> str:
+        _clock_time(value)
+        return value
+
+    @property
+    def start_time(self) -> time:
+        return _clock_time(self.start)
+
+    @property
+    def end_time(self) -> time:
+        return _clock_time(self.end)
+
+
 class Person(_Section):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     name: str
@@ -286,6 +317,7 @@ class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     forms: FormsSettings = FormsSettings()
     calendar: CalendarSettings = CalendarSettings()
+    weekly_meeting: WeeklyMeetingSettings = WeeklyMeetingSettings()
     people: tuple[Person, ...] = ()
     departments: tuple[Department, ...] = ()
     roles: Roles = Roles()

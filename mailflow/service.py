@@ -37,8 +37,10 @@ from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
 from mailflow.mail.transport import Transport, make_transport
+from mailflow.notices import weekly
 from mailflow.notices.data_delivery import DataDelivery
 from mailflow.notices.lifecycle import Lifecycle
+from mailflow.notices.weekly import WeeklyMeeting
 from mailflow.readahead import ReadAhead
 from mailflow.reception import Reception
 from mailflow.store import lease, outbox
@@ -120,6 +122,11 @@ class Service:
         # notices and deadlines of changes and minutes (R-CH-4/5/6, R-MT-3/5)
         for kind, handler in self.lifecycle.handlers().items():
             self.register_due_handler(kind, handler)
+        # the weekly meeting's notice (R-MT-6): its next time is due work, kept scheduled
+        self.weekly_meeting = WeeklyMeeting(self.lifecycle.sender)
+        self.register_due_handler(weekly.KIND, self.weekly_meeting.send)
+        with transaction(self.factory) as session:
+            self.weekly_meeting.ensure_scheduled(session, clock.now())
         self._lease_ttl = timedelta(seconds=settings.service.lease_seconds)
         # leases measure real time between processes, whatever --now pretends
         self._lease_clock: Clock = SystemClock()
