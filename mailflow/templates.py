@@ -19,6 +19,7 @@ import tomllib
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -68,22 +69,7 @@ class Templates:
         self.language = language
         self.root = root
         self.override_dir = override_dir
-        dirs = [root]
-        if override_dir is not None:
-            dirs.insert(0, override_dir)
-        loaders: list[BaseLoader] = [FileSystemLoader([str(d / language), str(d)])
-                                     for d in dirs]
-        options: dict[str, Any] = {
-            "loader": ChoiceLoader(loaders),
-            "undefined": StrictUndefined,
-            "trim_blocks": True,
-            "lstrip_blocks": True,
-            "keep_trailing_newline": True,
-        }
-        self._text_env = Environment(autoescape=False, **options)  # noqa: S701 - plain text
-        self._html_env = Environment(autoescape=True, **options)
-        for env in (self._text_env, self._html_env):
-            env.filters["nl2br"] = nl2br
+        self._text_env, self._html_env = _environments(root, language, override_dir)
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedMessage:
         """Render template *name* (e.g. ``requester_ack``) into subject, text and HTML."""
@@ -137,7 +123,26 @@ class Templates:
 
     def check(self) -> list[TemplateProblem]:
         """Compile every template and render each message template with its sample data;
-        the problems, by file and line (empty when all is well)."""
+        the problems, by file and line (empty when all is well). Remembered per process
+        until a template or sample file changes (every service start checks)."""
+        key = (str(self.root), self.language, str(self.override_dir), self._fingerprint())
+        known = _CHECKED.get(key)
+        if known is None:
+            known = _CHECKED[key] = tuple(self._check())
+        return list(known)
+
+    def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        files: list[tuple[str, int, int]] = []
+        for base in (self.override_dir, self.root):
+            if base is None:
+                continue
+            for path in (*(base / self.language).rglob("*"), base / SAMPLES_FILE):
+                if path.is_file():
+                    stat = path.stat()
+                    files.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return tuple(sorted(files))
+
+    def _check(self) -> list[TemplateProblem]:
         problems: list[TemplateProblem] = []
         try:
             samples = self.samples()
@@ -174,6 +179,31 @@ class Templates:
             return "".join(template.blocks[block](template.new_context(dict(context))))
         except Exception:
             env.handle_exception()  # re-raised with the template's file and line in the stack
+
+
+_CHECKED: dict[tuple[str, str, str, tuple[tuple[str, int, int], ...]],
+               tuple[TemplateProblem, ...]] = {}
+
+
+@lru_cache(maxsize=16)
+def _environments(root: Path, language: str, override_dir: Path | None
+                  ) -> tuple[Environment, Environment]:
+    """The text and HTML environments of one template set, shared by every Templates of the
+    process (compiling each template once; Jinja reloads a file that changed)."""
+    dirs = [root] if override_dir is None else [override_dir, root]
+    loaders: list[BaseLoader] = [FileSystemLoader([str(d / language), str(d)]) for d in dirs]
+    options: dict[str, Any] = {
+        "loader": ChoiceLoader(loaders),
+        "undefined": StrictUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
+    }
+    text_env = Environment(autoescape=False, **options)  # noqa: S701 - plain text
+    html_env = Environment(autoescape=True, **options)
+    for env in (text_env, html_env):
+        env.filters["nl2br"] = nl2br
+    return text_env, html_env
 
 
 def _runtime_problem(exc: Exception, fallback: str) -> TemplateProblem:
