@@ -1,7 +1,8 @@
 """``python -m bench``: run the benchmarks, print a table, write bench/results/<ts>.json.
 
 Targets (issue 7, 2 cores, SQLite): mailflow within 2.0x of the floor, latency p50 < 0.8 s
-and p95 < 1.5 s, peak memory < 300 MB reading a 20 MB spreadsheet form.
+and p95 < 1.5 s, peak memory < 300 MB reading a 20 MB spreadsheet form; (issue 15) decision
+latency p50 < 0.8 s (the approver's reply reaches Dovecot → the next step's mail reaches SMTP).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.decisions import run_decisions
 from bench.latency import LatencyResult, run_latency
 from bench.memory import MemoryCase, run_memory
 from bench.throughput import ThroughputResult, run_throughput
@@ -29,8 +31,8 @@ from mailflow_testing.databases import PG_URL, fresh_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = RESULTS.parents[1]
-PARTS = ("throughput", "latency", "memory", "search")
-TARGETS = {"ratio": 2.0, "p50": 0.8, "p95": 1.5, "spreadsheet_mb": 300.0}
+PARTS = ("throughput", "latency", "decisions", "memory", "search")
+TARGETS = {"ratio": 2.0, "p50": 0.8, "p95": 1.5, "spreadsheet_mb": 300.0, "decision_p50": 0.8}
 SEARCH_NA = "n/a (archive search not built yet)"
 
 
@@ -39,6 +41,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mails", type=int, default=2000, help="throughput: mails (2000)")
     parser.add_argument("--latency", type=int, default=200,
                         help="latency: mails appended one at a time (200)")
+    parser.add_argument("--decisions", type=int, default=50,
+                        help="decisions: approval replies appended one at a time (50)")
     parser.add_argument("--gap", type=float, default=0.2,
                         help="latency: pause after each acknowledgment, seconds (0.2)")
     parser.add_argument("--only", default=",".join(PARTS),
@@ -85,7 +89,7 @@ def _verdict(ok: bool) -> str:
 
 
 def _table(results: dict[str, Any], tp: ThroughputResult | None, lat: LatencyResult | None,
-           mem: list[MemoryCase] | None) -> Table:
+           mem: list[MemoryCase] | None, dec: LatencyResult | None = None) -> Table:
     table = Table(title=f"mailflow benchmark {results['started']} "
                         f"({results['machine']['cpus']} cores, {results['database']})")
     for column in ("measure", "value", "target", ""):
@@ -117,6 +121,12 @@ def _table(results: dict[str, Any], tp: ThroughputResult | None, lat: LatencyRes
         table.add_row("latency p95", f"{lat.p95:.3f} s", f"< {TARGETS['p95']} s",
                       _verdict(verdicts["p95"]))
         table.add_row("latency max", f"{lat.max:.3f} s", "", "")
+    if dec is not None and dec.samples:
+        verdicts["decision_p50"] = dec.p50 < TARGETS["decision_p50"]
+        table.add_row(f"decision latency p50 ({len(dec.samples)} replies, IDLE)",
+                      f"{dec.p50:.3f} s", f"< {TARGETS['decision_p50']} s",
+                      _verdict(verdicts["decision_p50"]))
+        table.add_row("decision latency p95", f"{dec.p95:.3f} s", "", "")
     for case in mem or ():
         if case.name == "spreadsheet":
             verdicts["spreadsheet_mb"] = case.peak_rss_mb < TARGETS["spreadsheet_mb"]
@@ -147,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
         "parts": options.parts,
-        "options": {"mails": options.mails, "latency": options.latency, "gap": options.gap},
+        "options": {"mails": options.mails, "latency": options.latency, "gap": options.gap,
+                    "decisions": options.decisions},
         "database": "PostgreSQL" if options.postgres else "SQLite",
         "note": options.note,
         "git": _git(),
@@ -161,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
                        encoding="utf-8")
 
-    tp = lat = None
+    tp = lat = dec = None
     mem = None
     if "throughput" in options.parts:
         profile = RESULTS / f"{stamp}-throughput.prof" if options.profile else None
@@ -179,12 +190,18 @@ def main(argv: list[str] | None = None) -> int:
                               database_url=url)
         results["latency"] = lat.as_json()
         save()
+    if "decisions" in options.parts:
+        with _database(options.postgres) as url:
+            dec = run_decisions(options.decisions, gap=options.gap, progress=progress,
+                                database_url=url)
+        results["decisions"] = dec.as_json()
+        save()
     if "memory" in options.parts:
         mem = run_memory(progress=progress)
         results["memory"] = [case.as_json() for case in mem]
     if "search" in options.parts:
         results["search"] = SEARCH_NA
-    console.print(_table(results, tp, lat, mem))
+    console.print(_table(results, tp, lat, mem, dec))
     save()
     console.print(f"results: {out.relative_to(REPO)}")
     return 0 if all(v == "PASS" for v in results["verdicts"].values()) else 1

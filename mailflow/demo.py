@@ -2,12 +2,16 @@
 
 Copies the bundled Maildir of Chinese sample mails into a fresh directory, runs one pass with
 SQLite and a local outbox folder (no servers needed), and prints what happened to each mail.
+A small organisation directory (DEMO_DIRECTORY) routes the data extraction requests through
+their approval chain (R-DX-2): 李娜's request is approved by her manager and rejected by the
+IT manager with a reason, by the sample replies 12 and 13.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -27,7 +31,8 @@ from mailflow.config import (
 from mailflow.paths import DEMO_DIR
 from mailflow.requests_export import cell_text
 from mailflow.service import Service
-from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
+from mailflow.store.models import ApprovalStep, AuditEvent, InboundMail, OutboxMessage, Request
+from mailflow.templates import Templates
 
 #: the morning the sample mails were written, so every run gives the same numbers and times
 DEMO_NOW = "2026-11-23T11:00+08:00"
@@ -40,15 +45,48 @@ STATUS_ZH = {
     "ignored": "自动邮件：存档，不回复",
     "unanswerable": "无有效发件人：存档",
     "quarantined": "隔离",
+    "decision": "审批答复：结论已记录",
+    "decision_refused": "审批答复：不予采纳（已记录原因）",
+    "decision_unclear": "审批答复：无明确结论，已请其重答",
+    "status_query": "询问进度：已答复",
+    "withdrawn": "申请人撤回",
+}
+STEP_ZH = {"open": "（等待答复）", "planned": "（尚未送审）", "closed": "（已结束）"}
+#: the token secret of the demo: fixed, so the sample replies (scripts/make_demo_mails.py)
+#: can carry the tokens of the approval mails this run writes
+DEMO_TOKEN_SECRET = "mailflow-demo"  # noqa: S105 - public on purpose: a demo
+#: who is who in the demo: only data extraction goes through a chain here (R-DX-2), so the
+#: other samples stay as they were
+DEMO_DIRECTORY = {
+    "people": [
+        {"email": "li.na@example.com", "name": "李娜", "department": "finance"},
+        {"email": "qian.min@example.com", "name": "钱敏", "department": "finance"},
+        {"email": "chen.jing@example.com", "name": "陈静", "department": "finance"},
+        {"email": "wang.jun@example.com", "name": "王军", "department": "it"},
+        {"email": "lin.fang@example.com", "name": "林芳", "department": "it"},
+    ],
+    "departments": [
+        {"key": "finance", "name": "财务部", "manager": "chen.jing@example.com"},
+        {"key": "it", "name": "IT管理部", "manager": "wang.jun@example.com", "is_it": True},
+    ],
+    "roles": {"it_manager": "wang.jun@example.com"},
+    "approvals": {
+        "token_secret": DEMO_TOKEN_SECRET,
+        "handlers": {"data_extraction": "lin.fang@example.com"},
+        "chains": [{"kind": "data_extraction", "rule": "R-DX-2", "steps": [
+            {"approvers": ["requester_manager"]},
+            {"approvers": ["role:it_manager"]}]}],
+    },
 }
 
 
 def demo_settings(directory: Path) -> Settings:
-    return Settings(
-        mailbox=MailboxSettings(source="maildir", maildir_path=directory / "maildir"),
-        smtp=SmtpSettings(from_address="it-flow@example.com"),
-        storage=StorageSettings(data_dir=directory),
-    )
+    return Settings.model_validate({
+        "mailbox": MailboxSettings(source="maildir", maildir_path=directory / "maildir"),
+        "smtp": SmtpSettings(from_address="it-flow@example.com"),
+        "storage": StorageSettings(data_dir=directory),
+        **DEMO_DIRECTORY,
+    })
 
 
 def run_demo(directory: Path, console: Console) -> None:
@@ -70,6 +108,7 @@ def run_demo(directory: Path, console: Console) -> None:
             report = service.run_once()
         _print_mails(service, console)
         _print_forms(service, settings, console)
+        _print_approvals(service, console)
         _print_replies(service, settings, console)
         with service.factory() as session:
             blobs = session.execute(select(func.count()).select_from(InboundMail)).scalar_one()
@@ -132,6 +171,29 @@ def _print_forms(service: Service, settings: Settings, console: Console) -> None
         console.print(table)
 
 
+def _print_approvals(service: Service, console: Console) -> None:
+    """The approval chains: each step, who decided what and why; the requests' statuses in
+    words (templates/<lang>/words.j2)."""
+    words = Templates(service.settings.service.templates_dir,
+                      service.settings.service.language)
+    statuses, verdicts = words.labels("words", "statuses"), words.labels("words", "verdicts")
+    roles = words.labels("words", "roles")
+    table = Table(title="审批 / approvals")
+    for col in ("编号", "步骤", "审批人", "结论", "理由", "申请状态"):
+        table.add_column(col, overflow="fold")
+    with service.factory() as session:
+        rows = session.execute(
+            select(ApprovalStep, Request).join(Request, Request.id == ApprovalStep.request_id)
+            .order_by(ApprovalStep.request_id, ApprovalStep.round, ApprovalStep.position)).all()
+    for step, request in rows:
+        waiting = STEP_ZH.get(step.status, step.status)
+        table.add_row(request.reference, f"{step.position} {roles.get(step.role, step.role)}",
+                      step.approver, verdicts.get(step.verdict, waiting), step.reason,
+                      statuses.get(request.status, request.status))
+    if rows:
+        console.print(table)
+
+
 def _print_replies(service: Service, settings: Settings, console: Console) -> None:
     table = Table(title="发出的回复 / replies sent")
     for col in ("收件人", "主题", "附件"):
@@ -145,11 +207,14 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
         names = [part.get_filename() or "" for part in msg.iter_attachments()]
         table.add_row(row.primary_recipient, row.subject, ", ".join(names))
     console.print(table)
-    samples = (
+    samples: tuple[tuple[str, Callable[[OutboxMessage], bool]], ...] = (
         ("回执 / receipt", lambda r: r.purpose == "requester_ack"),
         ("请修改后重新提交 / please correct", lambda r: r.purpose == "form_problems"),
         ("修改后重新提交的回执 / receipt for the corrected form",
          lambda r: r.in_reply_to_mail_id in resubmissions),
+        ("请审批 / approval request", lambda r: r.purpose == "approval_request"),
+        ("驳回通知 / the requester told of a rejection",
+         lambda r: r.purpose == "decision_notice" and "驳回" in r.subject),
     )
     for title, wanted in samples:
         sample = next((r for r in rows if wanted(r)), None)

@@ -101,6 +101,10 @@ class Reception:
         if parsed.sender is None or not parsed.sender.addr:
             audit.record(session, now, "mail_unanswerable", mail_id=mail.id,
                          reason="no usable From address")
+            if self._approvals is not None and tokens_in(parsed,
+                                                         self._settings.smtp.from_address):
+                # an approval answer whose From cannot be trusted (CVE-2023-27043 shapes)
+                return self._approvals.refuse_unreadable_sender(session, mail, parsed, now)
             return "unanswerable"
         if match is not None:
             self._link(session, mail, parsed, match, now)

@@ -82,7 +82,7 @@ class RequestSheet:
         self._period = period
         self._kind = kind
         self._words = templates.labels("requests_export", "columns")
-        self._statuses = templates.labels("requests_export", "statuses")
+        self._statuses = templates.labels("words", "statuses")  # shared with mails, demo
         self._other_kinds = templates.labels("requests_export", "kinds")  # mail without a form
         self._english = templates.language == "en"
         forms = [catalog.get(kind)] if kind else list(catalog.forms.values())

@@ -155,12 +155,36 @@ def form_mails() -> list[bytes]:
     ]
 
 
+def approval_replies() -> list[bytes]:
+    """李娜's request (REQ-2026-000003) through its chain (R-DX-2): her manager 陈静 approves,
+    the IT manager 王军 rejects with a reason. Each reply answers the approval mail the demo
+    run writes (request 3, steps 1 and 2; the tokens come from the demo's fixed secret)."""
+    from mailflow.demo import DEMO_TOKEN_SECRET
+    from mailflow.workflow.tokens import approval_message_id, step_token
+
+    def answer(n: int, name: str, addr: str, step_id: int, position: str, body: str) -> bytes:
+        token = step_token(DEMO_TOKEN_SECRET.encode(), 3, step_id, addr)
+        parent = approval_message_id(step_id, token, "request", SERVICE)
+        subject = (f"回复: [REQ-2026-000003] 请审批：业务数据提取申请表 2026年10月新增用户清单"
+                   f"（{position}）#{token}")
+        quoted = ("\n\n-----原始邮件-----\n发件人: IT管理部 流程服务 <it-flow@example.com>\n"
+                  "答复方法：直接回复本邮件，写“同意”或“驳回”，理由写在后面。")
+        return _mail(n, name, addr, subject, body + quoted, client="Microsoft Outlook 16.0",
+                     extra={"In-Reply-To": parent, "References": parent})
+
+    return [
+        answer(12, "陈静", "chen.jing@example.com", 1, "第 1 步，共 2 步", "同意。"),
+        answer(13, "王军", "wang.jun@example.com", 2, "第 2 步，共 2 步",
+               "驳回，提取范围过大，请只申请本季度的数据。"),
+    ]
+
+
 def main() -> None:
     if OUT.exists():
         shutil.rmtree(OUT)
     for sub in ("cur", "new", "tmp"):
         (OUT / sub).mkdir(parents=True)
-    mails = [*plain_mails(), bounce_mail(), *form_mails()]
+    mails = [*plain_mails(), bounce_mail(), *form_mails(), *approval_replies()]
     for index, raw in enumerate(mails, start=1):
         (OUT / "cur" / f"{1795000000 + index}.demo{index:03d}.mailflow:2,").write_bytes(raw)
     print(f"wrote {len(mails)} sample mails to {OUT}")

@@ -97,6 +97,14 @@ def test_data_extraction_through_manager_and_it_manager_r_dx_2(
     assert [e.actor for e in recorded] == [ZHAO, WANG]
     assert all(e.detail["rule"] == "R-DX-2" for e in recorded)
 
+    # the handler reports it carried out: done, and the requester told
+    got = desk.send(reply(handover, sender=LIN, body="已完成，数据已加密发送"))
+    assert sorted(got) == [ZHANG]
+    assert "已完成" in str(got[ZHANG][0]["Subject"])
+    assert "数据已加密发送" in text_of(got[ZHANG][0])
+    assert desk.request().status == "done"
+    assert desk.transitions()[-1] == ("done", "done", "R-DX-2")
+
 
 def test_data_extraction_sent_on_to_the_president_and_requester_told_r_dx_2(
     desk: Desk, catalog: FormCatalog

@@ -4,6 +4,8 @@ silence approvals. Over the real Dovecot and SMTP, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ from tests.approvals_desk import (
     text_of,
 )
 from tests.stack import SERVICE
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +161,45 @@ def test_hourly_cap_never_silences_approvals_or_receipts(
     assert receipts == 3
     # the cap still applies to answers to inbound mail: the 2nd and 3rd acknowledgements
     assert [e.detail.get("template") for e in desk.actions("reply_suppressed")] == [None, None]
+
+
+def test_decision_killed_after_its_commit_is_applied_and_answered_once(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    """kill -9 after the decision's commit, before its mail leaves the INBOX and before the
+    receipt, the notice and the next approver's mail are sent: the rerun records nothing
+    twice and sends each of them once."""
+    got = desk.send(submission(catalog, "data_extraction"))
+    desk.dovecot.append(SERVICE, reply(got[ZHAO][0], sender=ZHAO, body="同意"))
+    payload = desk.settings.model_dump_json()
+    killed = subprocess.run([sys.executable, "-m", "tests.crashrun", payload, "1"],
+                            cwd=REPO, capture_output=True, timeout=120, check=False)
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    assert desk.dovecot.count(SERVICE, "INBOX") == 1  # committed, not yet moved
+    assert len(desk.smtp.messages) == desk.sent_before  # nothing sent yet
+    rerun = subprocess.run([sys.executable, "-m", "tests.crashrun", payload, "-1"],
+                           cwd=REPO, capture_output=True, timeout=120, check=False)
+    assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
+    got = desk.tick()
+    assert {who: len(mails) for who, mails in got.items()} == {ZHAO: 1, WANG: 1, ZHANG: 1}
+    assert desk.dovecot.count(SERVICE, "INBOX") == 0
+    assert len(desk.actions("decision_recorded")) == 1
+    assert [t for t, _, _ in desk.transitions()] == ["chain_started", "step_approved"]
+
+
+def test_requesters_reply_after_the_directory_is_completed_starts_the_chain(
+    mailstack: Any, database_url: str, tmp_path: Path, catalog: FormCatalog
+) -> None:
+    desk = Desk(mailstack, database_url, tmp_path)
+    raw = desk.settings.model_dump()
+    raw["departments"] = [{**d, "manager": ""} if d["key"] == "marketing" else d
+                          for d in raw["departments"]]
+    incomplete = desk.settings
+    desk.settings = type(incomplete).model_validate(raw)
+    got = desk.send(submission(catalog, "data_extraction"))
+    blocked = next(m for m in got[ZHANG] if "暂无法送审" in str(m["Subject"]))
+    assert "部门未登记部门经理" in text_of(blocked) and ADMIN in got
+    desk.settings = incomplete  # the administrator named the manager
+    got = desk.send(reply(blocked, sender=ZHANG, body="好的"))
+    assert sorted(got) == [ZHAO]
+    assert desk.request().status == "awaiting_approval"

@@ -206,3 +206,17 @@ def test_required_authentication_accepts_only_a_trusted_servers_dmarc_pass(
               "header.from=example.test"
     desk.send(reply(ask, sender=ZHENG, body="同意", headers={"Authentication-Results": trusted}))
     assert desk.request().status == "with_handler"
+
+
+def test_ambiguous_from_cve_2023_27043_decides_nothing_and_the_approver_is_told(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    ask = asked(desk, catalog)
+    raw = reply(ask, sender=ZHAO, body="同意")
+    forged = raw.replace(f"From: {ZHAO}".encode(),
+                         f"From: {ZHAO} <mallory@example.test>".encode(), 1)
+    assert forged != raw
+    got = desk.send(forged)
+    assert sorted(got) == [ZHAO]
+    assert_nothing_decided(desk)
+    assert [r for _, r in refusals(desk)] == ["unreadable_sender"]

@@ -31,7 +31,7 @@ from mailflow.workflow.tokens import (
     verify,
 )
 from mailflow_testing import mailbuild
-from tests.approvals_desk import HE, MA, QIAN, WANG, WU, ZHANG, ZHAO, ZHENG, directory
+from tests.approvals_desk import HE, LIN, MA, QIAN, WANG, WU, ZHANG, ZHAO, ZHENG, directory
 
 # -- states ------------------------------------------------------------------------------
 
@@ -216,3 +216,60 @@ def test_authentication_results_from_a_trusted_server_only(header: str, ok: bool
     raw = mailbuild.human_mail(sender=ZHAO, to="service@example.test", subject="x", body="同意",
                                extra_headers={"Authentication-Results": header})
     assert authenticated(parse_mail(raw), ZHAO, ["mx.example.test"]) is ok
+
+
+# -- templates ---------------------------------------------------------------------------
+
+APPROVAL_TEMPLATES = ("approval_request", "approval_unclear", "approval_reminder",
+                      "approval_escalation", "approval_receipt", "decision_notice",
+                      "handler_assignment", "approval_refused", "approval_blocked",
+                      "request_withdrawn", "request_status", "request_done")
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("name", APPROVAL_TEMPLATES)
+def test_every_approval_template_renders_in_both_languages(language: str, name: str) -> None:
+    from mailflow.paths import DEFAULT_TEMPLATES_DIR
+    from mailflow.templates import Templates
+
+    templates = Templates(DEFAULT_TEMPLATES_DIR, language)
+    step = {"position": 2, "total": 3, "approver_name": "王军", "approver": WANG,
+            "role": "IT", "rule": "R-DX-2"}
+    decision = {"name": "赵磊", "role": "经理", "verdict": "同意", "reason": "仅限本季度",
+                "at": "2026-12-01 10:00", "position": "1"}
+    context = {
+        "reference": "REQ-2026-000001", "kind": "data_extraction", "kind_title": "数据提取",
+        "title": "新增用户清单", "requester_name": "张伟", "requester_email": ZHANG,
+        "requester_department": "市场部", "status": "awaiting_approval",
+        "status_words": "审批中", "fields": [("使用目的", "月度分析\n第二行")],
+        "submitted_at": "2026-12-01 09:00", "step": step, "token": "#ABCDEFGHIJKLMNOP",
+        "earlier": [decision], "decisions": [decision], "deadline": "2026-12-03 10:00",
+        "deadline_days": 2, "escalate_to": "总裁", "delegate_for": "", "handler_name": "林芳",
+        "outcome": "rejected", "reason": "范围过大", "decided_by": "王军", "verdict": "驳回",
+        "waiting_for": ["周华"], "sender": "m@x.test", "sender_name": "赵磊",
+        "reason_code": "not_the_approver", "reason_words": "not the approver",
+        "mail_subject": "回复: 请审批", "by_self": False, "code": "no_manager",
+        "detail": "市场部", "problem": "部门未登记部门经理", "withdrawn": True,
+        "asker_name": "张伟", "above_name": "吴刚", "waiting_days": 2.5, "note": "已开通",
+    }
+    content = templates.render(name, context)
+    assert "REQ-2026-000001" in content.subject + content.text
+    assert content.html.strip() and content.text.strip()
+    for block in ("statuses", "verdicts", "roles", "refusals", "problems"):
+        assert templates.labels("words", block)
+
+
+def test_one_person_twice_in_a_row_approves_once() -> None:
+    # an IT employee's department manager is the IT manager himself
+    assert plan("data_extraction", requester=LIN) == [(1, WANG, "it_manager")]
+
+
+def test_a_bounce_quoting_an_approval_mails_id_is_matched() -> None:
+    from mailflow.mail.bounces import bounced_ids
+
+    token = step_token(b"s", 1, 2, ZHAO)
+    ours = approval_message_id(2, token, "request", "service@example.test")
+    raw = mailbuild.human_mail(
+        sender="postmaster@qq.example", to="service@example.test", subject="退信",
+        body=f"很抱歉，您的邮件无法送达。\n原邮件 Message-ID: {ours}\n")
+    assert bounced_ids(parse_mail(raw), "service@example.test") == [ours]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.config import load_settings
+from mailflow.config import Settings, load_settings
 from mailflow.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,11 +25,12 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     settings = load_settings(example, environ={})
     text = example.read_text(encoding="utf-8")
     for section in ("service", "mailbox", "smtp", "storage", "forms", "calendar",
-                    "weekly_meeting"):
+                    "weekly_meeting", "approvals"):
         model = getattr(settings, section)
         for key in type(model).model_fields:
             assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section}.{key} undocumented"
     assert settings.people and settings.departments and settings.systems
+    assert settings.approvals.chains == Settings().approvals.chains  # the defaults, as data
 
 
 def test_embedded_default_needs_no_file() -> None:

@@ -51,5 +51,9 @@ def test_demo_takes_in_archives_and_acknowledges(tmp_path: Path) -> None:
     assert "按原编号重新提交" in flat and "→REQ-2026-000007" in flat
     assert "[REQ-2026-000007]已受理：数据提取申请" in flat
     assert "原申请按原编号继续受理" in out
+    # 李娜's request through its chain (R-DX-2): her manager's 同意, the IT manager's 驳回
+    assert "已记录：同意，第1/2步" in flat and "已记录：驳回，第2/2步" in flat
+    assert "请审批 / approval request" in out and "第1步，共2步" in flat
+    assert "提取范围过大，请只申请本季度的数据" in out and "当前状态：已驳回" in out
     # the sample Maildir in the repository is untouched (the demo works on a copy)
     assert len(list((DEMO_DIR / "maildir" / "cur").iterdir())) == len(samples)

@@ -154,7 +154,8 @@ def test_corrected_form_replied_to_the_returned_request_completes_it_under_its_n
     assert str(receipt["In-Reply-To"]) != str(returned["Message-ID"])  # answers the reply
     actions = desk.query(select(AuditEvent.action).where(AuditEvent.request_id == request.id)
                          .order_by(AuditEvent.id))
-    assert actions[-3:] == ["mail_linked", "request_resubmitted", "reply_queued"]
+    assert actions[-4:] == ["mail_linked", "status_changed", "request_resubmitted",
+                            "reply_queued"]  # status_changed: returned → submitted
     statuses = desk.query(select(InboundMail.status).order_by(InboundMail.id))
     assert statuses == ["returned", "resubmitted"]
 

@@ -113,4 +113,6 @@ def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    # migrations written on parallel branches are several heads until they are relinked
+    return "+".join(sorted(heads)) if heads else None

@@ -13,7 +13,7 @@ the step goes one level up ([approvals] escalate_to, the leader in charge by def
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -74,7 +74,24 @@ def resolve(settings: Settings, directory: Directory, kind: str, requester: str,
                 seen.add(address.lower())
                 planned.append(PlannedApprover(position, address, role, step.may_escalate_to,
                                                instead_of))
-    return ChainPlan(kind, chain.rule, tuple(planned))
+    return ChainPlan(kind, chain.rule, _merge_repeats(planned))
+
+
+def _merge_repeats(planned: list[PlannedApprover]) -> tuple[PlannedApprover, ...]:
+    """One person twice in a row (an IT employee's department manager is the IT manager)
+    approves once: the earlier step is dropped, the later one (with its escalation) kept."""
+    by_position: dict[int, list[PlannedApprover]] = {}
+    for approver in planned:
+        by_position.setdefault(approver.position, []).append(approver)
+    steps = [by_position[p] for p in sorted(by_position)]
+    kept: list[list[PlannedApprover]] = []
+    for index, step in enumerate(steps):
+        following = steps[index + 1] if index + 1 < len(steps) else None
+        if following is not None and len(step) == len(following) == 1 and \
+                step[0].approver.lower() == following[0].approver.lower():
+            continue
+        kept.append(step)
+    return tuple(replace(a, position=n) for n, step in enumerate(kept, start=1) for a in step)
 
 
 def escalation_approver(settings: Settings, directory: Directory, role: str,

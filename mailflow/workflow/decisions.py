@@ -50,6 +50,7 @@ from mailflow.workflow.authentication import authenticated
 from mailflow.workflow.calendar import WorkingCalendar
 from mailflow.workflow.directory import Directory
 from mailflow.workflow.matching import RequestMatch
+from mailflow.workflow.reply_commands import Outcome, read_result
 from mailflow.workflow.reply_reader import Command, Verdict, read_command, read_decision
 from mailflow.workflow.states import Event, Status, advance, allowed
 from mailflow.workflow.tokens import (
@@ -67,7 +68,8 @@ REMINDER = "approval_reminder"
 ESCALATION = "approval_escalation"
 #: reasons a reply is refused that someone else's act explains: the approver is told
 TOLD_APPROVER = frozenset({"not_the_approver", "self_approval", "not_authenticated",
-                           "other_request", "conflicting_tokens", "step_closed"})
+                           "other_request", "conflicting_tokens", "step_closed",
+                           "unreadable_sender"})
 
 
 @dataclass(frozen=True)
@@ -221,12 +223,32 @@ class Approvals:
         command = read_command(parsed.text, parsed.html)
         sender = parsed.sender.addr if parsed.sender else ""
         request = match.request
+        if _same(sender, request.requester_email) and command in (Command.NONE, Command.CONFIRM) \
+                and request.status == Status.SUBMITTED and not self._has_steps(session, request):
+            # a chain that could not be resolved: the requester's reply (after the
+            # administrator completed the directory) sends it for approval, same number
+            audit.record(session, now, "approval_retried", actor=sender, mail_id=mail.id,
+                         request_id=request.id, reference=request.reference)
+            return "resubmitted" if self.start(session, request, mail, now) else "follow_up"
+        if request.status == Status.WITH_HANDLER and _same(sender, self._handler(request)):
+            report = read_result(parsed.text, parsed.html)
+            if report.outcome is Outcome.SUCCESS:  # "已完成，帐号已开通"
+                return self._done(session, mail, request, report.reason, now)
         if command is Command.WITHDRAW and _same(sender, request.requester_email):
             return self._withdraw(session, mail, parsed, request, now)
         if command is Command.STATUS and self._in_record(session, request, sender):
             self._status(session, mail, parsed, request, now)
             return "status_query"
         return None
+
+    def refuse_unreadable_sender(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                                 now: datetime) -> str:
+        """A reply carrying a token whose From header cannot be read unambiguously (parse
+        refuses the CVE-2023-27043 shapes): nothing changes; the approver is told."""
+        token, where = tokens_in(parsed, self._settings.smtp.from_address)[0]
+        step = session.scalar(select(ApprovalStep).where(ApprovalStep.token == token))
+        return self._refuse(session, mail, parsed, step, "unreadable_sender", now, where=where,
+                            from_header=(parsed.header("from") or "")[:300])
 
     def _decision(self, session: Session, mail: InboundMail, parsed: ParsedMail,
                   match: RequestMatch | None, found: list[tuple[str, str]], now: datetime
@@ -363,8 +385,7 @@ class Approvals:
                    now: datetime) -> None:
         """After the last approval: the handler of the kind gets the request, its form and
         every decision mail attached."""
-        handler = self._settings.approvals.handlers.get(request.kind) or \
-            self._settings.roles.it_manager
+        handler = self._handler(request)
         if not handler:
             self._blocked(session, request, None, chains.ChainProblem("no_role", "handler"),
                           now)
@@ -405,8 +426,9 @@ class Approvals:
             assert request is not None
             context = {**self._request_context(session, request),
                        "step": self._step_context(session, step),
-                       "sender": sender, "sender_name": parsed.sender.name if parsed.sender
-                       else "", "reason_code": reason,
+                       "sender": sender or (parsed.header("from") or "?")[:200],
+                       "sender_name": parsed.sender.name if parsed.sender else "",
+                       "reason_code": reason,
                        "reason_words": self.words("refusals").get(reason, reason),
                        "mail_subject": parsed.subject, "by_self": _same(sender, step.approver)
                        or _same(sender, step.delegate)}
@@ -454,7 +476,25 @@ class Approvals:
                    "problem": self.words("problems").get(problem.code, problem.code)}
         self._send(session, now, "approval_blocked", context,
                    [Party(request.requester_name, request.requester_email)], [], request,
-                   in_reply_to=self._source_message_id(session, request))
+                   in_reply_to=self._source_message_id(session, request), capped=True,
+                   mail_id=mail.id if mail else None)
+
+    def _done(self, session: Session, mail: InboundMail, request: Request, note: str,
+              now: datetime) -> str:
+        """The handler reports the request carried out: done, and the requester told."""
+        advance(session, request, Event.DONE, now, rule=self._rule(request),
+                actor=self._handler(request), mail_id=mail.id, note=note[:2000])
+        context = {**self._request_context(session, request),
+                   "handler_name": self._directory.name_of(self._handler(request)),
+                   "note": note}
+        self._send(session, now, "request_done", context,
+                   [Party(request.requester_name, request.requester_email)], [], request,
+                   in_reply_to=self._source_message_id(session, request), mail_id=mail.id)
+        return "done"
+
+    def _handler(self, request: Request) -> str:
+        return self._settings.approvals.handlers.get(request.kind) or \
+            self._settings.roles.it_manager
 
     # -- withdrawal and status ---------------------------------------------------------------
     def _withdraw(self, session: Session, mail: InboundMail, parsed: ParsedMail,
@@ -511,9 +551,7 @@ class Approvals:
         if not sender:
             return False
         wanted = sender.lower()
-        people = {request.requester_email.lower(),
-                  (self._settings.approvals.handlers.get(request.kind) or
-                   self._settings.roles.it_manager).lower()}
+        people = {request.requester_email.lower(), self._handler(request).lower()}
         for step in session.scalars(select(ApprovalStep).where(
                 ApprovalStep.request_id == request.id)).all():
             people.update(a.lower() for a in (step.approver, step.delegate, step.decided_by) if a)
@@ -650,6 +688,11 @@ class Approvals:
             select(ApprovalStep).where(ApprovalStep.request_id == request.id,
                                        ApprovalStep.status == "open")
             .order_by(ApprovalStep.id)).all()]
+
+    @staticmethod
+    def _has_steps(session: Session, request: Request) -> bool:
+        return session.scalar(select(ApprovalStep.id).where(
+            ApprovalStep.request_id == request.id).limit(1)) is not None
 
     @staticmethod
     def _round(session: Session, request_id: int, round_no: int) -> list[ApprovalStep]:
