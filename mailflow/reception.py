@@ -108,17 +108,21 @@ class Reception:
             return "unanswerable"
         if match is not None:
             self._link(session, mail, parsed, match, now)
-        if self._approvals is not None and (
-                match is not None or tokens_in(parsed, self._settings.smtp.from_address)):
+        tokens = tokens_in(parsed, self._settings.smtp.from_address) \
+            if self._approvals is not None else []
+        if match is not None and not tokens:
+            # the handler's reply that carries a kind's result (a change's 成功/失败, the
+            # extracted data: notices/) before the generic "已完成" closes the request
+            for read in self._reply_readers:
+                handled = read(session, mail, parsed, match, now)
+                if handled is not None:
+                    return handled
+        if self._approvals is not None and (match is not None or tokens):
             # a decision, a withdrawal or a status question (workflow/decisions.py)
             handled = self._approvals.handle(session, mail, parsed, match, now)
             if handled is not None:
                 return handled
         if match is not None:
-            for read in self._reply_readers:  # e.g. a change result (notices/lifecycle.py)
-                handled = read(session, mail, parsed, match, now)
-                if handled is not None:
-                    return handled
             return self._answer_follow_up(session, mail, parsed, match, now)
         return self._answer_new(session, mail, parsed, self._outcome(mail, parsed), now)
 
