@@ -157,7 +157,7 @@ def test_complex_change_on_a_make_up_saturday_approved_late_r_ch_4_r_ch_6(
     got = desk.tick(at("2025-10-15 09:00"))
     (overdue,) = got[WANG]
     assert "已逾期" in str(overdue["Subject"]) and "R-CH-6" in text_of(overdue)
-    got = desk.tick(at("2025-10-15 17:00"))  # 8 working hours later
+    got = desk.tick(at("2025-10-15 17:01"))  # 8 working hours after the reminder (09:00+)
     assert sorted(got) == [WANG, WU]
     assert "逾期升级" in str(got[WU][0]["Subject"])
     escalated = desk.query(select(AuditEvent).where(AuditEvent.action == "deadline_escalated"))
