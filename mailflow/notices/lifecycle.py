@@ -289,7 +289,10 @@ class Lifecycle:
             affects_live_users=facts.affects_live_users, cooperating=bool(facts.cooperating),
             emergency=facts.emergency)
         untested = facts.tested is False and not facts.emergency
-        if not problems and not untested:
+        # R-CH-2: a change affecting live users runs after midnight (before working hours)
+        daytime = facts.affects_live_users and not facts.emergency and \
+            not deadlines.starts_after_midnight(self.calendar, facts.start)
+        if not problems and not untested and not daytime:
             return
         it_manager = self.settings.roles.it_manager
         cc = [it_manager] if it_manager and it_manager != request.requester_email else []
@@ -299,9 +302,11 @@ class Lifecycle:
             "problems": [{"rule": p.rule, "required_by": self.sender.at(p.required_by),
                           "working_days": p.working_days} for p in problems],
             "untested": untested,
+            "not_after_midnight": daytime,
         }, to=[request.requester_email], cc=cc, request=request)
         audit.record(session, now, "change_lead_time_warned", request_id=request.id,
-                     rules=[p.rule for p in problems] + (["R-CH-1"] if untested else []))
+                     rules=[p.rule for p in problems] + (["R-CH-1"] if untested else [])
+                     + (["R-CH-2 after midnight"] if daytime else []))
 
     def _change_approved(self, session: Session, request: Request, now: datetime) -> None:
         facts = self.facts(request.fields)
