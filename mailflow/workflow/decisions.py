@@ -37,6 +37,7 @@ from mailflow.store.archive import Archive
 from mailflow.store.models import (
     ApprovalStep,
     Attachment,
+    AuditEvent,
     DueWork,
     InboundMail,
     OutboxMessage,
@@ -223,13 +224,16 @@ class Approvals:
         command = read_command(parsed.text, parsed.html)
         sender = parsed.sender.addr if parsed.sender else ""
         request = match.request
-        if _same(sender, request.requester_email) and command in (Command.NONE, Command.CONFIRM) \
-                and request.status == Status.SUBMITTED and not self._has_steps(session, request):
+        if _same(sender, request.requester_email) and request.status == Status.SUBMITTED \
+                and command in (Command.NONE, Command.CONFIRM) \
+                and self._was_blocked(session, request) \
+                and not self._has_steps(session, request):
             # a chain that could not be resolved: the requester's reply (after the
-            # administrator completed the directory) sends it for approval, same number
+            # administrator completed the directory) sends it for approval, same number; the
+            # mail is then handled as any follow-up (a new form in it is its own request)
             audit.record(session, now, "approval_retried", actor=sender, mail_id=mail.id,
                          request_id=request.id, reference=request.reference)
-            return "resubmitted" if self.start(session, request, mail, now) else "follow_up"
+            self.start(session, request, mail, now)
         if request.status == Status.WITH_HANDLER and _same(sender, self._handler(request)):
             report = read_result(parsed.text, parsed.html)
             if report.outcome is Outcome.SUCCESS:  # "已完成，帐号已开通"
@@ -688,6 +692,12 @@ class Approvals:
             select(ApprovalStep).where(ApprovalStep.request_id == request.id,
                                        ApprovalStep.status == "open")
             .order_by(ApprovalStep.id)).all()]
+
+    @staticmethod
+    def _was_blocked(session: Session, request: Request) -> bool:
+        return session.scalar(select(AuditEvent.id).where(
+            AuditEvent.request_id == request.id, AuditEvent.action == "approval_blocked")
+            .limit(1)) is not None
 
     @staticmethod
     def _has_steps(session: Session, request: Request) -> bool:

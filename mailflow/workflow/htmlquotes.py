@@ -25,9 +25,11 @@ MAX_HTML = 256 * 1024
 _QUOTE_MARK = re.compile(
     r"quote|isreplycontent|isforwardcontent|divrplyfwdmsg|moz-cite-prefix|gmail_attr|"
     r"reference-message|replyfwd|origbody|mail-editor-reference|ntes-mailmaster-quote|"
-    r"qm_con_body_content|cite",
+    r"original-?content|original_?mail|cite",
     re.IGNORECASE,
 )
+# Gmail's wrapper holds the attribution and the blockquotes, and an inline answer between them
+_WRAPPER_ONLY = re.compile(r"^\s*gmail_quote(?:[\s_-]+container)?\s*$", re.IGNORECASE)
 _STOP_MARK = re.compile(r"^(?:appendonsend|stopspelling|divrplyfwdmsg)$", re.IGNORECASE)
 _SKIP_CONTENT = frozenset({"script", "style", "head", "title", "template", "noscript"})
 _VOID = frozenset({
@@ -52,7 +54,7 @@ class _QuoteDropper(HTMLParser):
             return True
         for name, value in attrs:
             if name in ("class", "id", "type", "name") and value and _QUOTE_MARK.search(value):
-                return True
+                return _WRAPPER_ONLY.match(value) is None
         return False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -115,7 +117,6 @@ def html_authored_source(html: str) -> tuple[str, bool]:
     """The text of an HTML reply with its quote containers dropped, and whether it had any."""
     stripped, found = without_quotes(html)
     body = sanitise(stripped)
-    if body.text is not None:
-        return body.text, found
-    text, _note = html_text(body.html)
-    return text, found
+    text = body.text if body.text is not None else html_text(body.html)[0]
+    # layout indents nested blocks; the words are what was written
+    return "\n".join(line.strip() for line in text.split("\n")), found

@@ -38,7 +38,9 @@ from mailflow.workflow.reply_tokens import fold
 MAX_CHARS = 20_000
 MAX_LINES = 400
 MAX_LINE = 200  # characters of a line the library's header expressions see
-_LIBRARY_LANGUAGES = ["en", "zh", "de", "fr", "es", "it", "nl", "ja"]
+# the languages our approvers' clients write headers in (its "it" and "es" header words
+# "A:", "Data:", "Para:" would take an answer's own lines for a header)
+_LIBRARY_LANGUAGES = ["en", "zh", "de", "fr", "ja"]
 
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
@@ -65,8 +67,11 @@ _SEPARATOR_LINE = re.compile(
     r"原始邮件|original message)\s*[:]?\s*$"
 )
 # "On … wrote:", "在 …，"张三" <…> 写道：", "张三 <…> 于2026年11月25日周三 10:00写道：", "… 寫道："
-_WROTE = re.compile(r"(?:写道|写到|wrote|schrieb|a écrit|escribió|ha scritto|schreef)\s*:?\s*$")
+_WROTE = re.compile(
+    r"(?:写道|写到|wrote|schrieb|a écrit|escribió|ha scritto|schreef|написал\(?а?\)?)\s*:?\s*$"
+)
 _WROTE_OPENING = re.compile(r"^\s*(?:on|在|于|20\d\d|19\d\d|\d{1,2}[/.-])")
+_DATE = re.compile(r"\d{4}\s*[年/.-]\s*\d{1,2}")
 _RULE_ONLY = re.compile(rf"^\s*{_RULE}{{2,}}\s*$")
 _UNDERSCORES = re.compile(r"^\s*_{8,}\s*$")
 
@@ -76,7 +81,8 @@ _SENDER_FIELDS = frozenset({"from", "发件人", "寄件者", "寄件人", "发�
 _OTHER_FIELDS = frozenset({
     "sent", "date", "to", "cc", "bcc", "subject", "reply-to", "发送时间", "发送日期", "时间",
     "日期", "收件人", "收件者", "抄送", "副本", "密送", "主题", "主旨", "标题", "收信人",
-    "发送", "gesendet", "an", "betreff", "envoyé", "à", "objet", "datum", "onderwerp", "aan",
+    "发送", "发件时间", "发信时间", "寄件时间", "寄件日期",
+    "gesendet", "an", "betreff", "envoyé", "à", "objet", "datum", "onderwerp", "aan",
 })  # fmt: skip
 _FIELD = re.compile(r"^\s*[*\[]*\s*([^\s:*][^:]{0,14}?)\s*[*\]]*\s*:")
 HEADER_WINDOW = 6
@@ -192,7 +198,7 @@ def classify(lines: Sequence[str]) -> list[Line]:
             kinds.append(Line.ATTRIBUTION)
         elif (
             index + 1 < len(lines)
-            and _WROTE_OPENING.match(stripped)
+            and (_WROTE_OPENING.match(stripped) or "@" in stripped or _DATE.search(stripped))
             and len(folded[index + 1].strip()) <= 80
             and _WROTE.search(folded[index + 1].strip())
             and not _QUOTED.match(lines[index + 1])
@@ -204,6 +210,10 @@ def classify(lines: Sequence[str]) -> list[Line]:
             kinds.append(Line.SIGNATURE)
         else:
             kinds.append(Line.TEXT)
+    # a line between two quoted lines is a quoted line its client wrapped without a prefix
+    for index in range(1, len(kinds) - 1):
+        if kinds[index] is Line.TEXT and kinds[index - 1] is kinds[index + 1] is Line.QUOTED:
+            kinds[index] = Line.QUOTED
     # an attribution heads > lines (drop it alone) or an unprefixed quote (drop the rest)
     for index, kind in enumerate(kinds):
         if kind is Line.ATTRIBUTION:

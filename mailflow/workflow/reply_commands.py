@@ -17,6 +17,7 @@ from mailflow.workflow.reply_tokens import (
     Token,
     clauses,
     fold,
+    has_cjk,
     is_question,
     negate,
     scan,
@@ -24,7 +25,11 @@ from mailflow.workflow.reply_tokens import (
     substantial,
 )
 from mailflow.workflow.reply_words import (
+    COMMAND_NOISE,
+    COMMAND_REST_CJK,
+    COMMAND_REST_WORDS,
     COMMAND_WORDS,
+    COURTESY,
     EMPTY_VALUES,
     FILLER_CLAUSES,
     NEGATORS,
@@ -55,7 +60,8 @@ def read_command(text: str, html: str | None = None) -> Command:
     turns = {Kind.WITHDRAW: Kind.NEUTRAL, Kind.STATUS: Kind.NEUTRAL, Kind.CONFIRM: Kind.NEUTRAL}
     for line in lines[:COMMAND_LINES]:
         folded = fold(line)
-        tokens = negate(folded, scan(folded, COMMAND_WORDS + NEGATORS, FILLER_CLAUSES), turns)
+        tokens = negate(folded, scan(folded, COMMAND_WORDS + NEGATORS, COURTESY), turns)
+        tokens = [t for t in tokens if t.kind is Kind.NEUTRAL or _commanding(folded, t)]
         kinds = {t.kind for t in tokens}
         if Kind.NEUTRAL in kinds and not kinds - {Kind.NEUTRAL}:
             return Command.NONE  # "不撤回了", "不用确认": a command declined
@@ -67,6 +73,31 @@ def read_command(text: str, html: str | None = None) -> Command:
         if Kind.CONFIRM in kinds and not _asked(folded, tokens):
             return Command.CONFIRM
     return Command.NONE
+
+
+_REFERENCE = re.compile(r"[a-z]{2,5}-\d{4}-\d{4,9}")
+
+
+@lru_cache(maxsize=1)
+def _noise() -> re.Pattern[str]:
+    words = sorted(COMMAND_NOISE, key=len, reverse=True)
+    latin = [re.escape(w) for w in words if w.isascii()]
+    cjk = [re.escape(w) for w in words if not w.isascii()]
+    return re.compile(rf"(?<![a-z'])(?:{'|'.join(latin)})(?![a-z'])|{'|'.join(cjk)}")
+
+
+def _commanding(folded: str, token: Token) -> bool:
+    """The word is the point of its clause ("取消申请"), not part of another matter
+    ("取消管理员权限"): little is left of the clause without it and COMMAND_NOISE."""
+    parts = clauses(folded)
+    clause = next((c for c in parts if c.start <= token.start < c.end), None)
+    if clause is None:
+        return False
+    rest = folded[clause.start : token.start] + " " + folded[token.end : clause.end]
+    rest = _noise().sub(" ", _REFERENCE.sub(" ", rest))
+    if has_cjk(rest):
+        return len(re.sub(r"[\W_]", "", rest)) <= COMMAND_REST_CJK
+    return len(re.findall(r"[^\W_]+", rest)) <= COMMAND_REST_WORDS
 
 
 def _asked(folded: str, tokens: list[Token]) -> bool:
@@ -100,18 +131,22 @@ def _label_pattern() -> re.Pattern[str]:
         reverse=True,
     )
     alternatives = "|".join(re.escape(w) for w, _ in words)
+    # a long Chinese label is a label wherever it stands ("但有2个遗留问题：…")
+    distinct = "|".join(re.escape(w) for w, _ in words if has_cjk(w) and len(w) >= 4)
     return re.compile(
-        rf"(?:^|(?<=[,.;!\s、]))\s*(?:\d+\s*[.、)]\s*)?[*【\[]*({alternatives})[】\]*]*\s*[:]\s*"
+        rf"(?:(?:^|(?<=[,.;!\s、]))\s*(?:\d+\s*[.、)]\s*)?[*【\[]*(?P<label>{alternatives})"
+        rf"|(?P<long>{distinct}))[】\]*]*\s*[:]\s*"
     )
 
 
 _FIELD_OF = {w: field for field, ws in RESULT_LABELS.items() for w in ws}
 
 
-def _sections(lines: list[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """Labelled values ("遗留问题：…", also inline after "。") and the unlabelled lines."""
+def _sections(lines: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, bool]]]:
+    """Labelled values ("遗留问题：…", also inline) and the unlabelled lines, each with whether
+    it is only the start of a line a label cut short ("变更完成，但有2个" of "…遗留问题：…")."""
     found: dict[str, list[str]] = {}
-    body: list[str] = []
+    body: list[tuple[str, bool]] = []
     current: str | None = None
     for line in lines:
         folded = fold(line)
@@ -124,12 +159,13 @@ def _sections(lines: list[str]) -> tuple[dict[str, list[str]], list[str]]:
             if current is not None:
                 found.setdefault(current, []).append(line.strip())
             else:
-                body.append(line)
+                body.append((line, False))
             continue
-        if matches[0].start() > 0 and strip_punct(line[: matches[0].start()]):
-            body.append(line[: matches[0].start()])
+        head = line[: matches[0].start()]
+        if matches[0].start() > 0 and strip_punct(head):
+            body.append((head, not re.search(r"[。.!！;；]\s*$", head)))
         for index, match in enumerate(matches):
-            current = _FIELD_OF[match.group(1)]
+            current = _FIELD_OF[match.group("label") or match.group("long")]
             stop = matches[index + 1].start() if index + 1 < len(matches) else len(line)
             value = line[match.end() : stop].strip()
             found.setdefault(current, [])
@@ -147,7 +183,7 @@ def _value(parts: list[str]) -> str:
 
 def _outcome_tokens(line: str) -> list[Token]:
     folded = fold(line)
-    tokens = scan(folded, RESULT_WORDS + NEGATORS, FILLER_CLAUSES)
+    tokens = scan(folded, RESULT_WORDS + NEGATORS, COURTESY)
     turned = negate(folded, tokens, {Kind.SUCCESS: Kind.FAILURE, Kind.FAILURE: Kind.NEUTRAL})
     return [t for t in turned if t.kind in (Kind.SUCCESS, Kind.FAILURE)]
 
@@ -165,26 +201,28 @@ def read_result(text: str, html: str | None = None) -> ResultReport:
     """The change result an operator reported by reply: outcome from a "结果：" label or the
     first unlabelled lines, reason, remaining issues and notes from their labels."""
     evidence = authored_text(text, html)
-    sections, body = _sections(evidence.split("\n"))
-    body = [line for line in body if strip_punct(line)]
+    sections, lines = _sections(evidence.split("\n"))
+    lines = [(line, cut) for line, cut in lines if strip_punct(line)]
+    body = [line for line, cut in lines if not cut]
     outcome = Outcome.UNCLEAR
     reason_parts: list[str] = []
     if sections.get("outcome"):
         outcome = _outcome([t for v in sections["outcome"] for t in _outcome_tokens(v)])
-        reason_parts = list(body)
+        reason_parts = body
     else:
-        for index, line in enumerate(body[:OUTCOME_LINES]):
+        for index, (line, cut) in enumerate(lines[:OUTCOME_LINES]):
             tokens = _outcome_tokens(line)
             if tokens:
                 outcome = _outcome(tokens)
-                after = line[max(t.end for t in tokens) :]
+                after = "" if cut else line[max(t.end for t in tokens) :]
                 before = line[: tokens[0].start]
-                reason_parts = [_courtesy_free(after), *body[index + 1 :]]
-                if not strip_punct(after) and substantial(before):
-                    reason_parts.insert(0, before)
+                reason_parts = [_courtesy_free(after)]
+                reason_parts += [rest for rest, rest_cut in lines[index + 1 :] if not rest_cut]
+                if outcome is Outcome.FAILURE and not strip_punct(after) and substantial(before):
+                    reason_parts.insert(0, _without_subject(before))  # "锁表超时，变更失败"
                 break
         else:
-            reason_parts = list(body)
+            reason_parts = body
     if sections.get("reason"):
         reason_parts = sections["reason"]
     reason = _value([p for p in (_courtesy_free(p) for p in reason_parts) if p])
@@ -195,6 +233,14 @@ def read_result(text: str, html: str | None = None) -> ResultReport:
         _value(sections.get("notes", [])),
         evidence,
     )
+
+
+def _without_subject(before: str) -> str:
+    """"数据库锁表超时，变更" → "数据库锁表超时": the short clause naming what failed goes."""
+    parts = clauses(fold(before))
+    if len(parts) > 1 and parts[-1].end - parts[-1].start <= 6:
+        return before[: parts[-1].start]
+    return before
 
 
 def _courtesy_free(text: str) -> str:

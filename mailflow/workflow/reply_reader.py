@@ -18,6 +18,7 @@ Pure functions over text: no I/O, no database, nothing but the mail's body.  The
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,9 +31,11 @@ from mailflow.workflow.reply_commands import (
     read_result,
 )
 from mailflow.workflow.reply_tokens import (
+    Clause,
     Token,
     clause_of,
     clauses,
+    close,
     fold,
     has_cjk,
     is_question,
@@ -44,6 +47,7 @@ from mailflow.workflow.reply_tokens import (
 from mailflow.workflow.reply_words import (
     APPROVAL_COMPLEMENTS,
     CONDITION_OPENERS,
+    COURTESY,
     DECISION_WORDS,
     ESCALATION_CANCELLERS,
     ESCALATION_NOUNS,
@@ -70,6 +74,10 @@ __all__ = [
 
 DECISION_LINES = 5  # meaningful lines of the authored text a decision is looked for in
 MAX_REASON = 1000
+MAX_LINE_SCAN = 500  # characters of a line scanned at once (decisions are short)
+
+
+_WORDY = re.compile(r"[^\W_]")
 
 
 class Verdict(StrEnum):
@@ -92,16 +100,45 @@ _WORDS = DECISION_WORDS + NEGATORS
 def decision_tokens(line: str) -> list[Token]:
     """APPROVE / REJECT tokens of one line: negations applied, questions and escalation
     phrases (whose 批准 belongs to someone else) taken out."""
-    folded = fold(line)
+    return _line_tokens(line)[0]
+
+
+def _line_tokens(line: str) -> tuple[list[Token], bool]:
+    """The tokens of :func:`decision_tokens`, and whether a decision word in a question came
+    before them ("Approved? I thought it was rejected")."""
+    folded = fold(line[:MAX_LINE_SCAN])
     masked = _mask(folded, [span for span, _target in escalations(folded)])
-    tokens = negate(masked, scan(masked, _WORDS, FILLER_CLAUSES), {Kind.APPROVE: Kind.REJECT})
+    tokens = negate(masked, scan(masked, _WORDS, COURTESY), {Kind.APPROVE: Kind.REJECT})
+    tokens = _merge_rejections(masked, tokens)
     parts = clauses(masked)
-    return [
-        t
-        for t in tokens
-        if t.kind in (Kind.APPROVE, Kind.REJECT)
-        and not (parts and is_question(masked, parts[clause_of(parts, t.start)]))
-    ]
+    asked = [is_question(masked, part) for part in parts]
+    kept: list[Token] = []
+    asked_first = False
+    for token in tokens:
+        if token.kind not in (Kind.APPROVE, Kind.REJECT):
+            continue
+        if parts and asked[clause_of(parts, token.start)]:
+            asked_first = asked_first or not kept
+            continue
+        kept.append(token)
+    return kept, asked_first
+
+
+def _merge_rejections(folded: str, tokens: list[Token]) -> list[Token]:
+    """A rejection word right before an approval word rejects it: "不予以批准", "拒绝批准"."""
+    out: list[Token] = []
+    for token in tokens:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.kind is Kind.REJECT
+            and token.kind is Kind.APPROVE
+            and close(folded, prev.end, token.start)
+        ):
+            out[-1] = Token(Kind.REJECT, prev.start, token.end, folded[prev.start : token.end])
+        else:
+            out.append(token)
+    return out
 
 
 def _mask(folded: str, spans: list[tuple[int, int]]) -> str:
@@ -129,10 +166,19 @@ def escalations(folded: str) -> list[tuple[tuple[int, int], str]]:
     return sorted(found)
 
 
+_BREAK = re.compile(r"[,.;:!?\n、…]")
+
+
 def _escalation_span(folded: str, start: int, end: int) -> tuple[int, int] | None:
-    window = ESCALATION_WINDOW if has_cjk(folded[start:end]) else 3 * ESCALATION_WINDOW
+    latin = not has_cjk(folded[start:end])
+    if latin and (folded[start - 1 : start].isalnum() or folded[end : end + 1].isalnum()):
+        return None  # "ceo" inside another word
+    window = 3 * ESCALATION_WINDOW if latin else ESCALATION_WINDOW
     before = folded[max(0, start - window) : start]
+    before = before[max((m.end() for m in _BREAK.finditer(before)), default=0) :]
     after = folded[end : end + window]
+    cut = _BREAK.search(after)
+    after = after[: cut.start()] if cut else after
     if any(c in before for c in ESCALATION_CANCELLERS):
         return None
     verb_at = max((before.rfind(v) for v in ESCALATION_VERBS), default=-1)
@@ -141,8 +187,8 @@ def _escalation_span(folded: str, start: int, end: int) -> tuple[int, int] | Non
         at = after.find(noun)
         if 0 <= at <= 6 and "已" not in after[:at] and "already" not in after[:at]:
             noun_end = max(noun_end, at + len(noun))
-    if verb_at < 0 and noun_end < 0:
-        return None
+    if verb_at < 0 and (noun_end < 0 or "已" in before or "already" in before):
+        return None  # "总裁已同意", "已经总裁批准": done by someone else, not sent up
     span_start = start - len(before) + verb_at if verb_at >= 0 else start
     return span_start, end + max(noun_end, 0)
 
@@ -153,15 +199,20 @@ def read_decision(text: str, html: str | None = None) -> Decision:
     lines = [line for line in evidence.split("\n") if strip_punct(line)]
     folded_all = fold(evidence)
     vetoed = any(phrase in folded_all for phrase in VETO_PHRASES) or any(
-        t.kind is Kind.REJECT for line in lines for t in decision_tokens(line)
+        t.kind is Kind.REJECT
+        for line in lines
+        for at in range(0, len(line), MAX_LINE_SCAN)
+        for t in decision_tokens(line[at : at + MAX_LINE_SCAN])
     )
     region = lines[:DECISION_LINES]
     for index, line in enumerate(region):
-        tokens = decision_tokens(line)
-        escalation = _escalation_in(region[index:])
-        if not tokens and escalation is None:
+        tokens, asked_first = _line_tokens(line)
+        if not tokens and not escalations(fold(line[:MAX_LINE_SCAN])):
+            if asked_first:
+                break  # a question about the decision decides nothing
             continue
-        verdict = _verdict(line, tokens, vetoed, escalation is not None)
+        escalation = _escalation_in(region[index:])
+        verdict = Verdict.UNCLEAR if asked_first else _verdict(line, tokens, vetoed)
         reason = _reason(line, tokens, lines[index + 1 :], verdict)
         return Decision(
             verdict, reason, evidence, escalation if verdict is Verdict.APPROVE else None
@@ -171,13 +222,13 @@ def read_decision(text: str, html: str | None = None) -> Decision:
 
 def _escalation_in(lines: list[str]) -> str | None:
     for line in lines[:DECISION_LINES]:
-        found = escalations(fold(line))
+        found = escalations(fold(line[:MAX_LINE_SCAN]))
         if found:
             return found[0][1]
     return None
 
 
-def _verdict(line: str, tokens: list[Token], vetoed: bool, escalated: bool) -> Verdict:
+def _verdict(line: str, tokens: list[Token], vetoed: bool) -> Verdict:
     if not tokens:  # an escalation alone: the approver sends it up ("报总裁审批")
         return Verdict.UNCLEAR if vetoed else Verdict.APPROVE
     folded = fold(line)
@@ -187,8 +238,16 @@ def _verdict(line: str, tokens: list[Token], vetoed: bool, escalated: bool) -> V
     if len(head_kinds) > 1:
         return Verdict.UNCLEAR  # "同意 驳回", "同意或驳回"
     if tokens[0].kind is Kind.REJECT:
-        return Verdict.REJECT
+        # "驳回 同意": an approval standing as a clause of its own is a second decision
+        bare = any(t.kind is Kind.APPROVE and _bare(folded, parts, t) for t in tokens)
+        return Verdict.UNCLEAR if bare else Verdict.REJECT
     return Verdict.UNCLEAR if vetoed else Verdict.APPROVE
+
+
+def _bare(folded: str, parts: list[Clause], token: Token) -> bool:
+    clause = parts[clause_of(parts, token.start)]
+    rest = folded[clause.start : token.start] + folded[token.end : clause.end]
+    return not strip_punct(rest) or _is_filler(rest)
 
 
 def _reason(line: str, tokens: list[Token], after_lines: list[str], verdict: Verdict) -> str:
@@ -206,8 +265,8 @@ def _reason(line: str, tokens: list[Token], after_lines: list[str], verdict: Ver
     else:
         before, after = "", line
     parts = [_clean(after)]
-    if _substantial(before):
-        parts.insert(0, _clean(before))
+    if not parts[0] and verdict is Verdict.REJECT and _substantial(before):  # "太贵了，驳回"
+        parts = [_clean(before)]
     parts += [_clean(extra) for extra in after_lines]
     reason = "\n".join(p for p in parts if p)
     return reason[:MAX_REASON]
@@ -235,6 +294,8 @@ def _drop_complement(after: str, approval: bool) -> str:
 
 
 def _substantial(before: str) -> bool:
+    if fold(before).rstrip().endswith(":"):
+        return False  # a label ("审批意见：同意"), not a reason
     text = strip_punct(before)
     return bool(text) and not _is_filler(fold(text)) and substantial(text)
 
@@ -250,7 +311,8 @@ def _clean(text: str) -> str:
         parts = parts[:-1]
     if not parts:
         return ""
-    return strip_punct(text[parts[0].start : parts[-1].end + len(parts[-1].delimiter)])
+    kept = strip_punct(text[parts[0].start : parts[-1].end + len(parts[-1].delimiter)])
+    return kept if _WORDY.search(kept) else ""  # "👍", "~~": no words, no reason
 
 
 def _is_filler(folded_clause: str) -> bool:

@@ -110,7 +110,9 @@ def _alone(folded: str, start: int, end: int, fillers: frozenset[str]) -> bool:
     """The word is the whole line, give or take punctuation and polite filler clauses."""
     joined = folded[:start] + " " + folded[end:]
     rest = [joined[c.start : c.end].strip() for c in clauses(joined)]
-    return all(_PUNCT_ONLY.fullmatch(r) is not None or r in fillers for r in rest if r)
+    return all(
+        _PUNCT_ONLY.fullmatch(r) or _PARTICLES.fullmatch(r) or r in fillers for r in rest if r
+    )
 
 
 def _clause_final(folded: str, end: int) -> bool:
@@ -141,11 +143,12 @@ def scan(folded: str, entries: tuple[Entry, ...], fillers: frozenset[str]) -> li
     return tokens
 
 
-def _gap(folded: str, start: int, end: int) -> bool:
-    """Whether a negator ending at *start* reaches a word starting at *end*."""
-    between = folded[start:end]
-    if _CLAUSE_BREAK.search(between.strip()):
+def close(folded: str, start: int, end: int) -> bool:
+    """Whether a word ending at *start* reaches a word starting at *end*: same clause, at
+    most NEGATION_GAP_CJK characters or NEGATION_GAP_WORDS words apart."""
+    if _CLAUSE_BREAK.search(folded, start, end):
         return False
+    between = folded[start:end]
     if _IS_CJK.search(between):
         return len(between.strip()) <= NEGATION_GAP_CJK
     return len(between.split()) <= NEGATION_GAP_WORDS
@@ -168,7 +171,7 @@ def negate(folded: str, tokens: Sequence[Token], turns: Mapping[Kind, Kind]) -> 
         if (
             turned is not None
             and last_negator is not None
-            and _gap(folded, last_negator.end, token.start)
+            and close(folded, last_negator.end, token.start)
         ):
             phrase = folded[last_negator.start : token.end]
             out.append(Token(turned, last_negator.start, token.end, phrase))

@@ -74,7 +74,8 @@ DECISION_WORDS: tuple[Entry, ...] = (
     ("not approved", Kind.REJECT, A), ("not approve", Kind.REJECT, A),
     ("do not approve", Kind.REJECT, A), ("don't approve", Kind.REJECT, A),
     ("cannot approve", Kind.REJECT, A), ("can't approve", Kind.REJECT, A),
-    ("not agree", Kind.REJECT, A),
+    ("not agree", Kind.REJECT, A), ("not ok", Kind.REJECT, A), ("not okay", Kind.REJECT, A),
+    ("不好", Kind.REJECT, L),
 )  # fmt: skip
 
 #: negators: an approval at most NEGATION_GAP characters (CJK) or words (Latin) after one
@@ -96,9 +97,11 @@ NEGATORS: tuple[Entry, ...] = (
     ("不少", Kind.NEUTRAL, A), ("不断", Kind.NEUTRAL, A), ("不错", Kind.NEUTRAL, A),
     ("非常", Kind.NEUTRAL, A), ("未来", Kind.NEUTRAL, A), ("没问题", Kind.NEUTRAL, A),
     ("no problem", Kind.NEUTRAL, A), ("not only", Kind.NEUTRAL, A),
+    ("未经", Kind.NEUTRAL, A), ("不经", Kind.NEUTRAL, A), ("不好意思", Kind.NEUTRAL, A),
+    ("不客气", Kind.NEUTRAL, A), ("别客气", Kind.NEUTRAL, A),
 )  # fmt: skip
-NEGATION_GAP_CJK = 3
-NEGATION_GAP_WORDS = 2
+NEGATION_GAP_CJK = 4
+NEGATION_GAP_WORDS = 4
 
 #: any of these anywhere in the authored text forbids reading an approval (the property the
 #: tests and the fuzz target check): the REJECT phrases above that are not ALONE-only
@@ -126,7 +129,7 @@ ESCALATION_TARGETS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 #: verbs before a target that send the request up ("报总裁", "escalate to the president")
 ESCALATION_VERBS: tuple[str, ...] = (
-    "需", "须", "请", "报", "呈", "提交", "转", "上报", "送", "交", "交由", "由", "经",
+    "需", "须", "请", "报", "呈", "提交", "转", "上报", "送", "交", "交由",
     "escalate", "forward", "refer", "send", "needs", "need", "requires", "require", "pass",
 )  # fmt: skip
 #: nouns after a target that ask for its decision ("总裁审批", "president's approval")
@@ -142,13 +145,20 @@ ESCALATION_CANCELLERS: tuple[str, ...] = (
 ESCALATION_WINDOW = 8  # characters (CJK; three times that for Latin) around a target
 
 # --- what a reason is not -------------------------------------------------------------------
+#: courtesy that may stand beside a word that counts only ALONE ("好的，谢谢" is 好; "好的，收到"
+#: acknowledges, it does not decide)
+COURTESY: frozenset[str] = frozenset({
+    "谢谢", "多谢", "感谢", "谢谢你", "谢谢您", "辛苦", "辛苦了", "辛苦啦", "thanks", "thank you",
+    "thx", "cheers", "many thanks", "sorry", "抱歉", "不好意思",
+})  # fmt: skip
 #: clauses that carry no reason: procedure and politeness ("经审核，同意，谢谢！")
-FILLER_CLAUSES: frozenset[str] = frozenset({
+FILLER_CLAUSES: frozenset[str] = COURTESY | frozenset({
     "经审核", "经研究", "经审阅", "经讨论", "经查", "已阅", "已审阅", "已审核", "审核后",
-    "我", "本人", "我这边", "我方", "ok", "好", "好的", "嗯", "收到", "已收到",
-    "谢谢", "多谢", "感谢", "谢谢你", "谢谢您", "辛苦", "辛苦了", "辛苦啦", "请知悉",
-    "thanks", "thank you", "thx", "cheers", "i", "we", "hi", "hello", "dear all",
+    "我", "本人", "我这边", "我方", "ok", "好", "好的", "嗯", "收到", "已收到", "请知悉",
+    "i", "we", "hi", "hello", "dear all",
     "请办理", "请处理", "请尽快处理", "请尽快办理", "请执行", "照办", "拟", "特此",
+    "此致", "敬礼", "此致敬礼", "原则上", "原则", "完全",
+    "审批意见", "意见", "我的意见", "批示", "审批结果", "结果", "decision", "回复",
 })  # fmt: skip
 #: "同意开通": words right after an approval that only repeat what is approved
 APPROVAL_COMPLEMENTS: tuple[str, ...] = (
@@ -180,6 +190,21 @@ COMMAND_WORDS: tuple[Entry, ...] = (
     ("confirmed", Kind.CONFIRM, A), ("correct", Kind.CONFIRM, L), ("right", Kind.CONFIRM, L),
     ("ok", Kind.CONFIRM, L), ("okay", Kind.CONFIRM, L),
 )  # fmt: skip
+
+#: words that may stand around a command without making it something else: "请问我的申请现在
+#:进度如何" is a status question, "取消管理员权限" (COMMAND_REST_CJK characters left) is not a
+#: withdrawal
+COMMAND_NOISE: tuple[str, ...] = (
+    "请问", "请", "麻烦", "帮我", "帮忙", "我的", "我们", "我", "想要", "想", "要", "需要", "一下",
+    "现在", "目前", "当前", "如何", "怎么样", "怎样", "了", "吗", "呢", "吧", "啊", "的", "这个",
+    "这张", "这份", "那个", "该", "此", "本", "申请单", "申请", "请求", "流程", "工单", "单子",
+    "审批", "查询", "查", "看看", "告知", "告诉我", "已经", "已", "直接", "掉", "全部", "一起",
+    "please", "what's", "whats", "what", "is", "the", "my", "this", "that", "request",
+    "application", "of", "it", "for", "i", "want", "to", "would", "like", "can", "you",
+    "check", "let", "me", "know", "on", "a", "an", "any", "us", "we", "our",
+)  # fmt: skip
+COMMAND_REST_CJK = 4
+COMMAND_REST_WORDS = 2
 
 # --- change results (R-CH-5) ----------------------------------------------------------------
 RESULT_WORDS: tuple[Entry, ...] = (

@@ -22,18 +22,22 @@ _DEVICES = (
 # "Sent from my iPhone", "Get Outlook for iOS", "Sent with Spark"
 _DEVICE_FOOTER = re.compile(
     rf"^\s*(?:(?:发自|来自|寄自|从|通过)[^\n]{{0,30}}(?:{_DEVICES})[^\n]{{0,20}}$|"
-    rf"(?:sent from|sent with|sent via|get outlook for|von meinem|envoyé de)\b[^\n]{{0,60}}$)"
+    rf"(?:sent from|sent with|sent via|get outlook for|获取 ?outlook|von meinem|envoyé de)\b"
+    rf"[^\n]{{0,60}}$)"
 )
-_NETEASE = re.compile(r"网易邮箱大师|网易邮箱\S*版|邮箱大师|mail master|163邮箱|126邮箱")
+_NETEASE = re.compile(r"网易邮箱大师|邮箱大师|mail ?master|网易邮箱\S{0,6}版$")
+_SENTENCE = re.compile(r"[,;!?。，；！？]")
 _CLOSINGS = frozenset({
     "此致", "此致敬礼", "敬礼", "致礼", "顺祝商祺", "顺颂商祺", "顺颂时祺", "祝好", "祝工作顺利",
     "祝顺利", "谢谢", "多谢", "感谢", "谢谢!", "best regards", "regards", "kind regards",
     "best wishes", "best", "thanks", "thank you", "many thanks", "cheers", "sincerely",
     "yours sincerely", "br", "thx", "warm regards", "with regards", "祝商祺", "敬上", "谨上",
+    "thanks & regards", "thanks and regards", "rgds", "best regards & thanks", "祝好运",
 })  # fmt: skip
 _DISCLAIMER = re.compile(
-    r"^\s*[【\[(（]?\s*(?:免责声明|保密声明|保密提示|法律声明|声明|重要提示|disclaimer|"
-    r"confidentiality|confidential|privileged|important notice|notice|caution|warning)"
+    r"^\s*[【\[(（]?\s*(?:免责声明|保密声明|保密提示|法律声明|声明|重要提示|"
+    r"(?:(?:confidentiality|confidential|privileged|important|legal|security|email)\s+)?"
+    r"(?:disclaimer|confidentiality|notice|caution|warning|statement))"
     r"\s*[】\])）]?\s*[:]"
     r"|^\s*(?:免责声明|保密声明|disclaimer|confidentiality notice)\s*$"
     r"|^\s*(?:本|此|该|这封)(?:电子)?邮件.{0,30}(?:保密|机密|附件|收件人|删除|仅限|专供|不得)"
@@ -49,7 +53,8 @@ def starts_signature(folded_line: str) -> bool:
     line = folded_line.strip()
     if line in ("--", "-- ", "—", "——", "__"):
         return True
-    if len(line) <= 60 and (_DEVICE_FOOTER.match(line) or _NETEASE.search(line)):
+    footer = _DEVICE_FOOTER.match(line) or _NETEASE.search(line)
+    if footer and len(line) <= 60 and not _SENTENCE.search(line):  # "从手机上看了，同意"
         return True
     if strip_punct(line) in _CLOSINGS:
         return True
