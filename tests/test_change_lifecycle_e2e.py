@@ -153,6 +153,9 @@ def test_complex_change_on_a_make_up_saturday_approved_late_r_ch_4_r_ch_6(
 
     # R-CH-6: 3 working days from the end (02:30 on the make-up Saturday counts from its
     # 09:00): 10-13, 10-14, 10-15 → due 2025-10-15 09:00; overdue, then escalated
+    got = desk.tick(at("2025-10-14 11:16"))  # reminded at three quarters of the time
+    (reminder,) = got[WANG]
+    assert "【提醒】" in str(reminder["Subject"]) and "R-CH-6" in text_of(reminder)
     assert desk.tick(at("2025-10-15 08:59")) == {}
     got = desk.tick(at("2025-10-15 09:00"))
     (overdue,) = got[WANG]

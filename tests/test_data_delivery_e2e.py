@@ -47,7 +47,11 @@ def test_r_dx_3_encrypted_delivery_password_apart_and_late_by_working_days(
     assignment = next(m for m in got[LIN] if "请处理" in str(m["Subject"]))
     assert desk.request().status == "with_handler"
 
-    # R-DX-4: 3 working days from 2025-09-29 15:00 over National Day: 09-30, 10-09, 10-10
+    # R-DX-4: 3 working days from 2025-09-29 15:00 over National Day: 09-30, 10-09, 10-10;
+    # the handler is reminded when three quarters of the 27 working hours have passed
+    got = desk.tick(at("2025-10-09 17:16"))
+    (reminder,) = got[LIN]
+    assert "【提醒】" in str(reminder["Subject"]) and "2025-10-10 15:00" in text_of(reminder)
     assert desk.tick(at("2025-10-10 14:59")) == {}
     got = desk.tick(at("2025-10-10 15:01"))  # (the approval came a moment after 15:00)
     (overdue,) = got[LIN]

@@ -68,6 +68,8 @@ SUMMARY_CHASE = "notice.change_summary"
 MINUTES = "notice.minutes"
 ACTION_ITEM = "notice.action_item"
 DEADLINE_CHASE = "notice.deadline"
+#: the share of the working time to a deadline after which its owner is reminded
+REMIND_AT = 0.75
 KINDS = (CHANGE_NOTICE, RESULT_CHASE, SUMMARY_CHASE, MINUTES, ACTION_ITEM, DEADLINE_CHASE)
 #: kinds whose handling has a deadline from the moment IT holds the approved request
 #: (R-GEN-1): R-AC-4 one working day, R-DX-4 three; (rule's function, task word code)
@@ -235,11 +237,20 @@ class Lifecycle:
         rule_of, task = HANDLING_DEADLINES[request.kind]
         deadline = rule_of(self.calendar, now)
         due.schedule(session, kind=DEADLINE_CHASE, request_id=request.id,
-                     due_at=deadline.due_at,
-                     payload={"stage": "overdue", "rule": deadline.rule, "task": task,
+                     due_at=self.remind_at(now, deadline),
+                     payload={"stage": "ask", "rule": deadline.rule, "task": task,
                               "due_at": deadline.due_at.isoformat()})
         audit.record(session, now, "deadlines_set", request_id=request.id,
                      deadlines={deadline.rule: deadline.due_at.isoformat()})
+
+    def remind_at(self, start: datetime, deadline: deadlines.Deadline) -> datetime:
+        """When to remind before *deadline*: once three quarters of the working time from
+        *start* to it have passed (1 working day: after 6¾ working hours)."""
+        left = self.calendar.working_seconds_between(start, deadline.due_at)
+        if left <= 0:
+            return deadline.due_at
+        return min(self.calendar.add_working_hours(start, REMIND_AT * left / 3600),
+                   deadline.due_at)
 
     def stored_deadline(self, session: Session, request: Request
                          ) -> deadlines.Deadline | None:
@@ -476,7 +487,8 @@ class Lifecycle:
         if facts.complex_change:
             summary_due = deadlines.summary_report(self.calendar, facts.end or now)
             due.schedule(session, kind=SUMMARY_CHASE, request_id=request.id,
-                         due_at=summary_due.due_at, payload={"stage": "overdue"})
+                         due_at=max(self.remind_at(now, summary_due), now),
+                         payload={"stage": "ask"})
         elif request.status == Status.WITH_HANDLER:
             advance(session, request, Event.DONE, now, rule="R-CH-5", actor=actor,
                     mail_id=mail_id, late=lateness.late)
