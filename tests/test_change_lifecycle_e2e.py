@@ -200,3 +200,41 @@ def test_minutes_reach_every_attendee_once_even_through_an_smtp_outage_r_mt_3_r_
     assert sorted(got) == [LIN] and "行动项提醒" in str(got[LIN][0]["Subject"])
     got = desk.tick(at("2025-10-11 18:00"))
     assert sorted(got) == [WANG] and "行动项逾期" in str(got[WANG][0]["Subject"])
+
+
+def test_a_notified_change_moved_then_called_off_gets_corrections_r_ch_4(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    got = desk.send(change(catalog, "2025-10-09 00:30", "2025-10-09 02:30"),
+                    at("2025-09-19 10:00"))
+    approve(desk, got, "2025-09-19 11:00")
+    notice_in(desk.tick(at("2025-09-30 16:00")), "【系统变更通知】")
+    handed = [e for e in desk.actions("notice_queued")
+              if e.detail["template"] == "handler_assignment"]
+    assert handed  # the IT manager has the change
+    # the IT manager moves the change by replying (to any mail of the request: here a
+    # fresh mail quoting the number)
+    from mailflow_testing import mailbuild
+    from tests.stack import SERVICE
+
+    reference = desk.request().reference
+    moved = mailbuild.human_mail(sender=WANG, to=SERVICE, subject=f"回复: [{reference}] 变更",
+                                 body="改期至 2025-10-16 00:30 至 2025-10-16 02:30，"
+                                      "原因：供应商补丁延迟")
+    got = desk.send(moved, at("2025-10-08 10:00"))
+    correction = notice_in(got, "【系统变更改期通知】")
+    text = text_of(correction)
+    assert "2025-10-09 00:30" in text and "2025-10-16 00:30" in text and "供应商补丁延迟" in text
+    assert desk.request().fields["planned_window"] == {"start": "2025-10-16T00:30:00",
+                                                       "end": "2025-10-16T02:30:00"}
+    assert desk.tick(at("2025-10-09 02:31")) == {}  # the result is not asked at the old end
+    got = desk.tick(at("2025-10-16 02:30"))
+    assert "报告变更结果" in str(got[WANG][0]["Subject"])
+    called_off = mailbuild.human_mail(sender=WANG, to=SERVICE,
+                                      subject=f"回复: [{reference}] 变更",
+                                      body="取消变更，业务部门撤销了需求")
+    got = desk.send(called_off, at("2025-10-16 08:00"))
+    cancelled = notice_in(got, "【系统变更取消通知】")
+    assert "业务部门撤销了需求" in text_of(cancelled)
+    assert desk.request().status == "done"
+    assert desk.tick(at("2025-10-16 15:00")) == {}  # nothing chased any more

@@ -22,6 +22,7 @@ request's transitions (workflow/states.py) and done as due work (workflow/due.py
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -70,6 +71,13 @@ ACTION_ITEM = "notice.action_item"
 DEADLINE_CHASE = "notice.deadline"
 #: the share of the working time to a deadline after which its owner is reminded
 REMIND_AT = 0.75
+#: words by which the handler says a change moved or was called off (a lexicon, as data:
+#: the reply is read from the text its writer authored, quotes removed)
+RESCHEDULE_WORDS = ("改期", "延期", "推迟", "顺延", "调整时间", "时间调整", "reschedule",
+                    "postpone")
+CANCEL_WORDS = ("取消变更", "变更取消", "取消本次变更", "本次变更取消", "变更已取消",
+                "cancel the change", "change cancelled", "change canceled")
+_CLAUSE_END = re.compile(r"[，。；;,\n]")
 KINDS = (CHANGE_NOTICE, RESULT_CHASE, SUMMARY_CHASE, MINUTES, ACTION_ITEM, DEADLINE_CHASE)
 #: kinds whose handling has a deadline from the moment IT holds the approved request
 #: (R-GEN-1): R-AC-4 one working day, R-DX-4 three; (rule's function, task word code)
@@ -346,23 +354,74 @@ class Lifecycle:
                                         OutboxMessage.status != "cancelled")
             .order_by(OutboxMessage.id.desc()).limit(1)).scalar_one_or_none()
 
-    def _change_called_off(self, session: Session, request: Request, now: datetime) -> None:
+    def _change_called_off(self, session: Session, request: Request, now: datetime,
+                           reason: str = "") -> None:
         for kind in (CHANGE_NOTICE, RESULT_CHASE, SUMMARY_CHASE):
             due.cancel(session, kind=kind, request_id=request.id)
+        self._correct(session, request, now, "cancelled", self.facts(request.fields), reason)
+
+    def _correct(self, session: Session, request: Request, now: datetime, correction: str,
+                 old: ChangeFacts, reason: str) -> bool:
+        """A change moved or called off after its notice was queued: a notice that never
+        left is cancelled (False: nobody to correct); one that went out gets a correction
+        to the same people (True)."""
         notice = self._sent(session, request, "departments_change_notice")
         if notice is None:
-            return
+            return False
         if notice.status == "pending" and outbox.cancel(
-                session, now=now, ids=[notice.id], reason="change withdrawn"):
-            return  # never left: nothing to correct
-        facts = self.facts(request.fields)
-        plan = change_notice_plan(self.resolver, "受影响部门", facts.affected)
-        context = {**self.change_context(request, plan), "correction": "cancelled",
-                   "old_window_start": self.sender.at(facts.start) if facts.start else "",
-                   "old_window_end": self.sender.at(facts.end) if facts.end else "",
-                   "reason": ""}
+                session, now=now, ids=[notice.id], reason=f"change {correction}"):
+            return False
+        plan = change_notice_plan(self.resolver, "受影响部门", self.facts(request.fields).affected)
+        context = {**self.change_context(request, plan), "correction": correction,
+                   "old_window_start": self.sender.at(old.start) if old.start else "",
+                   "old_window_end": self.sender.at(old.end) if old.end else "",
+                   "reason": reason}
+        recipients = list(notice.recipients)
+        cc = [a for a in recipients if a in plan.cc]
+        to = [a for a in recipients if a not in cc] or recipients
         self.sender.queue(session, now, template="notices/departments_change_correction",
-                          context=context, to=list(notice.recipients), request=request)
+                          context=context, to=to, cc=cc, request=request,
+                          formal=Formal("change_notice", f"系统变更通知（更正）_{request.reference}"
+                                        ".docx") if correction != "cancelled" else None)
+        return True
+
+    def reschedule(self, session: Session, request: Request, start: datetime, end: datetime,
+                   now: datetime, *, reason: str = "", actor: str = audit.SYSTEM_ACTOR,
+                   mail_id: int | None = None) -> None:
+        """The change moved (R-CH-4): the window on record changes; a notice already out gets
+        a correction to the same people (which is then the notice), otherwise the notice is
+        due anew for the new time; the result is chased after the new end."""
+        old = self.facts(request.fields)
+        local = {"start": self.calendar.local(start).replace(tzinfo=None).isoformat(),
+                 "end": self.calendar.local(end).replace(tzinfo=None).isoformat()}
+        request.fields = {**request.fields, "planned_window": local,
+                          "change_date": local["start"][:10]}
+        session.flush()
+        audit.record(session, now, "change_rescheduled", actor=actor, mail_id=mail_id,
+                     request_id=request.id, reason=reason,
+                     previous={"start": old.start.isoformat() if old.start else None,
+                               "end": old.end.isoformat() if old.end else None},
+                     window={"start": start.isoformat(), "end": end.isoformat()})
+        if self._correct(session, request, now, "rescheduled", old, reason):
+            due.cancel(session, kind=CHANGE_NOTICE, request_id=request.id)
+        else:
+            notice_due = deadlines.change_notice(self.calendar, start)
+            due.schedule(session, kind=CHANGE_NOTICE, request_id=request.id,
+                         due_at=max(notice_due.due_at, now))
+        due.schedule(session, kind=RESULT_CHASE, request_id=request.id, due_at=end,
+                     payload={"stage": "ask"})
+
+    def call_off(self, session: Session, request: Request, now: datetime, *,
+                 reason: str = "", actor: str = audit.SYSTEM_ACTOR,
+                 mail_id: int | None = None) -> None:
+        """The approved change will not happen: chases stop, a notice already out gets a
+        cancellation to the same people, and the request is closed."""
+        audit.record(session, now, "change_cancelled", actor=actor, mail_id=mail_id,
+                     request_id=request.id, reason=reason)
+        self._change_called_off(session, request, now, reason)
+        if request.status == Status.WITH_HANDLER:
+            advance(session, request, Event.DONE, now, rule="R-CH-4", actor=actor,
+                    mail_id=mail_id, cancelled=True)
 
     # -- due work ------------------------------------------------------------------------
     def _request(self, session: Session, work: DueWork) -> Request | None:
@@ -539,6 +598,9 @@ class Lifecycle:
             return None
         if self._recorded(session, request, "change_result_recorded"):
             return None
+        moved = self._moved_or_called_off(session, request, parsed, now, sender, mail.id)
+        if moved is not None:
+            return moved
         report = read_result(parsed.text, parsed.html)
         if report.outcome is Outcome.UNCLEAR:
             return None
@@ -547,6 +609,36 @@ class Lifecycle:
             remaining_issues=report.remaining_issues, notes=report.notes),
             now, actor=sender, mail_id=mail.id)
         return "change_result"
+
+    def _moved_or_called_off(self, session: Session, request: Request, parsed: ParsedMail,
+                             now: datetime, sender: str, mail_id: int) -> str | None:
+        """"取消变更…" calls the change off; "改期至 2025-10-16 00:30 至 02:30…" moves it."""
+        from mailflow.documents.values import ValueProblem, parse_time_range
+        from mailflow.workflow.authored import authored_text
+
+        text = authored_text(parsed.text, parsed.html)
+        folded = text.casefold()
+        if any(w in folded for w in CANCEL_WORDS):
+            self.call_off(session, request, now, reason=text.strip()[:500], actor=sender,
+                          mail_id=mail_id)
+            return "change_cancelled"
+        for word in RESCHEDULE_WORDS:
+            at = folded.find(word)
+            if at < 0:
+                continue
+            after = text[at + len(word):].lstrip(" 至到为:：")
+            clause = _CLAUSE_END.split(after, maxsplit=1)[0]
+            try:
+                window = parse_time_range(clause, self.calendar.local(now).year)
+            except ValueProblem:
+                continue
+            start = window.start.replace(tzinfo=self.calendar.tz)
+            end = window.end.replace(tzinfo=self.calendar.tz)
+            reason = after[len(clause):].lstrip("，。；;, \n")
+            self.reschedule(session, request, start, end, now, reason=reason.strip()[:500],
+                            actor=sender, mail_id=mail_id)
+            return "change_rescheduled"
+        return None
 
     # -- minutes -------------------------------------------------------------------------
     def send_minutes(self, session: Session, work: DueWork, now: datetime) -> None:
