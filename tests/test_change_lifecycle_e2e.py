@@ -166,6 +166,17 @@ def test_complex_change_on_a_make_up_saturday_approved_late_r_ch_4_r_ch_6(
     escalated = desk.query(select(AuditEvent).where(AuditEvent.action == "deadline_escalated"))
     assert [e.detail["rule"] for e in escalated] == ["R-CH-6"]
 
+    # the report, by reply: to the business departments' managers, Cc the leader (R-CH-6)
+    got = desk.send(reply(overdue, sender=WANG, body=(
+        "总结报告如下：\n背景：月末出账耗时过长\n完成情况：引擎升级已完成\n"
+        "难度与复杂度：三个系统联调\n意义：出账时间缩短")), at("2025-10-16 10:00"))
+    report = next(m for m in got[QIAN] if "【系统变更总结报告】" in str(m["Subject"]))
+    assert [a for _n, a in getaddresses([str(report["To"])])] == [HE, ZHAO, QIAN]
+    assert [a for _n, a in getaddresses([str(report["Cc"])])] == [WU]
+    assert "月末出账耗时过长" in text_of(report) and "R-CH-6" in text_of(report)  # late
+    assert attachment_names(report) == [f"系统变更总结报告_{desk.request().reference}.docx"]
+    assert desk.request().status == "done"
+
 
 def test_minutes_reach_every_attendee_once_even_through_an_smtp_outage_r_mt_3_r_mt_5(
     desk: Desk, catalog: FormCatalog

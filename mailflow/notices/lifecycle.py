@@ -77,6 +77,13 @@ RESCHEDULE_WORDS = ("改期", "延期", "推迟", "顺延", "调整时间", "时
                     "postpone")
 CANCEL_WORDS = ("取消变更", "变更取消", "取消本次变更", "本次变更取消", "变更已取消",
                 "cancel the change", "change cancelled", "change canceled")
+#: the summary report's sections as an operator labels them in a reply (R-CH-6)
+SUMMARY_LABELS = {
+    "background": ("变更背景", "背景", "background"),
+    "completed": ("完成情况", "完成内容", "已完成内容", "completed", "what was completed"),
+    "difficulty": ("难度与复杂度", "难度和复杂度", "难点", "难度", "复杂度", "difficulty"),
+    "significance": ("变更意义", "意义", "significance"),
+}
 _CLAUSE_END = re.compile(r"[，。；;,\n]")
 KINDS = (CHANGE_NOTICE, RESULT_CHASE, SUMMARY_CHASE, MINUTES, ACTION_ITEM, DEADLINE_CHASE)
 #: kinds whose handling has a deadline from the moment IT holds the approved request
@@ -597,6 +604,13 @@ class Lifecycle:
         if sender not in allowed and not (it and person and person.department == it.key):
             return None
         if self._recorded(session, request, "change_result_recorded"):
+            if self.facts(request.fields).complex_change and not self._recorded(
+                    session, request, "change_summary_recorded"):
+                summary = read_summary(parsed.text, parsed.html)
+                if summary is not None:
+                    self.record_summary(session, request, summary, now, actor=sender,
+                                        mail_id=mail.id)
+                    return "change_summary"
             return None
         moved = self._moved_or_called_off(session, request, parsed, now, sender, mail.id)
         if moved is not None:
@@ -741,3 +755,29 @@ class Lifecycle:
         return any(e.detail.get("index") == index for e in session.execute(
             select(AuditEvent).where(AuditEvent.request_id == request.id,
                                      AuditEvent.action == "action_item_done")).scalars())
+
+
+def read_summary(text: str, html: str | None = None) -> ChangeSummary | None:
+    """The summary report an operator wrote in a reply: labelled sections (背景：… 完成情况：…
+    难度：… 意义：…), each running to the next label. None unless two sections are there."""
+    from mailflow.workflow.authored import authored_text
+
+    words = sorted(((w, key) for key, ws in SUMMARY_LABELS.items() for w in ws),
+                   key=lambda item: len(item[0]), reverse=True)
+    pattern = re.compile(r"^\s*(?:\d+\s*[.、)]\s*)?[【\[]?(" + "|".join(
+        re.escape(w) for w, _ in words) + r")[】\]]?\s*[:：]\s*", re.IGNORECASE)
+    key_of = {w.casefold(): key for w, key in words}
+    sections: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in authored_text(text, html).split("\n"):
+        found = pattern.match(line)
+        if found:
+            current = key_of[found.group(1).casefold()]
+            sections.setdefault(current, []).append(line[found.end():].strip())
+        elif current is not None and line.strip():
+            sections[current].append(line.strip())
+    if len(sections) < 2:
+        return None
+    joined = {key: "\n".join(p for p in parts if p) for key, parts in sections.items()}
+    return ChangeSummary(joined.get("background", ""), joined.get("completed", ""),
+                         joined.get("difficulty", ""), joined.get("significance", ""))
