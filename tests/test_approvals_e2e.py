@@ -95,6 +95,9 @@ def test_data_extraction_through_manager_and_it_manager_r_dx_2(
     assert steps[0].evidence.startswith("同意")
     recorded = desk.actions("decision_recorded")
     assert [e.actor for e in recorded] == [ZHAO, WANG]
+    # which mail of ours each decision answered (RequestMatch.answered)
+    assert [e.detail["answered"] for e in recorded] == [str(ask["Message-ID"]),
+                                                        str(ask2["Message-ID"])]
     assert all(e.detail["rule"] == "R-DX-2" for e in recorded)
 
     # the handler reports it carried out: done, and the requester told
@@ -218,3 +221,51 @@ def test_unclear_reply_changes_nothing_then_a_clear_one_decides(
     got = desk.send(reply(nudge, sender=ZHENG, body="同意"))  # answering the nudge binds too
     assert sorted(got) == [WANG, ZHANG, ZHENG]
     assert desk.request().status == "with_handler"
+
+
+def test_html_only_reply_with_the_original_quoted_is_read_from_what_was_written(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    """QQ Mail / Outlook web send HTML only; the quoted approval mail below holds both
+    同意 and 驳回 and must not decide anything."""
+    from email.message import EmailMessage as Message
+
+    ask = desk.send(submission(catalog, "minutes"))[ZHENG][0]
+    answer = Message()
+    answer["From"] = f"郑丽 <{ZHENG}>"
+    answer["To"] = "service@example.test"
+    answer["Subject"] = "回复：" + str(ask["Subject"])
+    answer["In-Reply-To"] = answer["References"] = str(ask["Message-ID"])
+    answer["Message-ID"] = "<html-only-1@example.test>"
+    answer.set_content(
+        "<div>驳回，议题二的结论写错了，请更正</div><div><br></div>"
+        "<div style=\"font-size:12px\">------------------&nbsp;原始邮件&nbsp;"
+        "------------------</div>"
+        f"<blockquote>{text_of(ask)}</blockquote>", subtype="html", charset="utf-8")
+    got = desk.send(answer.as_bytes())
+    assert sorted(got) == [ZHANG, ZHENG]
+    assert desk.request().status == "rejected"
+    (step,) = desk.steps()
+    assert step.verdict == "reject" and "议题二的结论写错了" in step.reason
+
+
+def test_one_cooperating_department_rejecting_closes_the_parallel_step_r_ch_3(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    # planned well ahead: no lead-time warning (R-CH-2/3) comes into the count
+    start = datetime.combine(date.today() + timedelta(days=60), time(0, 30))
+    got = desk.send(submission(catalog, "system_change",
+                               cooperating_departments=["网管中心", "财务部"],
+                               change_date=start.date(),
+                               planned_window=TimeRange(start, start + timedelta(hours=2))))
+    asks = {who: got[who][0] for who in (MA, QIAN, WANG)}
+    desk.send(reply(asks[WANG], sender=WANG, body="同意"))
+    got = desk.send(reply(asks[MA], sender=MA, body="驳回，窗口与网管割接冲突，请改期"))
+    assert sorted(got) == [MA, QIAN, ZHANG]
+    (closed,) = got[QIAN]  # still asked: told no answer is needed
+    assert "无需再审批" in str(closed["Subject"]) and "请改期" in text_of(closed)
+    assert desk.request().status == "rejected"
+    assert {s.approver: s.status for s in desk.steps()} == {
+        WANG: "approved", MA: "rejected", QIAN: "closed"}
+    got = desk.send(reply(asks[QIAN], sender=QIAN, body="同意"))
+    assert [e.detail["reason"] for e in desk.actions("decision_refused")] == ["step_closed"]

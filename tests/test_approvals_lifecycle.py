@@ -203,3 +203,22 @@ def test_requesters_reply_after_the_directory_is_completed_starts_the_chain(
     got = desk.send(reply(blocked, sender=ZHANG, body="好的"))
     assert sorted(got) == [ZHAO]
     assert desk.request().status == "awaiting_approval"
+
+
+def test_a_delegation_that_has_ended_no_longer_decides(
+    mailstack: Any, database_url: str, tmp_path: Path, catalog: FormCatalog
+) -> None:
+    today = datetime.now(UTC).astimezone().date()
+    desk = Desk(mailstack, database_url, tmp_path, delegations=[{
+        "who": ZHAO, "to": QIAN, "from_date": str(today - timedelta(days=1)),
+        "to_date": str(today + timedelta(days=2))}])
+    ask = desk.send(submission(catalog, "data_extraction"))[QIAN][0]
+    ended = desk.settings.model_dump()
+    ended["delegations"] = [{"who": ZHAO, "to": QIAN, "from_date": today - timedelta(days=9),
+                             "to_date": today - timedelta(days=2)}]
+    desk.settings = type(desk.settings).model_validate(ended)
+    got = desk.send(reply(ask, sender=QIAN, body="同意"))
+    assert sorted(got) == [ZHAO]  # the approver hears someone else tried
+    assert [e.detail["reason"] for e in desk.actions("decision_refused")] == [
+        "not_the_approver"]
+    assert desk.request().status == "awaiting_approval"

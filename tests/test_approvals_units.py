@@ -223,7 +223,8 @@ def test_authentication_results_from_a_trusted_server_only(header: str, ok: bool
 APPROVAL_TEMPLATES = ("approval_request", "approval_unclear", "approval_reminder",
                       "approval_escalation", "approval_receipt", "decision_notice",
                       "handler_assignment", "approval_refused", "approval_blocked",
-                      "request_withdrawn", "request_status", "request_done")
+                      "request_withdrawn", "request_status", "request_done",
+                      "approval_closed")
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])

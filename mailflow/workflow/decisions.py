@@ -275,8 +275,9 @@ class Approvals:
                                 matched=match.request.reference)
         if _same(sender, request.requester_email):
             return self._refuse(session, mail, parsed, step, "self_approval", now, where=where)
-        if not chains.may_decide(self._settings, step.approver, sender, self._today(now)) \
-                and not _same(sender, step.delegate):
+        if not chains.may_decide(self._settings, step.approver, sender, self._today(now)):
+            # the approver, or a delegate whose delegation is active today (not merely the
+            # one the mail went to: a delegation that ended no longer decides)
             return self._refuse(session, mail, parsed, step, "not_the_approver", now,
                                 where=where)
         if self._settings.approvals.require_authentication and not authenticated(
@@ -314,7 +315,7 @@ class Approvals:
                      round=step.round, position=step.position, total=total, rule=step.rule,
                      verdict=verdict, reason=step.reason, evidence=step.evidence,
                      on_behalf_of=step.approver if not _same(sender, step.approver) else "",
-                     bound_by=where)
+                     bound_by=where, answered=match.answered if match is not None else None)
         due.cancel(session, kind=REMINDER, request_id=request.id, key=f"step-{step.id}")
         due.cancel(session, kind=ESCALATION, request_id=request.id, key=f"step-{step.id}")
         if verdict == "reject":
@@ -374,8 +375,11 @@ class Approvals:
 
     def _rejected(self, session: Session, mail: InboundMail, request: Request,
                   step: ApprovalStep, now: datetime) -> None:
+        asked: list[Party] = []
         for other in self._round(session, request.id, step.round):
             if other.status in ("open", "planned"):
+                if other.status == "open":  # a parallel approver still asked (R-CH-3)
+                    asked.append(self._party(other.delegate or other.approver))
                 other.status = "closed"
                 due.cancel(session, kind=REMINDER, request_id=request.id,
                            key=f"step-{other.id}")
@@ -384,6 +388,13 @@ class Approvals:
         advance(session, request, Event.REJECTED, now, rule=step.rule, actor=step.decided_by,
                 mail_id=mail.id, step_id=step.id, reason=step.reason)
         self._notify_requester(session, request, step, "rejected", now)
+        if asked:  # no answer is needed from them any more
+            context = {**self._request_context(session, request),
+                       "step": self._step_context(session, step),
+                       "decided_by": self._directory.name_of(step.decided_by),
+                       "reason": step.reason}
+            self._send(session, now, "approval_closed", context, asked, [], request,
+                       mail_id=mail.id)
 
     def _hand_over(self, session: Session, request: Request, step: ApprovalStep,
                    now: datetime) -> None:
