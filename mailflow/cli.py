@@ -197,10 +197,11 @@ def config_check() -> None:
     override = s.service.templates_override_dir
     console.print(f"templates: {len(templates.names())} ({s.service.language})"
                   + (f", overrides from {override}" if override else ""))
-    if problems:
-        for problem in problems:
-            err.print(f"[red]template broken:[/red] {problem}", highlight=False,
-                      soft_wrap=True)
+    for problem in problems:
+        label = "[red]template broken:[/red]" if problem.fatal else \
+            "[yellow]template without sample data:[/yellow]"
+        err.print(f"{label} {problem}", highlight=False, soft_wrap=True)
+    if any(p.fatal for p in problems):
         raise SystemExit(1)
 
 

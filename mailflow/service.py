@@ -392,9 +392,13 @@ def check_templates(templates: Templates) -> None:
     """Every template compiles and renders with its sample data, or the service does not
     start: a broken override must not wait until its first notice is due."""
     problems = templates.check()
-    if problems:
+    for problem in problems:
+        if not problem.fatal:
+            log.warning("mail template not rendered at start", problem=str(problem))
+    broken = [p for p in problems if p.fatal]
+    if broken:
         raise ConfigError("mail templates are broken:\n" + "\n".join(
-            f"  {p}" for p in problems))
+            f"  {p}" for p in broken))
 
 
 def due_handlers(settings: Settings, templates: Templates) -> Mapping[str, DueHandler]:

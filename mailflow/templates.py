@@ -52,6 +52,10 @@ class TemplateProblem:
     file: str
     line: int | None
     message: str
+    #: False for a template that compiles but has no sample data yet: reported, not a
+    #: reason to refuse to start (a new template from another stage must not stop the
+    #: service; its author adds the sample)
+    fatal: bool = True
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -164,7 +168,8 @@ class Templates:
             if context is None:
                 problems.append(TemplateProblem(template.filename or filename, None,
                                                 f"no sample data for {name!r} in "
-                                                f"{SAMPLES_FILE}"))
+                                                f"{SAMPLES_FILE} (compiled only)",
+                                                fatal=False))
                 continue
             try:
                 self.render(name, context)

@@ -184,3 +184,20 @@ def test_config_check_passes_with_the_bundled_templates(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "templates:" in result.stdout
+
+
+def test_a_template_without_sample_data_is_compiled_and_reported_not_fatal(
+    tmp_path: Path,
+) -> None:
+    root = override_dir(tmp_path, "extra_notice", OVERRIDE)
+    (problem,) = Templates(DEFAULT_TEMPLATES_DIR, "zh", root).check()
+    assert not problem.fatal and "extra_notice" in problem.message
+    config = tmp_path / "config.toml"
+    config.write_text(f'[service]\ntemplates_override_dir = "{root.name}"\n'
+                      f'[storage]\ndata_dir = "data"\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mailflow", "--config", str(config), "config", "check"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "without sample data" in result.stderr and "extra_notice.j2" in result.stderr
