@@ -149,10 +149,42 @@ class Lifecycle:
 
     def __init__(self, settings: Settings, templates: Templates) -> None:
         self.settings = settings
+        self.templates = templates
+        self._labels: dict[str, dict[str, str]] = {}
         self.sender = NoticeSender(settings, templates)
         self.calendar = self.sender.calendar
         self.resolver = NameResolver(settings)
         self.directory = self.resolver.directory
+
+    def label(self, kind: str, key: str) -> str:
+        """A form field's label in the mail language (the form definitions own the words)."""
+        if kind not in self._labels:
+            labels: dict[str, str] = {}
+            try:
+                from mailflow.documents.definitions import load_catalog
+
+                form = load_catalog(self.settings.forms.definitions_dir).forms.get(kind)
+            except Exception:  # no definitions: the key is all there is to show
+                form = None
+            if form is not None:
+                zh = self.templates.language == "zh"
+                labels = {f.key: (f.label_zh if zh else f.label_en) for f in form.fields}
+            self._labels[kind] = labels
+        return self._labels[kind].get(key, key)
+
+    def notice_plan(self, facts: ChangeFacts) -> RecipientPlan:
+        """R-CH-4 / R-CH-5: the change notice's people."""
+        return change_notice_plan(self.resolver, self.label(CHANGE, "affected_departments"),
+                                  facts.affected)
+
+    def formal(self, name: str, request: Request, *, corrected: bool = False) -> Formal:
+        """The Word attachment of formal notice *name*, its file name from the template's
+        words (notices/docx_labels.j2): "系统变更通知_REQ-….docx"."""
+        title = self.templates.labels("notices/docx_labels", name).get("title", name)
+        if corrected:
+            title += self.templates.labels("notices/docx_labels", "common").get(
+                "corrected", "")
+        return Formal(name, f"{title}_{request.reference}.docx")
 
     def handlers(self) -> dict[str, DueHandler]:
         return {CHANGE_NOTICE: self.send_change_notice, RESULT_CHASE: self.chase_result,
@@ -350,7 +382,7 @@ class Lifecycle:
                      due_at=facts.end or facts.start, payload={"stage": "ask"})
         audit.record(session, now, "deadlines_set", request_id=request.id, deadlines={
             "R-CH-4": notice_due.due_at.isoformat(), "R-CH-5": result_due.due_at.isoformat()})
-        plan = change_notice_plan(self.resolver, "受影响部门", facts.affected)
+        plan = self.notice_plan(facts)
         if plan.unresolved:
             self._ask_names(session, request, plan.unresolved, request.title, now)
 
@@ -378,7 +410,7 @@ class Lifecycle:
         if notice.status == "pending" and outbox.cancel(
                 session, now=now, ids=[notice.id], reason=f"change {correction}"):
             return False
-        plan = change_notice_plan(self.resolver, "受影响部门", self.facts(request.fields).affected)
+        plan = self.notice_plan(self.facts(request.fields))
         context = {**self.change_context(request, plan), "correction": correction,
                    "old_window_start": self.sender.at(old.start) if old.start else "",
                    "old_window_end": self.sender.at(old.end) if old.end else "",
@@ -388,8 +420,8 @@ class Lifecycle:
         to = [a for a in recipients if a not in cc] or recipients
         self.sender.queue(session, now, template="notices/departments_change_correction",
                           context=context, to=to, cc=cc, request=request,
-                          formal=Formal("change_notice", f"系统变更通知（更正）_{request.reference}"
-                                        ".docx") if correction != "cancelled" else None)
+                          formal=self.formal("change_notice", request, corrected=True)
+                          if correction != "cancelled" else None)
         return True
 
     def reschedule(self, session: Session, request: Request, start: datetime, end: datetime,
@@ -445,7 +477,7 @@ class Lifecycle:
         facts = self.facts(request.fields)
         if facts.start is None:
             return
-        plan = change_notice_plan(self.resolver, "受影响部门", facts.affected)
+        plan = self.notice_plan(facts)
         if not plan.complete:
             # a recipient is never dropped: the notice waits for the names (asked at
             # approval), looking again every working hour
@@ -463,8 +495,7 @@ class Lifecycle:
                    "deadline": self.sender.deadline_context(deadline, lateness)}
         self.sender.queue(session, now, template="notices/departments_change_notice",
                           context=context, to=plan.to, cc=plan.cc, request=request,
-                          formal=Formal("change_notice", f"系统变更通知_{request.reference}"
-                                        ".docx"),
+                          formal=self.formal("change_notice", request),
                           deadline=deadline, lateness=lateness)
 
     def chase_result(self, session: Session, work: DueWork, now: datetime) -> None:
@@ -535,7 +566,7 @@ class Lifecycle:
         audit.record(session, now, "change_result_recorded", actor=actor, mail_id=mail_id,
                      request_id=request.id, succeeded=result.succeeded, reason=result.reason)
         due.cancel(session, kind=RESULT_CHASE, request_id=request.id)
-        plan = change_notice_plan(self.resolver, "受影响部门", facts.affected)
+        plan = self.notice_plan(facts)
         if plan.to:
             context = {**self.change_context(request, plan),
                        "result": {"succeeded": result.succeeded, "reason": result.reason,
@@ -547,8 +578,7 @@ class Lifecycle:
                        "deadline": self.sender.deadline_context(deadline, lateness)}
             self.sender.queue(session, now, template="notices/departments_change_result",
                               context=context, to=plan.to, cc=plan.cc, request=request,
-                              formal=Formal("change_result",
-                                            f"系统变更结果通告_{request.reference}.docx"),
+                              formal=self.formal("change_result", request),
                               deadline=deadline, lateness=lateness)
         if facts.complex_change:
             summary_due = deadlines.summary_report(self.calendar, facts.end or now)
@@ -569,7 +599,8 @@ class Lifecycle:
         audit.record(session, now, "change_summary_recorded", actor=actor, mail_id=mail_id,
                      request_id=request.id)
         due.cancel(session, kind=SUMMARY_CHASE, request_id=request.id)
-        plan = summary_report_plan(self.resolver, "受影响部门", facts.affected)
+        plan = summary_report_plan(self.resolver, self.label(CHANGE, "affected_departments"),
+                                   facts.affected)
         if plan.to:
             context = {**self.change_context(request, plan),
                        "summary": {"background": summary.background,
@@ -580,8 +611,7 @@ class Lifecycle:
                        "deadline": self.sender.deadline_context(deadline, lateness)}
             self.sender.queue(session, now, template="notices/managers_change_summary",
                               context=context, to=plan.to, cc=plan.cc, request=request,
-                              formal=Formal("change_summary",
-                                            f"系统变更总结报告_{request.reference}.docx"),
+                              formal=self.formal("change_summary", request),
                               deadline=deadline, lateness=lateness)
         if request.status == Status.WITH_HANDLER:
             advance(session, request, Event.DONE, now, rule="R-CH-6", actor=actor,
@@ -663,7 +693,7 @@ class Lifecycle:
             return
         fields = request.fields
         attendees = _list(fields.get("attendees"))
-        plan = minutes_plan(self.resolver, "参会人员", attendees)
+        plan = minutes_plan(self.resolver, self.label(MINUTES_KIND, "attendees"), attendees)
         if not plan.complete:
             if not self._recorded(session, request, "notice_names_unresolved"):
                 self._ask_names(session, request, plan.unresolved, request.title, now)
@@ -693,7 +723,7 @@ class Lifecycle:
                                                 for i in items]}}
         self.sender.queue(session, now, template="notices/attendees_minutes", context=context,
                           to=plan.to, request=request,
-                          formal=Formal("minutes", f"会议纪要_{request.reference}.docx"))
+                          formal=self.formal("minutes", request))
         for index, item in enumerate(items, start=1):
             try:
                 day = date.fromisoformat(_text(item.get("due"))[:10])
