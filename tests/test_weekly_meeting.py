@@ -70,3 +70,38 @@ def test_r_mt_6_weekly_meeting_notice_once_skipping_the_national_day_thursday(
     assert len(run_at(config, "2025-10-08T16:30")) == 1  # once, not per pass
     assert pending_meeting(config) == "2025-10-16T16:00:00+08:00"
     assert len(run_at(config, "2025-10-15T16:00")) == 2
+
+
+def test_run_once_now_on_the_command_line_does_the_due_work(tmp_path: Path) -> None:
+    """`mailflow run --once --now T`: the weekly notice due at T is written (local outbox
+    folder, no SMTP) and reported."""
+    import subprocess
+    import sys
+
+    (tmp_path / "maildir" / "new").mkdir(parents=True)
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[mailbox]
+source = "maildir"
+maildir_path = "{tmp_path / 'maildir'}"
+[storage]
+data_dir = "data"
+[weekly_meeting]
+enabled = true
+attendees = ["{A}", "{B}"]
+[[people]]
+email = "{A}"
+name = "王军"
+[[people]]
+email = "{B}"
+name = "林芳"
+""", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mailflow", "--config", str(config), "run", "--once",
+         "--now", "2025-10-08T16:00+08:00"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert "due work done 1" in said and "sent 1" in said
+    (written,) = (tmp_path / "data" / "outbox").glob("*.eml")
+    assert b"Subject:" in written.read_bytes()

@@ -48,7 +48,8 @@ class WeeklyMeeting:
             return
         if due.pending(session, kind=KIND):
             return
-        meeting = self.next_meeting(now + timedelta(hours=self.settings.notice_hours_before))
+        # the next meeting still ahead: its notice now if its notice time has passed
+        meeting = self.next_meeting(now)
         due.schedule(session, kind=KIND, due_at=max(self._notice_time(meeting), now),
                      payload={"meeting": meeting.isoformat()})
 
