@@ -190,7 +190,6 @@ def requests_export(
     from mailflow.progress import ProgressDisplay
     from mailflow.requests_export import Period, RequestSheet, check_target, export_requests
     from mailflow.store.db import make_engine, session_factory, upgrade
-    from mailflow.templates import Templates
 
     period = Period(_day(first, "--from"), _day(last, "--to"))
     if period.first and period.last and period.first > period.last:
@@ -208,7 +207,7 @@ def requests_export(
     else:
         s = settings()
     sheet = RequestSheet(load_catalog(s.forms.definitions_dir),
-                         Templates(s.service.templates_dir, s.service.language),
+                         s.templates(),
                          ZoneInfo(s.service.timezone), period, kind)
     engine = make_engine(s.storage.resolved_database_url())
     try:
@@ -250,7 +249,6 @@ def config_check() -> None:
     echo(f"data directory: {s.storage.data_dir}")
     echo(f"database: {redact(s.storage.resolved_database_url())}")
     echo(f"archive: {s.storage.resolved_archive_dir()}")
-    echo(f"templates: {s.service.templates_dir}")
     echo(f"forms: {s.forms.definitions_dir}")
     echo(f"directory: {len(s.people)} people, {len(s.departments)} departments, "
          f"{len(s.systems)} systems")
@@ -259,6 +257,17 @@ def config_check() -> None:
         if not directory.is_dir():
             raise ConfigError(f"{key}: directory {directory} does not exist; fix it, or "
                               "remove the key to use the bundled one")
+    templates = s.templates()
+    problems = templates.check()
+    override = s.service.templates_override_dir
+    echo(f"templates: {s.service.templates_dir}, {len(templates.names())} "
+         f"({s.service.language})" + (f", overrides from {override}" if override else ""))
+    for problem in problems:
+        if not problem.fatal:
+            warn(f"template without sample data: {problem}")
+    broken = [p for p in problems if p.fatal]
+    if broken:
+        raise ConfigError("; ".join(f"template broken: {p}" for p in broken))
 
 
 def redact(url: str) -> str:

@@ -13,11 +13,14 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mailflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mailflow.templates import Templates
 from mailflow.paths import DEFAULT_FORMS_DIR, DEFAULT_TEMPLATES_DIR
 
 Security = Literal["tls", "starttls", "none"]
@@ -34,6 +37,7 @@ class ServiceSettings(_Section):
     reference_prefix: str = Field(default="REQ", pattern=r"^[A-Z][A-Z0-9]{0,9}$")
     replies_per_sender_per_hour: int = Field(default=10, ge=1)
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
+    templates_override_dir: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     lease_seconds: float = Field(default=15.0, ge=3)
@@ -175,6 +179,37 @@ class CalendarSettings(_Section):
     @property
     def end_time(self) -> time:
         return _clock_time(self.work_end)
+
+
+class WeeklyMeetingSettings(_Section):
+    """The weekly meeting (R-MT-6, Thursdays 16:00–18:00 by default) and its notice (R-MT-1),
+    sent automatically *notice_hours_before* the start; none on a day that is not a
+    working day (R-GEN-2)."""
+
+    enabled: bool = False
+    day_of_week: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "thu"
+    start: str = "16:00"
+    end: str = "18:00"
+    title: str = "周例会"
+    place: str = ""
+    host: str = ""
+    attendees: tuple[str, ...] = ()
+    agenda: str = ""
+    notice_hours_before: float = Field(default=24.0, ge=0)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _is_clock_time(cls, value: str) -> str:
+        _clock_time(value)
+        return value
+
+    @property
+    def start_time(self) -> time:
+        return _clock_time(self.start)
+
+    @property
+    def end_time(self) -> time:
+        return _clock_time(self.end)
 
 
 class Person(_Section):
@@ -338,6 +373,7 @@ class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     forms: FormsSettings = FormsSettings()
     calendar: CalendarSettings = CalendarSettings()
+    weekly_meeting: WeeklyMeetingSettings = WeeklyMeetingSettings()
     people: tuple[Person, ...] = ()
     departments: tuple[Department, ...] = ()
     roles: Roles = Roles()
@@ -385,6 +421,13 @@ class Settings(_Section):
             if delegation.to_date < delegation.from_date:
                 raise ValueError(f"delegations: {delegation.who} ends before it starts")
         return self
+
+    def templates(self) -> Templates:
+        """The mail templates: the bundled set with the organisation's overrides over it."""
+        from mailflow.templates import Templates
+
+        return Templates(self.service.templates_dir, self.service.language,
+                         self.service.templates_override_dir)
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -585,7 +628,11 @@ def _relative_to(settings: Settings, cwd: Path) -> Settings:
         "cafile": fix(settings.smtp.cafile) if settings.smtp.cafile else None,
     })
     service = settings.service.model_copy(
-        update={"templates_dir": fix(settings.service.templates_dir)}
+        update={
+            "templates_dir": fix(settings.service.templates_dir),
+            "templates_override_dir": fix(settings.service.templates_override_dir)
+            if settings.service.templates_override_dir else None,
+        }
     )
     forms = settings.forms.model_copy(
         update={"definitions_dir": fix(settings.forms.definitions_dir)}

@@ -58,6 +58,11 @@ class RequestSummary:
     filename: str
 
 
+#: a stage reading follow-ups of its own (a change result by reply): the mail's status, or
+#: None when the mail is not for it
+ReplyReader = Callable[[Session, InboundMail, ParsedMail, RequestMatch, datetime], str | None]
+
+
 class Reception:
     def __init__(
         self,
@@ -67,9 +72,11 @@ class Reception:
         blank_forms: BlankForms | None = None,
         form_titles: dict[str, str] | None = None,
         approvals: Approvals | None = None,
+        reply_readers: Sequence[ReplyReader] = (),
     ) -> None:
         self._settings = settings
         self._approvals = approvals
+        self._reply_readers = tuple(reply_readers)
         self._templates = templates
         self._examine = examine_forms
         self._blank_forms = blank_forms
@@ -103,8 +110,16 @@ class Reception:
             return "unanswerable"
         if match is not None:
             self._link(session, mail, parsed, match, now)
-        if self._approvals is not None and (
-                match is not None or tokens_in(parsed, self._settings.smtp.from_address)):
+        tokens = tokens_in(parsed, self._settings.smtp.from_address) \
+            if self._approvals is not None else []
+        if match is not None and not tokens:
+            # the handler's reply that carries a kind's result (a change's 成功/失败, the
+            # extracted data: notices/) before the generic "已完成" closes the request
+            for read in self._reply_readers:
+                handled = read(session, mail, parsed, match, now)
+                if handled is not None:
+                    return handled
+        if self._approvals is not None and (match is not None or tokens):
             # a decision, a withdrawal or a status question (workflow/decisions.py)
             handled = self._approvals.handle(session, mail, parsed, match, now)
             if handled is not None:

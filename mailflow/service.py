@@ -31,12 +31,16 @@ from mailflow.clock import Clock, SystemClock
 from mailflow.config import Settings
 from mailflow.delivery import DeliveryReport, OutboxDelivery
 from mailflow.documents.outcome import FormsOutcome
-from mailflow.errors import AuthError, SourceError
+from mailflow.errors import AuthError, ConfigError, SourceError
 from mailflow.intake import Intake, IntakeReport, Progress
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
 from mailflow.mail.transport import Transport, make_transport
+from mailflow.notices import weekly
+from mailflow.notices.data_delivery import DataDelivery
+from mailflow.notices.lifecycle import Lifecycle
+from mailflow.notices.weekly import WeeklyMeeting
 from mailflow.readahead import ReadAhead
 from mailflow.reception import Reception
 from mailflow.store import lease, outbox
@@ -49,6 +53,7 @@ from mailflow.workflow import decisions as approval_due
 from mailflow.workflow import due as due_module
 from mailflow.workflow.decisions import Approvals
 from mailflow.workflow.due import DueHandler, DueRunner
+from mailflow.workflow.states import LISTENERS
 
 log = structlog.get_logger(__name__)
 
@@ -89,16 +94,21 @@ class Service:
         upgrade(self.engine)
         self.factory = session_factory(self.engine)
         self.archive = Archive(settings.storage.resolved_archive_dir())
-        self.templates = Templates(settings.service.templates_dir, settings.service.language)
+        self.templates = settings.templates()
+        check_templates(self.templates)
         self._source = source
         examine, blanks, titles = _forms_wiring(settings)
         # the read-ahead worker parses mails and reads their forms on the second core, ahead
         # of the recording transaction (conversions never run under the database lock)
         self.read_ahead = ReadAhead(examine)
         self.approvals = Approvals(settings, self.templates, self.archive, titles)
+        # notices follow a change or minutes through their transitions (notices/lifecycle.py)
+        self.lifecycle = Lifecycle(settings, self.templates)
+        self.factory.configure(info={LISTENERS: [self.lifecycle.on_transition]})
         self.reception = Reception(settings, self.templates,
                                    self.read_ahead.examine if examine else None, blanks, titles,
-                                   self.approvals)
+                                   self.approvals, [self.lifecycle.handle_reply,
+                                                    DataDelivery(self.lifecycle).handle_reply])
         self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
@@ -115,6 +125,14 @@ class Service:
         # reminders and escalations of approvals nobody answered (workflow/decisions.py)
         self.register_due_handler(approval_due.REMINDER, self.approvals.remind)
         self.register_due_handler(approval_due.ESCALATION, self.approvals.escalate)
+        # notices and deadlines of changes and minutes (R-CH-4/5/6, R-MT-3/5)
+        for kind, handler in self.lifecycle.handlers().items():
+            self.register_due_handler(kind, handler)
+        # the weekly meeting's notice (R-MT-6): its next time is due work, kept scheduled
+        self.weekly_meeting = WeeklyMeeting(self.lifecycle.sender)
+        self.register_due_handler(weekly.KIND, self.weekly_meeting.send)
+        with transaction(self.factory) as session:
+            self.weekly_meeting.ensure_scheduled(session, clock.now())
         self._lease_ttl = timedelta(seconds=settings.service.lease_seconds)
         # leases measure real time between processes, whatever --now pretends
         self._lease_clock: Clock = SystemClock()
@@ -474,6 +492,19 @@ class _LeaseGuardedSource:
 
     def close(self) -> None:
         self._inner.close()
+
+
+def check_templates(templates: Templates) -> None:
+    """Every template compiles and renders with its sample data, or the service does not
+    start: a broken override must not wait until its first notice is due."""
+    problems = templates.check()
+    for problem in problems:
+        if not problem.fatal:
+            log.warning("mail template not rendered at start", problem=str(problem))
+    broken = [p for p in problems if p.fatal]
+    if broken:
+        raise ConfigError("mail templates are broken:\n" + "\n".join(
+            f"  {p}" for p in broken))
 
 
 def due_handlers(settings: Settings, templates: Templates) -> Mapping[str, DueHandler]:

@@ -169,8 +169,13 @@ def test_account_rejected_with_a_reason_then_resubmitted_r_ac_2(
 def test_change_confirmed_by_two_cooperating_departments_in_parallel_r_ch_3(
     desk: Desk, catalog: FormCatalog
 ) -> None:
+    # planned well ahead, so the lead times hold (R-CH-2/3: no warning mail) and the change
+    # notice (R-CH-4) falls due after the approvals (notices/lifecycle.py)
+    start = datetime.combine(date.today() + timedelta(days=60), time(0, 30))
     got = desk.send(submission(catalog, "system_change",
-                               cooperating_departments=["网管中心", "财务部"]))
+                               cooperating_departments=["网管中心", "财务部"],
+                               change_date=start.date(),
+                               planned_window=TimeRange(start, start + timedelta(hours=2))))
     assert sorted(got) == [MA, QIAN, WANG, ZHANG]
     for who in (MA, QIAN, WANG):
         assert "第 1 步，共 1 步" in str(got[who][0]["Subject"])

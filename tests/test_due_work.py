@@ -253,3 +253,25 @@ def test_two_processes_racing_do_each_row_exactly_once(
     assert sorted(d["due_id"] for d in ids) == sorted(set(d["due_id"] for d in ids))
     assert len(ids) == rows
     assert states == {"done": rows}
+
+
+def test_a_process_killed_in_a_handler_leaves_the_row_to_be_done_once(
+    database_url: str, factory: sessionmaker[Session]
+) -> None:
+    """kill -9 inside a handler: its writes roll back with it and the row, still claimed by
+    the dead process, is freed at once by the next run on this machine and done once."""
+    with transaction(factory) as s:
+        schedule(s, kind="race", key="only", due_at=T0)
+    proc = subprocess.run([sys.executable, "-m", "tests.due_race", database_url, "x",
+                           T0.isoformat(), "crash"], cwd=REPO, capture_output=True,
+                          timeout=120, check=False)
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    with factory() as s:
+        (row,) = s.execute(select(DueWork)).scalars()
+        assert row.status == "pending" and row.claimed_until is not None  # the dead claim
+    assert events(factory, "due_race") == []  # its write died with it
+    assert DueRunner({"race": record("due_race")}, "w-after").run_due(  # type: ignore[dict-item]
+        factory, T0) == 1
+    assert len(events(factory, "due_race")) == 1
+    with factory() as s:
+        assert s.execute(select(DueWork.status)).scalar_one() == "done"

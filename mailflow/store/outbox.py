@@ -1,5 +1,13 @@
 """Transactional outbox: a notice is a row written with its cause, sent later, marked sent
 only after the SMTP server accepted it (so a crash can at worst send it twice, never lose it).
+
+States: pending → sent | failed, or pending → cancelled (a queued notice called off or
+superseded by a newer one before it left: never sent, kept for the record).
+
+The hourly per-address cap is a loop breaker for *answers to inbound mail* (rows with
+``in_reply_to_mail_id``): only those can feed a mail loop (a robot answering our answer).
+Notices, reminders and approval requests go out because of a rule or a deadline, not because
+a mail arrived, so they are never counted and never held back by it.
 """
 
 from __future__ import annotations
@@ -72,14 +80,16 @@ def enqueue(
         in_reply_to_mail_id=in_reply_to_mail_id,
     )
     counts: dict[str, tuple[datetime, int]] | None = session.info.get(_COUNTS)
-    if counts is not None and row.primary_recipient in counts:
+    if (counts is not None and row.primary_recipient in counts
+            and in_reply_to_mail_id is not None):
         since, count = counts[row.primary_recipient]
         counts[row.primary_recipient] = (since, count + 1)
     return insert_row(session, row)  # written now, id set (not tracked by the session)
 
 
 def recent_count_to(session: Session, address: str, since: datetime) -> int:
-    """How many mails went (or will go) to *address* since *since*: the loop breaker's input.
+    """How many answers to inbound mail went (or will go) to *address* since *since*: the
+    loop breaker's input (notices are not answers and never count).
 
     Counted once per session and address, then kept up to date by ``enqueue`` in the same
     session (the intake answers up to 50 mails in one transaction: one query per sender, not
@@ -104,6 +114,8 @@ def prefetch_recent_counts(session: Session, addresses: Sequence[str], since: da
         select(OutboxMessage.primary_recipient, func.count())
         .where(OutboxMessage.primary_recipient.in_(keys))
         .where(OutboxMessage.created_at >= db_time(since))
+        .where(OutboxMessage.in_reply_to_mail_id.is_not(None))
+        .where(OutboxMessage.status != "cancelled")
         .group_by(OutboxMessage.primary_recipient)
     )}
     counts: dict[str, tuple[datetime, int]] = session.info.setdefault(_COUNTS, {})
@@ -237,4 +249,38 @@ def release_claims_of(session: Session, workers: Sequence[str]) -> int:
         .where(OutboxMessage.claimed_until.is_not(None))
         .values(claimed_until=None)
     )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def cancel(
+    session: Session,
+    *,
+    now: datetime,
+    ids: Sequence[int] = (),
+    request_id: int | None = None,
+    purposes: Sequence[str] = (),
+    reason: str = "cancelled",
+) -> int:
+    """Call off queued mail that has not left: the rows *ids*, or those of *request_id* with
+    one of *purposes* (both given: the intersection). A row already sent, failed or being
+    handed to SMTP right now by a live claim is not touched (it left, or is leaving: the
+    correction notice is the answer then). *reason* is kept in ``last_error`` ("superseded
+    by <message-id>"). Returns how many rows were cancelled."""
+    if not ids and request_id is None:
+        raise ValueError("cancel what? give ids or a request_id")
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "pending")
+        .where(or_(OutboxMessage.claimed_until.is_(None),
+                   OutboxMessage.claimed_until < db_time(now)))
+        .values(status="cancelled", last_error=reason[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    if ids:
+        stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
+    if request_id is not None:
+        stmt = stmt.where(OutboxMessage.request_id == request_id)
+    if purposes:
+        stmt = stmt.where(OutboxMessage.purpose.in_(list(purposes)))
+    result = session.execute(stmt)
     return int(getattr(result, "rowcount", 0) or 0)

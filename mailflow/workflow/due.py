@@ -33,6 +33,7 @@ from sqlalchemy import Engine, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.store import lease
 from mailflow.store.db import DB_UNAVAILABLE, session_factory
 from mailflow.store.models import DueWork, db_time
 
@@ -172,6 +173,7 @@ class DueRunner:
                    if isinstance(engine_or_sessionmaker, Engine) else engine_or_sessionmaker)
         if not self.handlers:
             return 0
+        self._free_dead_claims(factory)
         done = 0
         seen: set[int] = set()
         while True:
@@ -181,6 +183,25 @@ class DueRunner:
             seen.update(ids)
             for row_id in ids:
                 done += self._run_one(factory, row_id, now)
+
+    def _free_dead_claims(self, factory: sessionmaker[Session]) -> None:
+        """Claims nobody works on: our own (a call the database cut short) and those of
+        processes on this machine that died (kill -9 in a handler: its transaction rolled
+        back, the row is still pending). Others wait out the claim lease."""
+        real_now = db_time(datetime.now(UTC))
+        with factory() as session:
+            holders = list(session.execute(
+                select(DueWork.claimed_by).where(DueWork.status == "pending",
+                                                 DueWork.claimed_until >= real_now)
+                .distinct()).scalars())
+        stale = [w for w in holders if w == self.worker_id or lease.holder_is_dead(w)]
+        if not stale:
+            return
+        with factory() as session, session.begin():
+            session.execute(update(DueWork).where(
+                DueWork.claimed_by.in_(stale), DueWork.status == "pending",
+            ).values(claimed_until=None).execution_options(synchronize_session=False))
+        log.info("freed due-work claims of stopped workers", workers=stale)
 
     def _claim(self, factory: sessionmaker[Session], now: datetime, limit: int,
                seen: set[int]) -> list[int]:

@@ -20,6 +20,7 @@ naming the transition and the process rule it serves (R-GEN-3).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -119,6 +120,13 @@ def allowed(current: str, event: Event) -> bool:
     return True
 
 
+#: ``session.info`` key of the callables told of every transition in that session (the
+#: notices stage follows a change or minutes through their lifecycle this way; the service
+#: puts them on its session factory, so a transition and what it sets off commit together)
+LISTENERS = "mailflow.transition_listeners"
+TransitionListener = Callable[[Session, Request, Transition, datetime], None]
+
+
 def advance(session: Session, request: Request, event: Event, now: datetime, *,
             rule: str, actor: str = audit.SYSTEM_ACTOR, mail_id: int | None = None,
             **detail: Any) -> Transition:
@@ -136,4 +144,6 @@ def advance(session: Session, request: Request, event: Event, now: datetime, *,
                  request_id=request.id, reference=request.reference,
                  transition=event.value, rule=rule, previous=move.source.value,
                  status=move.target.value, **detail)
+    for listener in session.info.get(LISTENERS, ()):
+        listener(session, request, move, now)
     return move
