@@ -158,13 +158,13 @@ def test_a_broken_override_is_reported_by_file_and_line(tmp_path: Path, body: st
 def test_config_check_and_start_up_refuse_a_broken_template(tmp_path: Path) -> None:
     root = override_dir(tmp_path, "attendees_minutes", BROKEN_NAME.replace("change", "minutes"))
     config = tmp_path / "config.toml"
-    config.write_text(f'[service]\ntemplates_override_dir = "{root.name}"\n'
-                      f'[storage]\ndata_dir = "data"\n', encoding="utf-8")
+    config.write_text(f'[service]\ntemplates_override_dir = "{root}"\n'
+                      f'[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "mailflow", "--config", str(config), "config", "check"],
         capture_output=True, text=True, timeout=60, check=False,
     )
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr  # a config error
     assert "attendees_minutes.j2:4" in result.stderr
     assert "no_such_field" in result.stderr
 
@@ -177,7 +177,7 @@ def test_config_check_and_start_up_refuse_a_broken_template(tmp_path: Path) -> N
 
 def test_config_check_passes_with_the_bundled_templates(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    config.write_text('[storage]\ndata_dir = "data"\n', encoding="utf-8")
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "mailflow", "--config", str(config), "config", "check"],
         capture_output=True, text=True, timeout=60, check=False,
@@ -193,8 +193,8 @@ def test_a_template_without_sample_data_is_compiled_and_reported_not_fatal(
     (problem,) = Templates(DEFAULT_TEMPLATES_DIR, "zh", root).check()
     assert not problem.fatal and "extra_notice" in problem.message
     config = tmp_path / "config.toml"
-    config.write_text(f'[service]\ntemplates_override_dir = "{root.name}"\n'
-                      f'[storage]\ndata_dir = "data"\n', encoding="utf-8")
+    config.write_text(f'[service]\ntemplates_override_dir = "{root}"\n'
+                      f'[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "mailflow", "--config", str(config), "config", "check"],
         capture_output=True, text=True, timeout=60, check=False,

@@ -721,7 +721,7 @@ def parse_list(raw: RawValue) -> list[str]:
         words = piece.split()
         # "陈七 周八 吴九", "客服中心 市场部": Chinese names apart by single spaces
         apart = len(words) > 1 and all(_CJK_WORD.fullmatch(w) for w in words)
-        for part in words if apart else [piece]:
+        for part in _with_units(words) if apart else [piece]:
             item = _ITEM_NUMBER.sub("", part.strip()).strip(" 。.")
             if item and item not in items:
                 items.append(item)
@@ -729,6 +729,22 @@ def parse_list(raw: RawValue) -> list[str]:
 
 
 _CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,8}")
+#: the last character of an organisational unit's name (财务部, 客服中心, 信息科, 项目组)
+_UNIT_ENDINGS = (*"部处科室组院所局厅办司队", "中心", "公司", "分行", "支行")
+
+
+def _with_units(words: list[str]) -> list[str]:
+    """Names apart by single spaces, a unit kept with the person after it: "财务部 钱敏
+    市场部 刘洋" is two people named with their departments, "陈七 周八" two people,
+    "客服中心 市场部" two departments."""
+    out: list[str] = []
+    for word in words:
+        if out and out[-1].endswith(_UNIT_ENDINGS) and " " not in out[-1] \
+                and not word.endswith(_UNIT_ENDINGS):
+            out[-1] = f"{out[-1]} {word}"
+        else:
+            out.append(word)
+    return out
 
 
 _ADDRESS = re.compile(r"[^\s<>()（）\[\]【】,;，；:：\"'“”]+@[^\s<>()（）\[\]【】,;，；:：\"'“”]+")
