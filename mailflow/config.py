@@ -114,7 +114,12 @@ class FormsSettings(_Section):
     definitions_dir: Path = DEFAULT_FORMS_DIR
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     libreoffice: str = "auto"
-    conversion_timeout_seconds: float = Field(default=60.0, gt=0)
+    conversion_timeout_seconds: float = Field(default=20.0, gt=0)
+    # the box LibreOffice converts in (issue 20): no network, bounded memory, bounded work
+    conversion_network_sandbox: bool = True
+    conversion_memory_mb: int = Field(default=2048, ge=0)
+    conversion_budget_seconds: float = Field(default=60.0, gt=0)
+    max_office_attachments: int = Field(default=10, ge=1)
 
 
 class Person(_Section):

@@ -311,8 +311,14 @@ class Intake:
                 digest = item.raw_put.result()  # cannot archive the raw mail: stop the pass
                 errors = [put.exception() for put in item.attachment_puts or ()]
                 error = next((e for e in errors if isinstance(e, Exception)), None)
+                classification = classify(parsed, self._own)
+                if classification.answerable and parsed.sender is not None and (
+                        self._max_bytes is None or len(item.fetched.raw) <= self._max_bytes):
+                    # forms are read (converted) now, outside the transaction: never under
+                    # the database's write lock (issue 20)
+                    self._reader.examine_ahead(parsed)
                 item.prepared = _Prepared(item.fetched, digest, body_hash(item.fetched.raw),
-                                          parsed, classify(parsed, self._own), error)
+                                          parsed, classification, error)
                 item.attachment_puts = None
             prepared.append(item.prepared)
         return prepared
