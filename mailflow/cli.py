@@ -14,6 +14,7 @@ from mailflow.clock import clock_from
 from mailflow.config import Settings, load_settings
 from mailflow.errors import MailflowError
 from mailflow.logs import configure
+from mailflow.private import set_private_umask
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -57,6 +58,7 @@ def main_options(
                      "embedded default).", envvar="MAILFLOW_CONFIG"),
     ] = None,
 ) -> None:
+    set_private_umask()  # every command: what it writes is private (issue 20)
     if config is None and DEFAULT_CONFIG.exists():
         config = DEFAULT_CONFIG
     state.config_path = config
@@ -202,6 +204,7 @@ def _redact(url: str) -> str:
 
 
 def main() -> None:
+    set_private_umask()
     try:
         app()
     except MailflowError as exc:

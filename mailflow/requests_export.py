@@ -28,6 +28,7 @@ from mailflow.documents.definitions import FormCatalog
 from mailflow.errors import MailflowError
 from mailflow.export_safety import safe_row
 from mailflow.intake import Progress
+from mailflow.private import private_file
 from mailflow.store.models import Request
 from mailflow.templates import Templates
 
@@ -139,9 +140,10 @@ def export_requests(factory: sessionmaker[Session], sheet: RequestSheet, path: P
     with factory() as session:
         total = sheet.count(session)
         rows = _counted(sheet.rows(session), total, progress)
-        if suffix == ".csv":
-            return _write_csv(path, sheet.header(), rows)
-        return _write_xlsx(path, sheet.header(), rows)
+        write = _write_csv if suffix == ".csv" else _write_xlsx
+        written = write(path, sheet.header(), rows)
+    private_file(path)  # the request list is not for other accounts (issue 20)
+    return written
 
 
 def _counted(rows: Iterator[list[object]], total: int, progress: Progress | None

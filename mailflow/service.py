@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 
 import structlog
 from sqlalchemy import case, func, select
+from sqlalchemy.engine import make_url
 
 from mailflow.alerts import queue_admin_alert
 from mailflow.clock import Clock, SystemClock
@@ -36,11 +38,19 @@ from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import ParsedMail
 from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
 from mailflow.mail.transport import Transport, make_transport
+from mailflow.private import private_dir, private_file, sqlite_files
 from mailflow.readahead import ReadAhead
 from mailflow.reception import Reception
 from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
-from mailflow.store.db import DB_UNAVAILABLE, make_engine, session_factory, transaction, upgrade
+from mailflow.store.db import (
+    DB_UNAVAILABLE,
+    make_engine,
+    normalise_url,
+    session_factory,
+    transaction,
+    upgrade,
+)
 from mailflow.store.models import OutboxMessage, utc
 from mailflow.templates import Templates
 
@@ -73,8 +83,10 @@ class Service:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        _make_private(settings)
         self.engine = make_engine(settings.storage.resolved_database_url())
         upgrade(self.engine)
+        _make_private(settings)  # the database file, now that it exists
         self.factory = session_factory(self.engine)
         self.archive = Archive(settings.storage.resolved_archive_dir())
         self.templates = Templates(settings.service.templates_dir, settings.service.language)
@@ -339,6 +351,19 @@ class _LeaseGuardedSource:
 
     def close(self) -> None:
         self._inner.close()
+
+
+def _make_private(settings: Settings) -> None:
+    """The data directories 0700 and a SQLite database 0600, even when made before by a
+    looser umask (issue 20): none of it is for other accounts on the host."""
+    storage = settings.storage
+    for directory in (storage.data_dir, storage.resolved_archive_dir(),
+                      storage.resolved_outbox_dir()):
+        private_dir(directory)
+    url = make_url(normalise_url(storage.resolved_database_url()))
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        for path in sqlite_files(Path(url.database)):
+            private_file(path)
 
 
 def _forms_wiring(
