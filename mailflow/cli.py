@@ -195,6 +195,8 @@ def config_check() -> None:
     console.print(f"archive: {s.storage.resolved_archive_dir()}")
     console.print(f"directory: {len(s.people)} people, {len(s.departments)} departments, "
                   f"{len(s.systems)} systems")
+    for risk in s.plaintext_password_hosts():
+        err.print(f"[yellow]warning:[/yellow] {risk}", highlight=False, markup=True)
 
 
 def _redact(url: str) -> str:

@@ -187,6 +187,17 @@ class Settings(_Section):
                 )
         return self
 
+    def plaintext_password_hosts(self) -> list[str]:
+        """Where a password would cross the network in clear (``security = "none"`` to a
+        host that is not this machine): said loudly on start and by ``config check``."""
+        risky = []
+        for name, section in (("mailbox", self.mailbox), ("smtp", self.smtp)):
+            if section.security == "none" and section.password and section.host and \
+                    not _is_loopback(section.host):
+                risky.append(f"{name}: security = \"none\" sends the password in clear to "
+                             f"{section.host}; use \"tls\" or \"starttls\"")
+        return risky
+
     @property
     def own_addresses(self) -> frozenset[str]:
         """Addresses mailflow sends from or reads; mail from them is never answered."""
@@ -194,6 +205,17 @@ class Settings(_Section):
         if "@" in self.mailbox.username:
             own.add(self.mailbox.username.lower())
         return frozenset(own)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip("[]").lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -232,13 +254,32 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
                 raw.setdefault(section, {})[key] = value
 
 
+#: a key whose value is never shown (a typo of one too: ``pasword``, ``api_tokn``)
+_SECRET_KEY = re.compile(r"pass|pw|secret|tok|key|cred|auth", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@",
+                              re.IGNORECASE)
+
+
+def redact(key: str, value: object) -> str:
+    """How a configuration value may be shown in a message: secrets never (issue 20)."""
+    if _SECRET_KEY.search(key):
+        return "'***'"
+    return _URL_CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", repr(value))
+
+
 def _explain(exc: ValidationError, path: Path | None, text: str) -> str:
     where = str(path) if path else "default configuration"
     lines = [f"{where}: invalid configuration"]
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"] if part != "__root__")
         value = err.get("input")
-        shown = "" if isinstance(value, dict) else f" = {value!r}"
+        key = str(err["loc"][-1]) if err["loc"] else ""
+        if isinstance(value, dict):
+            shown = ""
+        elif err["type"] == "extra_forbidden":  # an unknown key: its value helps nobody
+            shown = " = '***'"
+        else:
+            shown = f" = {redact(key, value)}"
         line_no = _line_of(text, err["loc"])
         at = f" (line {line_no})" if line_no else ""
         lines.append(f"  {loc or '(top level)'}{shown}{at}: {err['msg']}")

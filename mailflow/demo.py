@@ -14,6 +14,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -24,10 +25,14 @@ from mailflow.config import (
     SmtpSettings,
     StorageSettings,
 )
+from mailflow.errors import MailflowError
 from mailflow.paths import DEMO_DIR
 from mailflow.requests_export import cell_text
 from mailflow.service import Service
 from mailflow.store.models import AuditEvent, InboundMail, OutboxMessage, Request
+
+#: left in a directory the demo made: only such a directory is ever deleted by the next run
+DEMO_MARKER = ".mailflow-demo"
 
 #: the morning the sample mails were written, so every run gives the same numbers and times
 DEMO_NOW = "2026-11-23T11:00+08:00"
@@ -55,8 +60,14 @@ def run_demo(directory: Path, console: Console) -> None:
     started = time.monotonic()
     directory = directory.resolve()
     if directory.exists():
+        if not (directory / DEMO_MARKER).is_file() and (
+                not directory.is_dir() or any(directory.iterdir())):
+            # `--dir ~` must never delete a home directory (issue 20)
+            raise MailflowError(f"{directory} exists and is not a directory the demo made "
+                                f"(no {DEMO_MARKER} in it): choose a new or empty one")
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
+    (directory / DEMO_MARKER).write_text("made by `mailflow demo`; deleted by its next run\n")
     shutil.copytree(DEMO_DIR / "maildir", directory / "maildir")
     for sub in ("cur", "new", "tmp"):
         (directory / "maildir" / sub).mkdir(exist_ok=True)
@@ -103,11 +114,12 @@ def _print_mails(service: Service, console: Console) -> None:
     for mail in mails:
         table.add_row(
             str(mail.id),
-            f"{mail.from_name} <{mail.from_addr}>" if mail.from_name else mail.from_addr,
-            mail.subject[:40],
-            mail.kind if mail.kind == "human" else f"{mail.kind}\n({mail.kind_reason})",
+            # text from mail is never rich markup (issue 20): "[red]" stays "[red]"
+            escape(f"{mail.from_name} <{mail.from_addr}>" if mail.from_name else mail.from_addr),
+            escape(mail.subject[:40]),
+            escape(mail.kind if mail.kind == "human" else f"{mail.kind}\n({mail.kind_reason})"),
             STATUS_ZH.get(mail.status, mail.status),
-            ", ".join(refs.get(mail.id, [])),
+            escape(", ".join(refs.get(mail.id, []))),
         )
     console.print(table)
 
@@ -128,7 +140,7 @@ def _print_forms(service: Service, settings: Settings, console: Console) -> None
         table.add_column("栏目")
         table.add_column("值", overflow="fold")
         for key, value in req.fields.items():
-            table.add_row(labels.get(key, key), str(cell_text(value)))
+            table.add_row(escape(labels.get(key, key)), escape(str(cell_text(value))))
         console.print(table)
 
 
@@ -143,7 +155,8 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
     for row in rows:
         msg = BytesParser(policy=policy.default).parsebytes(row.raw)
         names = [part.get_filename() or "" for part in msg.iter_attachments()]
-        table.add_row(row.primary_recipient, row.subject, ", ".join(names))
+        table.add_row(escape(row.primary_recipient), escape(row.subject),
+                      escape(", ".join(names)))
     console.print(table)
     samples = (
         ("回执 / receipt", lambda r: r.purpose == "requester_ack"),
@@ -158,6 +171,6 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
         msg = BytesParser(policy=policy.default).parsebytes(sample.raw)
         body = msg.get_body(preferencelist=("plain",))
         if isinstance(body, EmailMessage):
-            console.print(f"\n[bold]{title}[/bold] — to {sample.primary_recipient}, "
-                          f"subject: {sample.subject}")
+            console.print(f"\n[bold]{title}[/bold] — to {escape(sample.primary_recipient)}, "
+                          f"subject: {escape(sample.subject)}")
             console.print(str(body.get_content()).strip(), highlight=False, markup=False)

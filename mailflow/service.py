@@ -83,6 +83,8 @@ class Service:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        for risk in settings.plaintext_password_hosts():
+            log.warning("password sent in clear", detail=risk)
         _make_private(settings)
         self.engine = make_engine(settings.storage.resolved_database_url())
         upgrade(self.engine)
