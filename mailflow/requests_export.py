@@ -26,7 +26,7 @@ from sqlalchemy.sql import Select
 
 from mailflow.documents.definitions import FormCatalog
 from mailflow.errors import MailflowError
-from mailflow.export_safety import safe_row
+from mailflow.export_safety import safe_csv_row, safe_row
 from mailflow.intake import Progress
 from mailflow.private import private_file
 from mailflow.store.models import Request
@@ -158,9 +158,9 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterator[list[Any]]) -> 
     written = 0
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(safe_row(header))
+        writer.writerow(safe_csv_row(header))
         for row in rows:
-            writer.writerow(safe_row(row))
+            writer.writerow(safe_csv_row(row))
             written += 1
     return written
 

@@ -507,7 +507,7 @@ def _msgid(raw: str | None) -> str | None:
     if raw is None:
         return None
     match = _MSGID.search(raw)
-    value = "".join((match.group(1) if match else raw).split())
+    value = _id_text("".join((match.group(1) if match else raw).split()))
     return f"<{value}>" if value else None
 
 
@@ -517,7 +517,21 @@ def _msgids(raw: str | None) -> tuple[str, ...]:
     found = ["".join(m.split()) for m in _MSGID.findall(raw)]
     if not found and raw.strip():
         found = raw.split()
-    return tuple(f"<{v}>" for v in found if v)
+    return tuple(f"<{v}>" for v in map(_id_text, found) if v)
+
+
+_ID_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _id_text(value: str) -> str:
+    """A Message-ID as text that can be stored and sent: raw 8-bit bytes (some broken
+    clients write them) read as UTF-8 (RFC 6532), control characters removed; "" when the
+    bytes are not UTF-8 (issue 20: such a mail was quarantined with an internal error)."""
+    try:
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return ""
+    return _ID_CONTROLS.sub("", value)
 
 
 def _return_path(raw: str | None) -> str | None:
