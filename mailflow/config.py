@@ -32,6 +32,11 @@ class ServiceSettings(_Section):
     timezone: str = "Asia/Shanghai"
     reference_prefix: str = Field(default="REQ", pattern=r"^[A-Z][A-Z0-9]{0,9}$")
     replies_per_sender_per_hour: int = Field(default=10, ge=1)
+    # who gets an answer (issue 20, workflow/answering.py)
+    replies_per_domain_per_hour: int = Field(default=100, ge=1)
+    answer_domains: tuple[str, ...] = ()
+    trusted_authserv_ids: tuple[str, ...] = ()
+    require_authentication: Literal["auto", "always", "never"] = "auto"
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
