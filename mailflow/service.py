@@ -328,7 +328,15 @@ class _LeaseGuardedSource:
     def __init__(self, inner: MailSource, keep: Callable[[], bool]) -> None:
         self._inner = inner
         self._keep = keep
-        self.source_key = inner.source_key
+
+    @property
+    def source_key(self) -> str:
+        """Always the inner source's key of now (it names the folder's UIDVALIDITY)."""
+        return self._inner.source_key
+
+    @source_key.setter
+    def source_key(self, value: str) -> None:
+        self._inner.source_key = value
 
     @property
     def waiting(self) -> int | None:
@@ -337,7 +345,6 @@ class _LeaseGuardedSource:
 
     def open(self) -> None:
         self._inner.open()
-        self.source_key = self._inner.source_key
 
     def batches(self, size: int) -> Iterator[list[FetchedMail]]:
         for batch in self._inner.batches(size):
