@@ -182,8 +182,10 @@ class Intake:
         after_commit: Callable[[str], None] | None = None,
         read_ahead: ReadAhead | None = None,
         max_message_bytes: int | None = None,
+        worker: str = "",
     ) -> None:
         self._factory = factory
+        self._worker = worker  # named in each mail_received event: who took the mail in
         self._max_bytes = max_message_bytes
         self._archive = archive
         self._clock = clock
@@ -428,7 +430,8 @@ class Intake:
             )))
         audit.record(session, now, "mail_received", mail_id=mail.id,
                      actor=mail.from_addr or "unknown", kind=classification.kind.value,
-                     reason=classification.reason, sha256=p.digest, subject=parsed.subject)
+                     reason=classification.reason, sha256=p.digest, subject=parsed.subject,
+                     by=self._worker)
         if classification.kind is not MailKind.HUMAN:
             audit.record(session, now, "mail_not_answered", mail_id=mail.id,
                          reason=classification.reason)

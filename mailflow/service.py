@@ -100,14 +100,14 @@ class Service:
         self.reception = Reception(settings, self.templates,
                                    self.read_ahead.examine if examine else None, blanks, titles)
         self._after_commit_hook = after_commit
+        self.worker = worker or lease.worker_identity()
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
                              max_message_bytes=settings.mailbox.max_message_bytes,
-                             read_ahead=self.read_ahead)
+                             read_ahead=self.read_ahead, worker=self.worker)
         self.transport = transport or make_transport(
             settings.smtp, settings.storage.resolved_outbox_dir()
         )
-        self.worker = worker or lease.worker_identity()
         self.delivery = OutboxDelivery(self.factory, self.transport, self.archive, clock,
                                        settings.smtp, self.worker)
         self._lease_ttl = timedelta(seconds=settings.service.lease_seconds)
@@ -187,6 +187,14 @@ class Service:
             log.warning("mailbox lease lost during intake; stopping the pass",
                         worker=self.worker)
         return not self._lease_lost
+
+    def _renew_while_sending(self, _phase: str, _done: int, _total: int | None) -> None:
+        """The reader draining a long backlog (a slow relay) keeps the mailbox lease: without
+        this, a drain longer than lease_seconds handed the mailbox to a standby for nothing.
+        A lease lost meanwhile is noticed by the loop before the next pass."""
+        if time.monotonic() - self._renewed_at >= self._lease_ttl.total_seconds() / 3:
+            with contextlib.suppress(*DB_UNAVAILABLE):
+                self._acquire_lease()
 
     def _after_commit(self, uid: str) -> None:
         if self._after_commit_hook is not None:
@@ -275,7 +283,7 @@ class Service:
             if self._lease_lost:
                 log.info("mailbox lease lost; standing by", worker=self.worker)
                 return
-            self.send_due()
+            self.send_due(self._renew_while_sending)
             timeout = min(self._wait_timeout(), self._lease_ttl.total_seconds() / 3)
             self._waiting = True
             try:
