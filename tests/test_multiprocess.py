@@ -141,7 +141,7 @@ def burst(url: str, count: int) -> None:
 
 
 @pytest.fixture
-def slow_relay() -> Iterator[SmtpServer]:
+def slow_relay() -> Iterator[SlowRelay]:
     server = SlowRelay()
     server.start()
     try:
@@ -151,7 +151,7 @@ def slow_relay() -> Iterator[SmtpServer]:
 
 
 def test_three_processes_one_reader_survive_two_kills_of_the_reader(
-    mailstack: Any, slow_relay: SmtpServer, postgres_url: str, tmp_path: Path
+    mailstack: Any, slow_relay: SlowRelay, postgres_url: str, tmp_path: Path
 ) -> None:
     dovecot, sink = mailstack.dovecot, slow_relay
     settings = tuned(stack_settings(dovecot, sink, postgres_url, tmp_path, poll_interval=2.0,
