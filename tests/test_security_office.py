@@ -30,6 +30,7 @@ from mailflow.documents.safety import FileRefused, Refusal
 from mailflow.mail.parse import parse_mail
 from mailflow.store.models import InboundMail, OutboxMessage
 from mailflow_testing import mailbuild
+from tests.paths import CORPUS
 from tests.stack import SERVICE, query, run_once, stack_settings
 
 SOFFICE = shutil.which("soffice")
@@ -189,7 +190,7 @@ def test_a_mail_with_many_office_files_reads_only_the_budget_and_converts_copies
         "libreoffice": stand_in(tmp_path, marker=marker), "max_office_attachments": 5}})
     desk = FormDesk.from_settings(settings)
     assert desk.budget == Budget(5, 60.0)
-    ole = Path(__file__).parent.parent.parent / "shared/corpus/poi/document/SampleDoc.doc"
+    ole = CORPUS / "poi/document/SampleDoc.doc"
     doc = ole.read_bytes()
     files = [(f"copy{i}.doc", doc, DOC) for i in range(20)]
 
@@ -206,7 +207,7 @@ def test_conversion_time_budget_of_a_mail_is_shared_by_its_files(tmp_path: Path)
         "libreoffice": stand_in(tmp_path, sleep=30), "conversion_timeout_seconds": 2,
         "conversion_budget_seconds": 3}})
     desk = FormDesk.from_settings(settings)
-    ole = Path(__file__).parent.parent.parent / "shared/corpus/poi/document"
+    ole = CORPUS / "poi/document"
     files = [(p.name, p.read_bytes(), DOC) for p in sorted(ole.glob("*.doc"))
              if not p.name.lower().startswith("password")][:4]
     assert len({f[1] for f in files}) == 4
@@ -227,7 +228,7 @@ def test_slow_conversion_does_not_hold_the_write_lock_of_sqlite(tmp_path: Path) 
     maildir = tmp_path / "maildir"
     for sub in ("new", "cur", "tmp"):
         (maildir / sub).mkdir(parents=True)
-    ole = Path(__file__).parent.parent.parent / "shared/corpus/poi/document/SampleDoc.doc"
+    ole = CORPUS / "poi/document/SampleDoc.doc"
     (maildir / "new" / "1.eml").write_bytes(mail_with([("申请表.doc", ole.read_bytes(), DOC)]))
     data = tmp_path / "data"
     settings = Settings.model_validate({

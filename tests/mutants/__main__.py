@@ -70,6 +70,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="mailflow-mutants-") as tmp:
         base = Path(tmp) / "base"
         scratch_copy(base)
+        shared = REPO.parent / "shared"  # the corpus beside the repository (tests/paths.py)
+        if shared.is_dir():
+            (Path(tmp) / "shared").symlink_to(shared)
         if "--baseline" in argv:
             args = sorted({a for b in bugs for a in b.tests if a.startswith("tests/")})
             code, took, tail = run_tests(base, tuple(args))
@@ -88,8 +91,11 @@ def main(argv: list[str]) -> int:
                 bad += 1
                 continue
             code, took, tail = run_tests(root, bug.tests)
-            # 1: tests failed (caught); 5: none collected (a selection gone: not caught)
-            result = "caught" if code == 1 else "SURVIVED" if code == 0 else f"error {code}"
+            # caught: a test failed on an assertion; an error in setup (a fixture, an import)
+            # proves nothing, nor does an empty selection (exit code 5)
+            summary = tail.splitlines()[-1] if tail else ""
+            failed = code == 1 and " failed" in summary and " error" not in summary
+            result = "caught" if failed else "SURVIVED" if code == 0 else f"error {code}"
             bad += result != "caught"
             print(f"{bug.name:<26} {result:<9} {took:>5.0f}s  {' '.join(bug.tests)}",
                   flush=True)
