@@ -28,6 +28,7 @@ from mailflow.errors import (
     explain,
 )
 from mailflow.logs import configure
+from mailflow.private import set_private_umask
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -79,6 +80,7 @@ def main_options(
         "--version", callback=_print_version, is_eager=True,
         help="Print the version and exit.")] = False,
 ) -> None:
+    set_private_umask()  # every command: what it writes is private (issue 20)
     if config is None and DEFAULT_CONFIG.exists():
         config = DEFAULT_CONFIG
     state.config_path = config
@@ -252,6 +254,8 @@ def config_check() -> None:
     echo(f"forms: {s.forms.definitions_dir}")
     echo(f"directory: {len(s.people)} people, {len(s.departments)} departments, "
          f"{len(s.systems)} systems")
+    for risk in s.plaintext_password_hosts():
+        warn(risk)
     for key, directory in (("[service] templates_dir", s.service.templates_dir),
                            ("[forms] definitions_dir", s.forms.definitions_dir)):
         if not directory.is_dir():
@@ -288,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     (2 usage/config, 69 a server unreachable, 78 credentials refused, 1 otherwise)."""
     import os
 
+    set_private_umask()  # what every command writes is private (issue 20)
     args = list(sys.argv[1:] if argv is None else argv)
     state.debug = "--debug" in args or os.environ.get("MAILFLOW_DEBUG", "") not in ("", "0")
     command = typer.main.get_command(app)

@@ -36,6 +36,11 @@ class ServiceSettings(_Section):
     timezone: str = "Asia/Shanghai"
     reference_prefix: str = Field(default="REQ", pattern=r"^[A-Z][A-Z0-9]{0,9}$")
     replies_per_sender_per_hour: int = Field(default=10, ge=1)
+    # who gets an answer (issue 20, workflow/answering.py)
+    replies_per_domain_per_hour: int = Field(default=100, ge=1)
+    answer_domains: tuple[str, ...] = ()
+    trusted_authserv_ids: tuple[str, ...] = ()
+    require_authentication: Literal["auto", "always", "never"] = "auto"
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
     templates_override_dir: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -134,7 +139,12 @@ class FormsSettings(_Section):
     definitions_dir: Path = DEFAULT_FORMS_DIR
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     libreoffice: str = "auto"
-    conversion_timeout_seconds: float = Field(default=60.0, gt=0)
+    conversion_timeout_seconds: float = Field(default=20.0, gt=0)
+    # the box LibreOffice converts in (issue 20): no network, bounded memory, bounded work
+    conversion_network_sandbox: bool = True
+    conversion_memory_mb: int = Field(default=2048, ge=0)
+    conversion_budget_seconds: float = Field(default=60.0, gt=0)
+    max_office_attachments: int = Field(default=10, ge=1)
 
 
 def _clock_time(value: str) -> time:
@@ -429,6 +439,17 @@ class Settings(_Section):
         return Templates(self.service.templates_dir, self.service.language,
                          self.service.templates_override_dir)
 
+    def plaintext_password_hosts(self) -> list[str]:
+        """Where a password would cross the network in clear (``security = "none"`` to a
+        host that is not this machine): said loudly on start and by ``config check``."""
+        risky = []
+        for name, section in (("mailbox", self.mailbox), ("smtp", self.smtp)):
+            if section.security == "none" and section.password and section.host and \
+                    not _is_loopback(section.host):
+                risky.append(f"{name}: security = \"none\" sends the password in clear to "
+                             f"{section.host}; use \"tls\" or \"starttls\"")
+        return risky
+
     @property
     def own_addresses(self) -> frozenset[str]:
         """Addresses mailflow sends from or reads; mail from them is never answered."""
@@ -436,6 +457,17 @@ class Settings(_Section):
         if "@" in self.mailbox.username:
             own.add(self.mailbox.username.lower())
         return frozenset(own)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip("[]").lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -557,6 +589,19 @@ def security_warnings(settings: Settings) -> list[str]:
     return out
 
 
+#: a key whose value is never shown (a typo of one too: ``pasword``, ``api_tokn``)
+_SECRET_KEY = re.compile(r"pass|pw|secret|tok|key|cred|auth", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@",
+                              re.IGNORECASE)
+
+
+def redact(key: str, value: object) -> str:
+    """How a configuration value may be shown in a message: secrets never (issue 20)."""
+    if _SECRET_KEY.search(key):
+        return "'***'"
+    return _URL_CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", repr(value))
+
+
 def _explain(exc: ValidationError, path: Path | None, text: str,
              from_env: Mapping[tuple[str, str], str]) -> str:
     """One line: every problem, each naming the key (or the environment variable it came
@@ -566,7 +611,13 @@ def _explain(exc: ValidationError, path: Path | None, text: str,
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"] if part != "__root__")
         value = err.get("input")
-        shown = "" if isinstance(value, dict) else f" = {value!r}"
+        key = str(err["loc"][-1]) if err["loc"] else ""
+        if isinstance(value, dict):
+            shown = ""
+        elif err["type"] == "extra_forbidden":  # an unknown key: its value helps nobody
+            shown = " = '***'"
+        else:
+            shown = f" = {redact(key, value)}"
         variable = (from_env.get((str(err["loc"][0]), str(err["loc"][1])))
                     if len(err["loc"]) == 2 else None)
         if variable is not None:

@@ -31,10 +31,14 @@ from mailflow.config import (
     StorageSettings,
 )
 from mailflow.display import TableValue
+from mailflow.errors import MailflowError
 from mailflow.paths import DEMO_DIR
 from mailflow.service import Service
 from mailflow.store.models import ApprovalStep, AuditEvent, InboundMail, OutboxMessage, Request
 from mailflow.templates import Templates
+
+#: left in a directory the demo made: only such a directory is ever deleted by the next run
+DEMO_MARKER = ".mailflow-demo"
 
 #: the morning the sample mails were written, so every run gives the same numbers and times
 DEMO_NOW = "2026-11-23T11:00+08:00"
@@ -95,8 +99,14 @@ def run_demo(directory: Path, console: Console) -> None:
     started = time.monotonic()
     directory = directory.resolve()
     if directory.exists():
+        if not (directory / DEMO_MARKER).is_file() and (
+                not directory.is_dir() or any(directory.iterdir())):
+            # `--dir ~` must never delete a home directory (issue 20)
+            raise MailflowError(f"{directory} exists and is not a directory the demo made "
+                                f"(no {DEMO_MARKER} in it): choose a new or empty one")
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
+    (directory / DEMO_MARKER).write_text("made by `mailflow demo`; deleted by its next run\n")
     shutil.copytree(DEMO_DIR / "maildir", directory / "maildir")
     for sub in ("cur", "new", "tmp"):
         (directory / "maildir" / sub).mkdir(exist_ok=True)
@@ -149,6 +159,7 @@ def _print_mails(service: Service, console: Console) -> None:
     for mail in mails:
         table.add_row(*(Text(cell) for cell in (
             str(mail.id),
+            # text from mail is never rich markup (issue 20): Text keeps "[red]" as "[red]"
             f"{mail.from_name} <{mail.from_addr}>" if mail.from_name else mail.from_addr,
             mail.subject[:40],
             mail.kind if mail.kind == "human" else f"{mail.kind}\n({mail.kind_reason})",

@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["FORMULA_TRIGGERS", "MAX_CELL_CHARS", "neutralise_cell", "safe_row", "safe_sheet_value"]
+__all__ = ["FORMULA_TRIGGERS", "MAX_CELL_CHARS", "neutralise_cell", "safe_csv_row", "safe_row",
+           "safe_sheet_value"]
 
 # OWASP's list, plus the full-width forms a Chinese input method types (＝＋－＠): Excel and
 # WPS read a leading full-width ＝ as the start of a formula too.
@@ -74,3 +75,25 @@ def safe_sheet_value(value: object) -> object:
 def safe_row(values: Iterable[object]) -> list[object]:
     """:func:`safe_sheet_value` over one row, for ``csv.writer.writerow`` and ``ws.append``."""
     return [safe_sheet_value(value) for value in values]
+
+
+# A CSV opened where the list separator is ";" (German, French… Excel) or "," splits an
+# unquoted "总计;=HYPERLINK(…)" into two cells, the second a formula: a trigger after a
+# separator (and optional spaces) gets the apostrophe too.
+_AFTER_SEPARATOR = re.compile(
+    "([;,][" + re.escape(_LEADING_SPACE) + "]*)([" + re.escape("".join(FORMULA_TRIGGERS)) + "])")
+
+
+def safe_csv_value(value: object) -> object:
+    """:func:`safe_sheet_value`, and a formula sign after any ``;`` or ``,`` in the text
+    neutralised as well (issue 20): a cell must stay text whichever separator the reader
+    splits on."""
+    cleaned = safe_sheet_value(value)
+    if not isinstance(cleaned, str):
+        return cleaned
+    return _AFTER_SEPARATOR.sub(r"\1'\2", cleaned)[:MAX_CELL_CHARS]
+
+
+def safe_csv_row(values: Iterable[object]) -> list[object]:
+    """:func:`safe_csv_value` over one row, for ``csv.writer.writerow``."""
+    return [safe_csv_value(value) for value in values]

@@ -195,8 +195,10 @@ class Intake:
         after_commit: Callable[[str], None] | None = None,
         read_ahead: ReadAhead | None = None,
         max_message_bytes: int | None = None,
+        worker: str = "",
     ) -> None:
         self._factory = factory
+        self._worker = worker  # named in each mail_received event: who took the mail in
         self._max_bytes = max_message_bytes
         self._archive = archive
         self._clock = clock
@@ -324,8 +326,14 @@ class Intake:
                 digest = item.raw_put.result()  # cannot archive the raw mail: stop the pass
                 errors = [put.exception() for put in item.attachment_puts or ()]
                 error = next((e for e in errors if isinstance(e, Exception)), None)
+                classification = classify(parsed, self._own)
+                if classification.answerable and parsed.sender is not None and (
+                        self._max_bytes is None or len(item.fetched.raw) <= self._max_bytes):
+                    # forms are read (converted) now, outside the transaction: never under
+                    # the database's write lock (issue 20)
+                    self._reader.examine_ahead(parsed)
                 item.prepared = _Prepared(item.fetched, digest, body_hash(item.fetched.raw),
-                                          parsed, classify(parsed, self._own), error)
+                                          parsed, classification, error)
                 item.attachment_puts = None
             prepared.append(item.prepared)
         return prepared
@@ -441,7 +449,8 @@ class Intake:
             )))
         audit.record(session, now, "mail_received", mail_id=mail.id,
                      actor=mail.from_addr or "unknown", kind=classification.kind.value,
-                     reason=classification.reason, sha256=p.digest, subject=parsed.subject)
+                     reason=classification.reason, sha256=p.digest, subject=parsed.subject,
+                     by=self._worker)
         if classification.kind is not MailKind.HUMAN:
             audit.record(session, now, "mail_not_answered", mail_id=mail.id,
                          reason=classification.reason)

@@ -9,13 +9,36 @@ libraries are quiet by default (warnings only; all of them at log_level = "debug
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
 #: libraries whose info lines are noise for an operator (shown at log_level = "debug")
 CHATTY = ("alembic", "sqlalchemy", "asyncio", "aiosmtplib", "imapclient", "urllib3",
           "httpx", "uvicorn", "multipart")
+#: C0 and C1 controls (ESC starts terminal escape sequences), DEL, and line/paragraph breaks
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def escape_controls(text: str) -> str:
+    """*text* with control characters written as escapes (``\\x1b``, ``\\n``): text from
+    mail (a Message-ID, a subject) can neither restyle the terminal nor forge a log line."""
+    return _CONTROLS.sub(_escape, text)
+
+
+def _escape_values(_logger: Any, _name: str, event: MutableMapping[str, Any]
+                   ) -> MutableMapping[str, Any]:
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = escape_controls(value)
+    return event
 
 
 class _CurrentStderr:
@@ -36,6 +59,7 @@ def configure(level: str = "info", fmt: str = "console") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _escape_values,  # before a traceback is added: its line breaks are wanted
     ]
     renderer: structlog.types.Processor
     if fmt == "json":

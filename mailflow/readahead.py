@@ -143,11 +143,27 @@ class ReadAhead:
         return [Reading(raw, None, self._outcomes) for raw in raws]
 
     def examine(self, parsed: ParsedMail) -> FormsOutcome:
-        found = self._outcomes.pop(id(parsed), None)
+        found = self._outcomes.get(id(parsed))
         if found is not None and found[0] is parsed:
             return found[1]
         assert self._examine is not None, "examine() without an examiner"
         return self._examine(parsed)
+
+    def examine_ahead(self, parsed: ParsedMail) -> None:
+        """Read *parsed*'s forms now, before the recording transaction opens (issue 20): a
+        LibreOffice conversion takes seconds, and inside the transaction it would hold
+        SQLite's write lock all that time. Kept until ``forget``; an error is left for
+        ``examine`` to raise where it is handled as always (quarantine)."""
+        if self._examine is None:
+            return
+        found = self._outcomes.get(id(parsed))
+        if found is not None and found[0] is parsed:
+            return
+        try:
+            outcome = self._examine(parsed)
+        except Exception:
+            return
+        self._outcomes[id(parsed)] = (parsed, outcome)
 
     def forget(self) -> None:
         """Drop results nobody asked for (robots are never examined)."""

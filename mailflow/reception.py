@@ -36,6 +36,7 @@ from mailflow.store.models import Attachment, InboundMail, OutboxMessage, Reques
 from mailflow.store.references import next_reference
 from mailflow.store.rows import insert_row
 from mailflow.templates import Templates
+from mailflow.workflow.answering import AnswerPolicy, Verdict
 from mailflow.workflow.confirm import is_confirmation
 from mailflow.workflow.decisions import Approvals
 from mailflow.workflow.matching import RequestMatch, match_request
@@ -82,6 +83,7 @@ class Reception:
         self._blank_forms = blank_forms
         self._titles = form_titles or {}
         self._zone = ZoneInfo(settings.service.timezone)
+        self._policy = AnswerPolicy.from_settings(settings)
 
     def __call__(
         self,
@@ -124,8 +126,14 @@ class Reception:
             handled = self._approvals.handle(session, mail, parsed, match, now)
             if handled is not None:
                 return handled
+        verdict = self._policy.verdict(parsed)
+        if not verdict.answer:  # archived and recorded, never answered (issue 20)
+            audit.record(session, now, "mail_not_answered", mail_id=mail.id,
+                         reason=verdict.reason)
+            log.info("sender not answered", mail_id=mail.id, reason=verdict.reason)
+            return "not_answered"
         if match is not None:
-            return self._answer_follow_up(session, mail, parsed, match, now)
+            return self._answer_follow_up(session, mail, parsed, match, now, verdict)
         return self._answer_new(session, mail, parsed, self._outcome(mail, parsed), now)
 
     def _outcome(self, mail: InboundMail, parsed: ParsedMail) -> FormsOutcome:
@@ -135,10 +143,10 @@ class Reception:
         return self._examine(parsed) if self._examine else NO_FORMS
 
     def _answer_follow_up(self, session: Session, mail: InboundMail, parsed: ParsedMail,
-                          match: RequestMatch, now: datetime) -> str:
+                          match: RequestMatch, now: datetime, verdict: Verdict) -> str:
         outcome = _without_files_on_record(session, match.request,
                                            self._outcome(mail, parsed))
-        status = self._follow_up(session, mail, parsed, outcome, match, now)
+        status = self._follow_up(session, mail, parsed, outcome, match, now, verdict)
         if status is not None:
             return status
         return self._answer_new(session, mail, parsed, outcome, now)
@@ -168,6 +176,7 @@ class Reception:
         outcome: FormsOutcome,
         match: RequestMatch,
         now: datetime,
+        verdict: Verdict,
     ) -> str | None:
         """Handle a mail that belongs to *match*'s request; None when it still opens new
         requests of its own (a form not answering a returned request)."""
@@ -175,6 +184,13 @@ class Reception:
         sender = parsed.sender
         assert sender is not None
         from_requester = sender.addr.casefold() == request.requester_email.casefold()
+        # the From address alone is forgeable: the requester's thread or authentication too
+        if from_requester and request.status in (Status.RETURNED, Status.REJECTED) and not \
+                self._policy.may_resubmit(session, parsed, request, verdict):
+            audit.record(session, now, "resubmission_refused", actor=sender.addr,
+                         mail_id=mail.id, request_id=request.id, reference=request.reference,
+                         reason="not a reply to this request's mail, not authenticated")
+            from_requester = False
         if from_requester and request.status in (Status.RETURNED, Status.REJECTED):
             original_subject = _original_subject(session, request) or parsed.subject
             # the corrected form the "please correct" reply asked for, under the same number
@@ -378,6 +394,14 @@ class Reception:
                          reason=f"more than {cap} replies to {sender.addr} within an hour")
             log.warning("reply suppressed by hourly cap", mail_id=mail.id, to=sender.addr)
             return
+        if self._policy.domain_cap_reached(session, sender.addr,
+                                           now - outbox.REPLY_CAP_WINDOW):
+            audit.record(session, now, "reply_suppressed", mail_id=mail.id,
+                         reason=f"more than {self._policy.replies_per_domain_per_hour} "
+                                f"replies to the domain of {sender.addr} within an hour")
+            log.warning("reply suppressed by hourly domain cap", mail_id=mail.id,
+                        to=sender.addr)
+            return
         template = "form_problems" if outcome.problems else "requester_ack"
         summaries = [
             RequestSummary(r.reference, r.kind, self._titles.get(r.kind, ""), r.title,
@@ -428,6 +452,7 @@ class Reception:
             recipients=[sender.addr], subject=content.subject, raw=raw,
             request_id=requests[0].id, in_reply_to_mail_id=mail.id,
         )
+        self._policy.note_reply(session, sender.addr)
         # one event per request the reply answers: each record shows its reply (records/)
         for request in requests:
             audit.record(session, now, "reply_queued", mail_id=mail.id, request_id=request.id,

@@ -34,8 +34,9 @@ from sqlalchemy.sql import Select
 from mailflow.display import ValueDisplay, column_widths
 from mailflow.documents.definitions import FieldDef, FormCatalog
 from mailflow.errors import OperatorError, explain_os_error
-from mailflow.export_safety import safe_row
+from mailflow.export_safety import safe_csv_row, safe_row
 from mailflow.intake import Progress
+from mailflow.private import private_file
 from mailflow.store.models import Request
 from mailflow.templates import Templates
 
@@ -154,12 +155,13 @@ def export_requests(factory: sessionmaker[Session], sheet: RequestSheet, path: P
     with factory() as session:
         total = sheet.count(session)
         rows = _counted(sheet.rows(session, typed=suffix == ".xlsx"), total, progress)
+        write = _write_csv if suffix == ".csv" else _write_xlsx
         try:
-            if suffix == ".csv":
-                return _write_csv(path, sheet.header(), rows)
-            return _write_xlsx(path, sheet.header(), rows)
+            written = write(path, sheet.header(), rows)
         except OSError as exc:
             raise ExportError(explain_os_error(exc, "cannot write")) from exc
+    private_file(path)  # the request list is not for other accounts (issue 20)
+    return written
 
 
 def _counted(rows: Iterator[list[object]], total: int, progress: Progress | None
@@ -174,9 +176,9 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterator[list[Any]]) -> 
     written = 0
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(safe_row(header))
+        writer.writerow(safe_csv_row(header))
         for row in rows:
-            writer.writerow(safe_row(row))
+            writer.writerow(safe_csv_row(row))
             written += 1
     return written
 

@@ -21,10 +21,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 
 import structlog
 from sqlalchemy import case, func, select
+from sqlalchemy.engine import make_url
 
 from mailflow.alerts import queue_admin_alert
 from mailflow.clock import Clock, SystemClock
@@ -41,11 +43,19 @@ from mailflow.notices import weekly
 from mailflow.notices.data_delivery import DataDelivery
 from mailflow.notices.lifecycle import Lifecycle
 from mailflow.notices.weekly import WeeklyMeeting
+from mailflow.private import private_dir, private_file, sqlite_files
 from mailflow.readahead import ReadAhead
 from mailflow.reception import Reception
 from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
-from mailflow.store.db import DB_UNAVAILABLE, make_engine, session_factory, transaction, upgrade
+from mailflow.store.db import (
+    DB_UNAVAILABLE,
+    make_engine,
+    normalise_url,
+    session_factory,
+    transaction,
+    upgrade,
+)
 from mailflow.store.models import OutboxMessage, utc
 from mailflow.systemd import Notifier
 from mailflow.templates import Templates
@@ -90,8 +100,12 @@ class Service:
         self.settings = settings
         self.notifier = notifier or Notifier(None)
         self.clock = clock
+        for risk in settings.plaintext_password_hosts():
+            log.warning("password sent in clear", detail=risk)
+        _make_private(settings)
         self.engine = make_engine(settings.storage.resolved_database_url())
         upgrade(self.engine)
+        _make_private(settings)  # the database file, now that it exists
         self.factory = session_factory(self.engine)
         self.archive = Archive(settings.storage.resolved_archive_dir())
         self.templates = settings.templates()
@@ -110,14 +124,14 @@ class Service:
                                    self.approvals, [self.lifecycle.handle_reply,
                                                     DataDelivery(self.lifecycle).handle_reply])
         self._after_commit_hook = after_commit
+        self.worker = worker or lease.worker_identity()
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
                              max_message_bytes=settings.mailbox.max_message_bytes,
-                             read_ahead=self.read_ahead)
+                             read_ahead=self.read_ahead, worker=self.worker)
         self.transport = transport or make_transport(
             settings.smtp, settings.storage.resolved_outbox_dir()
         )
-        self.worker = worker or lease.worker_identity()
         self.delivery = OutboxDelivery(self.factory, self.transport, self.archive, clock,
                                        settings.smtp, self.worker)
         self.due_handlers: dict[str, DueHandler] = dict(due_handlers(settings, self.templates))
@@ -236,6 +250,14 @@ class Service:
             log.warning("mailbox lease lost during intake; stopping the pass",
                         worker=self.worker)
         return not self._lease_lost
+
+    def _renew_while_sending(self, _phase: str, _done: int, _total: int | None) -> None:
+        """The reader draining a long backlog (a slow relay) keeps the mailbox lease: without
+        this, a drain longer than lease_seconds handed the mailbox to a standby for nothing.
+        A lease lost meanwhile is noticed by the loop before the next pass."""
+        if time.monotonic() - self._renewed_at >= self._lease_ttl.total_seconds() / 3:
+            with contextlib.suppress(*DB_UNAVAILABLE):
+                self._acquire_lease()
 
     def _after_commit(self, uid: str) -> None:
         if self._after_commit_hook is not None:
@@ -374,7 +396,7 @@ class Service:
                 log.info("mailbox lease lost; standing by", worker=self.worker)
                 return
             self.run_due_work()
-            self.send_due()
+            self.send_due(self._renew_while_sending)
             self.seal()  # under the mailbox lease: one sealer at a time in normal running
             timeout = self.notifier.max_wait(
                 min(self._wait_timeout(), self._lease_ttl.total_seconds() / 3))
@@ -467,7 +489,15 @@ class _LeaseGuardedSource:
     def __init__(self, inner: MailSource, keep: Callable[[], bool]) -> None:
         self._inner = inner
         self._keep = keep
-        self.source_key = inner.source_key
+
+    @property
+    def source_key(self) -> str:
+        """Always the inner source's key of now (it names the folder's UIDVALIDITY)."""
+        return self._inner.source_key
+
+    @source_key.setter
+    def source_key(self, value: str) -> None:
+        self._inner.source_key = value
 
     @property
     def waiting(self) -> int | None:
@@ -476,7 +506,6 @@ class _LeaseGuardedSource:
 
     def open(self) -> None:
         self._inner.open()
-        self.source_key = self._inner.source_key
 
     def batches(self, size: int) -> Iterator[list[FetchedMail]]:
         for batch in self._inner.batches(size):
@@ -513,6 +542,17 @@ def due_handlers(settings: Settings, templates: Templates) -> Mapping[str, DueHa
     kind. A process runs only the kinds it has a handler for."""
     handlers: dict[str, DueHandler] = {}
     return handlers
+def _make_private(settings: Settings) -> None:
+    """The data directories 0700 and a SQLite database 0600, even when made before by a
+    looser umask (issue 20): none of it is for other accounts on the host."""
+    storage = settings.storage
+    for directory in (storage.data_dir, storage.resolved_archive_dir(),
+                      storage.resolved_outbox_dir()):
+        private_dir(directory)
+    url = make_url(normalise_url(storage.resolved_database_url()))
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        for path in sqlite_files(Path(url.database)):
+            private_file(path)
 
 
 def _forms_wiring(

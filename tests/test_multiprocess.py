@@ -15,8 +15,8 @@ lease is taken over at once from a dead holder on this machine, only after expir
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -43,7 +43,7 @@ from mailflow.store.db import (
     transaction,
     upgrade,
 )
-from mailflow.store.models import Lease, OutboxMessage, ReferenceCounter
+from mailflow.store.models import AuditEvent, Lease, OutboxMessage, ReferenceCounter
 from mailflow.store.references import next_reference
 from mailflow_testing import SmtpServer, mailbuild
 from tests.stack import SERVICE, stack_settings
@@ -68,25 +68,92 @@ def holder_pid(url: str) -> int | None:
     return int(row.holder.split(":")[1]) if row is not None else None
 
 
-TAKEN = re.compile(r"^(\S+) \[info\s*\] mail taken in\b", re.MULTILINE)
+def readers_in_turn(url: str, killed_pids: set[int]) -> list[int]:
+    """"One reader at a time", from the database (issue 19): the mailbox lease's history in
+    the audit trail, and who took each mail in. Every mail was taken in by the process that
+    held the lease then, once; the lease only changed hands when it was free, had run out,
+    or its holder had been killed. Returns the pids of the readers in turn."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            events = session.execute(
+                select(AuditEvent).where(AuditEvent.action.in_(
+                    ("lease_taken", "lease_released", "mail_received")))
+                .order_by(AuditEvent.id)).scalars().all()
+    finally:
+        engine.dispose()
+    holder: str | None = None
+    readers: list[int] = []
+    taken: Counter[int | None] = Counter()
+    for event in events:
+        detail = event.detail or {}
+        if event.action == "mail_received":
+            assert detail.get("by") == holder, \
+                f"mail {event.mail_id} taken in by {detail.get('by')} while {holder} held the lease"
+            taken[event.mail_id] += 1
+            pid = int(str(holder).split(":")[1])
+            if not readers or readers[-1] != pid:
+                readers.append(pid)
+        elif detail.get("lease") != MAILBOX_LEASE:
+            continue
+        elif event.action == "lease_taken":
+            previous = str(detail.get("previous") or "")
+            if previous:
+                allowed = detail.get("previous_expired") or (
+                    detail.get("previous_dead") and int(previous.split(":")[1]) in killed_pids)
+                assert allowed, f"{event.actor} took the mailbox from live {previous}"
+            assert previous == (holder or ""), f"lease history broken at {event.id}"
+            holder = event.actor
+        elif event.actor == holder:  # released
+            holder = None
+    assert taken and max(taken.values()) == 1, "a mail taken in twice"
+    return readers
 
 
-def intake_blocks(runs: dict[str, MailflowRun]) -> list[str]:
-    """Which process took in each mail, in time order, runs of one process collapsed."""
-    events = sorted(
-        (stamp, name) for name, run in runs.items() for stamp in TAKEN.findall(run.output())
-    )
-    blocks: list[str] = []
-    for _, name in events:
-        if not blocks or blocks[-1] != name:
-            blocks.append(name)
-    return blocks
+class SlowRelay(SmtpServer):
+    """A relay that takes a while per mail when asked (*delay*), as real ones do: a backlog
+    then takes seconds to send, so every process polling the outbox meets it."""
+
+    delay = 0.0
+
+    def _record(self, mail: Any) -> None:
+        time.sleep(self.delay)
+        super()._record(mail)
+
+
+BURST = 60
+
+
+def burst(url: str, count: int) -> None:
+    """*count* notices due now in the outbox, as the due work of a morning would queue."""
+    engine = make_engine(url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            now = datetime.now(UTC)
+            for i in range(count):
+                raw = (f"From: {SERVICE}\r\nTo: staff{i}@example.test\r\nSubject: reminder\r\n"
+                       f"Message-ID: <burst{i}@example.test>\r\n\r\nreminder {i}\r\n").encode()
+                outbox.enqueue(session, now=now, message_id=f"<burst{i}@example.test>",
+                               purpose="burst", recipients=[f"staff{i}@example.test"],
+                               subject="reminder", raw=raw)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def slow_relay() -> Iterator[SlowRelay]:
+    server = SlowRelay()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def test_three_processes_one_reader_survive_two_kills_of_the_reader(
-    mailstack: Any, smtp_server: SmtpServer, postgres_url: str, tmp_path: Path
+    mailstack: Any, slow_relay: SlowRelay, postgres_url: str, tmp_path: Path
 ) -> None:
-    dovecot, sink = mailstack.dovecot, smtp_server
+    dovecot, sink = mailstack.dovecot, slow_relay
     settings = tuned(stack_settings(dovecot, sink, postgres_url, tmp_path, poll_interval=2.0,
                                     replies_per_hour=1000), fetch_batch=5, lease_seconds=6)
     config = write_config(settings, tmp_path / "config.toml")
@@ -121,6 +188,14 @@ def test_three_processes_one_reader_survive_two_kills_of_the_reader(
             time.sleep(0.5)
         wait_until(lambda: len({m.parsed()["Message-ID"] for m in sink.messages}) >= 60
                    and dovecot.count(SERVICE, "INBOX") == 0, 120, "all 60 replies")
+        # exactly once, from what the SMTP server received (and the database's records)
+        tally = verify_exactly_once(settings, mails, sink, dovecot)
+        # every process sends: a burst of notices (as the approval reminders of a morning)
+        # lands in the shared outbox; each process claims its share at its next round
+        before = len(sink.messages)
+        slow_relay.delay = 0.12
+        burst(postgres_url, BURST)
+        wait_until(lambda: len(sink.messages) >= before + BURST, 60, "the burst sent")
     finally:
         codes: dict[str, int | str] = {}
         for name, run in runs.items():
@@ -132,24 +207,30 @@ def test_three_processes_one_reader_survive_two_kills_of_the_reader(
     logs = "\n".join(f"--- {n}\n{r.output()[-2500:]}" for n, r in runs.items())
     assert set(codes.values()) == {0}, f"{codes}\n{logs}"
 
-    tally = verify_exactly_once(settings, mails, sink, dovecot)
     # each kill can leave at most the one reply in flight unmarked: sent again, same Message-ID
     assert tally.duplicates <= len(killed), tally
-    # one reader at a time: the mails were taken in by one process after another, each
-    # process in one stretch, and only a kill handed the mailbox on
-    blocks = intake_blocks(runs)
-    assert len(blocks) == len(set(blocks)) <= len(killed) + 1, blocks
-    assert set(blocks) <= holders | set(killed)
+    # one reader at a time, from the lease history and who took each mail in; only a kill
+    # handed the mailbox on
+    pid_names = {run.pid: name for name, run in runs.items()}
+    killed_pids = {runs[name].pid for name in killed}
+    readers = [pid_names.get(pid, str(pid)) for pid in readers_in_turn(postgres_url,
+                                                                        killed_pids)]
+    assert len(readers) == len(set(readers)) <= len(killed) + 1, readers
+    assert set(readers) <= holders | set(killed)
+    # every process sends: the outbox is shared by all of them, not only the reader's
     engine = make_engine(postgres_url)
     with session_factory(engine)() as session:
         senders = Counter(
-            int(w.split(":")[1]) for w in session.execute(select(OutboxMessage.claimed_by))
+            pid_names.get(int(w.split(":")[1]), w) for w in session.execute(
+                select(OutboxMessage.claimed_by).where(OutboxMessage.status == "sent")
+                .where(OutboxMessage.purpose == "burst"))
             .scalars()
         )
     engine.dispose()
-    pid_names = {run.pid: name for name, run in runs.items()}
-    print(f"\nreaders in turn {blocks}, killed {killed}, take-over after {takeover} s, {tally},"
-          f" replies sent by {({pid_names.get(p, p): n for p, n in senders.items()})}")
+    survivors = [name for name in runs if name not in killed]
+    assert all(senders[name] > 0 for name in survivors), (senders, survivors)
+    print(f"\nreaders in turn {readers}, killed {killed}, take-over after {takeover} s, {tally},"
+          f" replies sent by {dict(senders)}")
 
 
 # -- the pieces, with concurrent transactions on PostgreSQL ----------------------------------
@@ -214,6 +295,7 @@ def test_outbox_claims_of_concurrent_drains_never_overlap(pg_engine: Engine) -> 
     with factory() as first, first.begin():
         mine = outbox.claim_due(first, now=NOW, worker="w1", limit=10, lease=lease_time)
         with factory() as second, second.begin():  # while the first still holds its locks
+            # a claim that waited for them would fail in seconds (lock_timeout), not hang
             theirs = outbox.claim_due(second, now=NOW, worker="w2", limit=10, lease=lease_time)
     assert len(mine) == len(theirs) == 10
     assert not {i.id for i in mine} & {i.id for i in theirs}
@@ -241,6 +323,60 @@ def test_outbox_claims_of_concurrent_drains_never_overlap(pg_engine: Engine) -> 
         t.join(timeout=60)
     assert Counter(sent).most_common(1)[0][1] == 1  # nobody sent a row twice
     assert len(sent) == 100  # 120 minus the 20 still claimed by w1 and w2 above
+
+
+DRAINER = """
+import json, sys, time
+from datetime import datetime, timedelta, UTC
+from pathlib import Path
+from mailflow.store import outbox
+from mailflow.store.db import make_engine, session_factory, transaction
+factory = session_factory(make_engine(sys.argv[1]))
+now = datetime.fromisoformat(sys.argv[2])
+Path(sys.argv[3] + ".ready").touch()
+while not Path(sys.argv[4]).exists():
+    time.sleep(0.005)
+sent = []
+while True:
+    with transaction(factory) as session:
+        items = outbox.claim_due(session, now=now, worker=sys.argv[3], limit=3,
+                                 lease=timedelta(minutes=5))
+    if not items:
+        break
+    for item in items:
+        with transaction(factory) as session:
+            outbox.mark_sent(session, item.id, now=now, archive_sha256="0" * 64)
+        sent.append(item.id)
+Path(sys.argv[3]).write_text(json.dumps(sent))
+"""
+
+
+def test_outbox_claims_raced_by_real_processes_send_each_row_once(
+    pg_engine: Engine, postgres_url: str, tmp_path: Path
+) -> None:
+    """Four processes (not threads) drain one outbox at the same moment: every row is sent
+    exactly once, by one of them, and each gets its share (no one waits on another's row
+    locks: SKIP LOCKED). A claim that did wait would fail within seconds (lock_timeout)."""
+    queue(pg_engine, 200)
+    go = tmp_path / "go"
+    names = [tmp_path / f"drainer{i}" for i in range(4)]
+    procs = [subprocess.Popen([sys.executable, "-c", DRAINER, postgres_url, NOW.isoformat(),
+                               str(name), str(go)], cwd=REPO, stderr=subprocess.PIPE,
+                              text=True) for name in names]
+    try:
+        wait_until(lambda: all(Path(f"{n}.ready").exists() for n in names), 60,
+                   "four drainers started")
+        go.touch()
+        results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [code for code, _ in results] == [0, 0, 0, 0], results
+    sent = {n.name: json.loads(n.read_text()) for n in names}
+    every = [row for rows in sent.values() for row in rows]
+    assert sorted(every) == sorted(set(every)) and len(every) == 200
+    assert all(rows for rows in sent.values()), {k: len(v) for k, v in sent.items()}
 
 
 def test_reference_numbers_unique_and_gap_free_under_concurrency(pg_engine: Engine) -> None:

@@ -15,8 +15,9 @@ receipt and never answered as a failed form.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
@@ -37,7 +38,14 @@ from mailflow.documents.reading import (
     UnreadableForm,
     read_form,
 )
-from mailflow.documents.safety import FileRefused, SafetyLimits, check_office_file, office_kind
+from mailflow.documents.safety import CheckedOffice as _Checked
+from mailflow.documents.safety import (
+    FileRefused,
+    Refusal,
+    SafetyLimits,
+    check_office_file,
+    office_kind,
+)
 from mailflow.documents.xlsx_reader import read_xlsx
 from mailflow.mail.compose import OutgoingAttachment
 from mailflow.mail.parse import MailAttachment, ParsedMail
@@ -56,6 +64,15 @@ MIME = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one mail may cost the desk (issue 20): office files examined, seconds converted."""
+
+    max_files: int = 10
+    conversion_seconds: float = 60.0
 
 
 @dataclass
@@ -64,23 +81,53 @@ class FormDesk:
     limits: SafetyLimits
     converter: LegacyConverter | None
     blank_dir: Path
+    budget: Budget = Budget()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FormDesk:
         forms = settings.forms
-        converter: LegacyConverter | None = None
+        soffice = ""
         if forms.libreoffice == "auto":
             found = LegacyConverter.find()
-            if found is not None:
-                converter = LegacyConverter(found.soffice, forms.conversion_timeout_seconds)
+            soffice = found.soffice if found is not None else ""
         elif forms.libreoffice:
-            converter = LegacyConverter(forms.libreoffice, forms.conversion_timeout_seconds)
+            soffice = forms.libreoffice
+        converter = LegacyConverter(
+            soffice, forms.conversion_timeout_seconds,
+            memory_bytes=forms.conversion_memory_mb * 1024 * 1024,
+            isolate_network=forms.conversion_network_sandbox,
+        ) if soffice else None
         return cls(
             catalog=load_catalog(forms.definitions_dir),
             limits=SafetyLimits(max_file_bytes=forms.max_attachment_bytes),
             converter=converter,
             blank_dir=forms.definitions_dir / "blank",
+            budget=Budget(forms.max_office_attachments, forms.conversion_budget_seconds),
         )
+
+    def check(self, att: MailAttachment, deadline: float,
+              checked: dict[str, _Checked | FileRefused]) -> _Checked:
+        """The guard's verdict on *att*, once per distinct file of the mail (by hash: 20
+        copies of one .doc convert once); a conversion gets at most what is left of the
+        mail's budget (issue 20)."""
+        known = checked.get(att.sha256)
+        if known is None:
+            converter = self.converter
+            if converter is not None and att.data.startswith(_OLE_MAGIC):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise FileRefused(Refusal.LEGACY_FORMAT,
+                                      "this mail's conversion time budget is used up")
+                converter = replace(converter, timeout_s=min(converter.timeout_s, left))
+            try:
+                known = check_office_file(att.data, att.filename, att.content_type,
+                                          limits=self.limits, converter=converter)
+            except FileRefused as exc:
+                known = exc
+            checked[att.sha256] = known
+        if isinstance(known, FileRefused):
+            raise known
+        return known
 
     def titles(self, language: str) -> dict[str, str]:
         return {
@@ -164,6 +211,9 @@ class _Desk:
         self.notes: list[tuple[str, str]] = []
         self.undecided: list[_Pending] = []
         self.guess = KindGuesser.of(forms.catalog)
+        self.office_files = 0
+        self.deadline = time.monotonic() + forms.budget.conversion_seconds
+        self.checked: dict[str, _Checked | FileRefused] = {}
 
     def attachment(self, att: MailAttachment) -> None:
         name = att.filename.lower()
@@ -187,10 +237,14 @@ class _Desk:
             self.notes.append(("attachment", att.filename))  # signatures, archives…
 
     def office(self, att: MailAttachment) -> None:
+        self.office_files += 1
+        if self.office_files > self.forms.budget.max_files:  # named in the reply, not opened
+            self.problems.append(AttachmentProblem(
+                att.filename, "too_many_files",
+                f"only the first {self.forms.budget.max_files} office files of a mail are read"))
+            return
         try:
-            checked = check_office_file(att.data, att.filename, att.content_type,
-                                        limits=self.forms.limits,
-                                        converter=self.forms.converter)
+            checked = self.forms.check(att, self.deadline, self.checked)
         except FileRefused as exc:
             log.info("attachment refused", filename=att.filename, refusal=exc.refusal.value,
                      detail=exc.detail)

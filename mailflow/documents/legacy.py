@@ -6,11 +6,21 @@ included. Why this shape: each conversion runs in a private temporary directory 
 profile (no shared state, so conversions may run side by side), in its own process group
 that is killed on timeout, with macros switched off in that profile. The result is just bytes:
 ``check_office_file`` puts them through the whole guard again.
+
+Why a box (issue 20): a .doc is the attacker's file, and LibreOffice follows what it links to
+(``INCLUDEPICTURE "http://…"`` makes it fetch that URL while converting: a request forgery from
+inside the company network, and a stall when the URL never answers). So soffice runs in a
+network namespace of its own with nothing but loopback (``unshare -rn``: an unprivileged user
+namespace, no root needed), under a memory (RLIMIT_AS) and CPU limit (``prlimit``). Where the
+host does not permit the namespace, legacy files are refused with a clear log line instead of
+being converted with network access.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 import os
 import shutil
 import signal
@@ -21,9 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import structlog
+
 from mailflow.documents.safety import FileRefused, Refusal
 
-__all__ = ["LegacyConverter"]
+__all__ = ["LegacyConverter", "network_sandbox"]
+
+log = structlog.get_logger(__name__)
 
 _TARGETS = {
     "doc": ("docx", "docx:MS Word 2007 XML"),
@@ -55,11 +69,17 @@ _POLL_S = 0.05
 
 @dataclass(frozen=True)
 class LegacyConverter:
-    """Runs ``soffice --headless --convert-to`` for one file at a time."""
+    """Runs ``soffice --headless --convert-to`` for one file at a time, boxed."""
 
     soffice: str
-    timeout_s: float = 60.0
+    timeout_s: float = 20.0
     max_output_bytes: int = 64 * 1024 * 1024  # refuse a runaway result before reading it
+    #: address space soffice may map (RLIMIT_AS); 0: no limit
+    memory_bytes: int = 2 * 1024 * 1024 * 1024
+    #: run without network (an unshare'd namespace); False only where the admin said so
+    isolate_network: bool = True
+    #: the ``unshare`` program (util-linux)
+    unshare: str = "unshare"
 
     @classmethod
     def find(cls) -> LegacyConverter | None:
@@ -94,7 +114,7 @@ class LegacyConverter:
                 str(work / "out"),
                 str(document),
             ]
-            returncode, log = self._run(command, work)
+            returncode, log = self._run(self._boxed(command), work)
             result = work / "out" / f"input.{target}"
             if not result.is_file():
                 raise FileRefused(
@@ -109,6 +129,30 @@ class LegacyConverter:
                     f"converted .{target} is {size} bytes, limit {self.max_output_bytes}",
                 )
             return result.read_bytes()
+
+    def _boxed(self, command: list[str]) -> list[str]:
+        """*command* inside the box: limits first (they are inherited), then no network."""
+        prefix: list[str] = []
+        prlimit = shutil.which("prlimit")
+        if prlimit:
+            prefix = [prlimit, f"--cpu={math.ceil(self.timeout_s) + 1}"]
+            if self.memory_bytes > 0:
+                prefix.append(f"--as={self.memory_bytes}")
+            prefix.append("--")
+        else:
+            log.warning("prlimit not found; LibreOffice runs without memory and CPU limits")
+        if self.isolate_network:
+            sandbox = network_sandbox(self.unshare)
+            if sandbox is None:
+                log.error("legacy .doc/.xls refused: LibreOffice must run without network, "
+                          "and this host does not permit a network namespace "
+                          "(unshare -rn); see docs/deployment.md", unshare=self.unshare)
+                raise FileRefused(
+                    Refusal.LEGACY_FORMAT,
+                    "no network sandbox for LibreOffice on this host (unshare -rn refused)",
+                )
+            prefix += sandbox
+        return prefix + command
 
     def _run(self, command: list[str], work: Path) -> tuple[int, str]:
         """Run soffice in its own session; kill the whole group on timeout or leftovers."""
@@ -148,6 +192,22 @@ class LegacyConverter:
                 f"LibreOffice did not finish within {self.timeout_s:g} s and was stopped",
             )
         return returncode, log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@functools.cache
+def network_sandbox(unshare: str = "unshare") -> list[str] | None:
+    """The command prefix that runs a program with no network, or None where the host does
+    not permit it (no user namespaces, a seccomp filter, unshare missing). Tried once."""
+    path = shutil.which(unshare)
+    if path is None:
+        return None
+    prefix = [path, "--map-root-user", "--net", "--"]
+    try:
+        probe = subprocess.run([*prefix, "true"], stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return prefix if probe.returncode == 0 else None
 
 
 def _wait_unreaped(pid: int, timeout_s: float) -> bool:

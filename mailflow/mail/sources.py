@@ -58,6 +58,7 @@ class ImapSource:
     def __init__(self, settings: MailboxSettings) -> None:
         self._s = settings
         self._client: imapclient.IMAPClient | None = None
+        self._validity = 0
         self.source_key = ""
         self.waiting: int | None = None  # mails found by the last batches() (for progress)
 
@@ -92,10 +93,26 @@ class ImapSource:
             raise SourceError(f"IMAP {s.host}:{s.port} ({s.username}): "
                               f"{server_text(exc)}") from exc
         self._client = client
-        validity = status.get(b"UIDVALIDITY", 0)
-        self.source_key = f"imap://{s.username}@{s.host}:{s.port}/{s.folder};UIDVALIDITY={validity}"
+        self._validity = status.get(b"UIDVALIDITY", 0)
+        # a position is (server, folder, UIDVALIDITY, UID): a folder deleted and created
+        # again, or restored, numbers its mails from 1 again under a new UIDVALIDITY
+        self.source_key = (f"imap://{s.username}@{s.host}:{s.port}/{s.folder};"
+                           f"UIDVALIDITY={self._validity}")
+
+    def _same_folder(self) -> None:
+        """Raise unless the folder still has the UIDVALIDITY it was opened with: UIDs of
+        another generation of the folder must never be taken, or moved, as ours (issue 19).
+        The service then reconnects and reads the new generation under its own key."""
+        try:
+            status = self.client.folder_status(self._s.folder, ["UIDVALIDITY"])
+        except IMAP_ERRORS as exc:
+            raise SourceError(f"IMAP STATUS {self._s.folder} failed: {exc}") from exc
+        if status.get(b"UIDVALIDITY", 0) != self._validity:
+            raise SourceError(f"IMAP folder {self._s.folder} was recreated (UIDVALIDITY "
+                              f"{self._validity} -> {status.get(b'UIDVALIDITY')}); reopening")
 
     def batches(self, size: int) -> Iterator[list[FetchedMail]]:
+        self._same_folder()
         try:
             uids = sorted(self.client.search(["UNDELETED"]))
             self.waiting = len(uids)
@@ -115,6 +132,7 @@ class ImapSource:
             return
         folder = self._s.processed_folder if target == "processed" else self._s.quarantine_folder
         ids = [int(u) for u in uids]
+        self._same_folder()
         try:
             if self.client.has_capability("MOVE"):
                 self.client.move(ids, folder)

@@ -7,6 +7,7 @@ connection, timeout) or give up and report (5xx).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import ssl
 from collections.abc import Sequence
@@ -116,7 +117,11 @@ class FolderTransport:
         match = re.search(rb"^Message-ID:\s*<([^>]+)>", raw, re.MULTILINE | re.IGNORECASE)
         stem = match.group(1).decode("ascii", "replace") if match else str(len(raw))
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", stem)[:150]
-        (self.directory / f"{safe}.eml").write_bytes(raw)
+        # 0600 whatever the umask: a reply holds the requester's form fields (issue 20)
+        fd = os.open(self.directory / f"{safe}.eml", os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
 
     async def close(self) -> None:
         return None

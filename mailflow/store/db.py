@@ -7,6 +7,7 @@ keepalives so an unreachable server is an error to retry, never a hang.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,13 +43,44 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def without_nul(value: Any) -> Any:
+    """*value* with NUL characters taken out of every string in it (issue 20): PostgreSQL
+    refuses them in text, so a NUL in an attachment's name quarantined the whole mail; they
+    carry no meaning in any text mailflow stores. Both databases store the same."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(without_nul(v) for v in value)
+    return value
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(without_nul(value))
+
+
+def _strip_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+               _executemany: bool) -> tuple[str, Any]:
+    return statement, without_nul(parameters)
+
+
 def make_engine(url: str) -> Engine:
+    engine = _make_engine(url)
+    event.listen(engine, "before_cursor_execute", _strip_nul, retval=True)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
+        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None},
+                               json_serializer=_json_dumps)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -67,8 +99,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         # a key given in the URL's query (?connect_timeout=3) wins over these defaults
         defaults = {k: v for k, v in PG_CONNECT_DEFAULTS.items() if k not in parsed.query}
-        return create_engine(url, pool_pre_ping=True, connect_args=defaults)
-    return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, connect_args=defaults,
+                             json_serializer=_json_dumps)
+    return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

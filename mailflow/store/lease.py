@@ -17,7 +17,7 @@ import hashlib
 import itertools
 import os
 import socket
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.store import audit
 from mailflow.store.models import Lease, db_time, utc
 
 _instances = itertools.count(1)
@@ -94,10 +95,15 @@ def try_acquire(
             ).scalar_one_or_none()
             if row is None:
                 session.add(Lease(name=name, holder=holder, expires_at=db_time(now + ttl)))
+                _taken(session, name, holder, now, previous="", expired=True, dead=False)
                 return True
-            if (row.holder != holder and utc(row.expires_at) > now
-                    and not holder_is_dead(row.holder)):
-                return False
+            if row.holder != holder:
+                expired = utc(row.expires_at) <= now
+                dead = not expired and holder_is_dead(row.holder)
+                if not expired and not dead:
+                    return False
+                _taken(session, name, holder, now, previous=row.holder, expired=expired,
+                       dead=dead)
             row.holder = holder
             row.expires_at = db_time(now + ttl)
             return True
@@ -105,9 +111,23 @@ def try_acquire(
         return False  # another process inserted it at the same moment
 
 
+def _taken(session: Session, name: str, holder: str, now: datetime, *, previous: str,
+           expired: bool, dead: bool) -> None:
+    """The lease's history in the audit trail (issue 19): who took it from whom and why that
+    was allowed (free, run out, or its holder dead), so "one reader at a time" can be
+    checked from the database, not from log lines. Renewals are not recorded."""
+    session.flush()
+    audit.record(session, now, "lease_taken", actor=holder, lease=name, previous=previous,
+                 previous_expired=expired, previous_dead=dead)
+
+
 def release(factory: sessionmaker[Session], name: str, holder: str) -> None:
     with factory() as session, session.begin():
-        session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+        result = session.execute(
+            delete(Lease).where(Lease.name == name, Lease.holder == holder))
+        if getattr(result, "rowcount", 0):
+            audit.record(session, datetime.now(UTC), "lease_released", actor=holder,
+                         lease=name)
 
 
 def holder_of(factory: sessionmaker[Session], name: str, now: datetime) -> str | None:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mailflow.store.models import OutboxMessage, db_time
@@ -136,8 +136,13 @@ def due_count(session: Session, *, now: datetime) -> int:
 def claim_due(
     session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
 ) -> list[OutboxItem]:
-    """Claim due rows for *worker*; other processes skip them (``SKIP LOCKED`` on PostgreSQL)."""
+    """Claim due rows for *worker*; other processes skip them (``SKIP LOCKED`` on PostgreSQL).
+
+    A claim never waits for another's row locks; should it ever have to (a regression of the
+    SKIP LOCKED), it fails within seconds instead of hanging (issue 19)."""
     t = db_time(now)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL lock_timeout = '5s'"))
     stmt = (
         select(OutboxMessage)
         .where(OutboxMessage.status == "pending")

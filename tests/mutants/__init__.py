@@ -1,0 +1,1 @@
+"""Planted bugs the reliability and security tests must catch (issues 19 and 20)."""
