@@ -249,3 +249,33 @@ def test_a_notified_change_moved_then_called_off_gets_corrections_r_ch_4(
     assert "业务部门撤销了需求" in text_of(cancelled)
     assert desk.request().status == "done"
     assert desk.tick(at("2025-10-16 15:00")) == {}  # nothing chased any more
+
+
+def test_emergency_change_notified_afterwards_and_marked_r_ch_4(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    """紧急变更 ticked: submitted two hours before a daytime change, no lead-time warning
+    (R-CH-2/3 waived) but the emergency recorded; approved after the change ran, its notice
+    goes at once, marked as made up afterwards (R-CH-4), never as late."""
+    got = desk.send(change(catalog, "2025-10-09 14:00", "2025-10-09 15:00", emergency=True),
+                    at("2025-10-09 12:00"))
+    assert not any("变更提醒" in str(m["Subject"]) for ms in got.values() for m in ms)
+    (marked,) = desk.actions("change_emergency")
+    assert marked.detail["rule"] == "R-CH-4"
+    assert desk.request().fields["emergency"] is True
+    asks = {who: next(m for m in got[who] if "请审批" in str(m["Subject"]))
+            for who in (WANG, MA)}
+    desk.send(reply(asks[WANG], sender=WANG, body="同意"), at("2025-10-09 15:30"))
+    got = desk.send(reply(asks[MA], sender=MA, body="同意"), at("2025-10-09 15:35"))
+    assert desk.request().status == "with_handler"
+    # due at once and sent in the approving pass, once, to the R-CH-4 people, marked
+    notice = notice_in(got, "【系统变更通知】")
+    assert "紧急变更补发" in str(notice["Subject"])
+    assert "事后补发" in text_of(notice) and "晚于规定时间" not in text_of(notice)
+    assert notice["Date"].datetime.replace(second=0) == at("2025-10-09 15:35")
+    queued = [e for e in desk.actions("notice_queued")
+              if e.detail["template"] == "departments_change_notice"]
+    assert [bool(e.detail.get("late")) for e in queued] == [False]  # never "late"
+    (deadlines_set,) = [e for e in desk.actions("deadlines_set")
+                        if "R-CH-4" in e.detail["deadlines"]]
+    assert deadlines_set.detail["emergency"] is True
