@@ -254,12 +254,17 @@ def test_a_notified_change_moved_then_called_off_gets_corrections_r_ch_4(
 def test_emergency_change_notified_afterwards_and_marked_r_ch_4(
     desk: Desk, catalog: FormCatalog
 ) -> None:
-    """紧急变更 ticked: submitted two hours before a daytime change, no lead-time warning
-    (R-CH-2/3 waived) but the emergency recorded; approved after the change ran, its notice
-    goes at once, marked as made up afterwards (R-CH-4), never as late."""
-    got = desk.send(change(catalog, "2025-10-09 14:00", "2025-10-09 15:00", emergency=True),
-                    at("2025-10-09 12:00"))
-    assert not any("变更提醒" in str(m["Subject"]) for ms in got.values() for m in ms)
+    """紧急变更 ticked: submitted two hours before a daytime change, the lead times are
+    waived (R-CH-2/3) but not the test check (R-CH-1), and the emergency is recorded;
+    approved after the change ran, its notice goes at once, marked as made up afterwards
+    (R-CH-4), never as late."""
+    got = desk.send(change(catalog, "2025-10-09 14:00", "2025-10-09 15:00", emergency=True,
+                           tested_in_test_env=False), at("2025-10-09 12:00"))
+    (warning,) = [m for m in got[ZHANG] if "变更提醒" in str(m["Subject"])]
+    assert any("变更提醒" in str(m["Subject"]) for m in got[WANG])  # and the IT manager
+    text = text_of(warning)
+    assert "R-CH-1" in text and "R-CH-2" not in text and "R-CH-3" not in text
+    assert "已标记为紧急变更" in text
     (marked,) = desk.actions("change_emergency")
     assert marked.detail["rule"] == "R-CH-4"
     assert desk.request().fields["emergency"] is True
