@@ -126,6 +126,26 @@ def test_change_after_national_day_r_ch_4_r_ch_5(desk: Desk, catalog: FormCatalo
         ("departments_change_result", "R-CH-5", False)]
 
 
+def test_daytime_untested_change_warned_at_submission_r_ch_1_r_ch_2(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    """Submitted three weeks ahead (the lead times of R-CH-2/3 are met) but planned for the
+    afternoon though it affects live users, and not confirmed in the test environment: the
+    requester is warned, Cc the IT manager, of exactly those two rules."""
+    got = desk.send(change(catalog, "2025-10-09 14:00", "2025-10-09 15:00",
+                           tested_in_test_env=False), at("2025-09-19 10:00"))
+    (warning,) = [m for m in got[ZHANG] if "变更提醒" in str(m["Subject"])]
+    assert [a for _n, a in getaddresses([str(warning["To"])])] == [ZHANG]
+    assert [a for _n, a in getaddresses([str(warning["Cc"])])] == [WANG]
+    text = text_of(warning)
+    assert "R-CH-1" in text and "测试环境" in text
+    assert "零点以后" in text and "2025-10-09 14:00" in text  # R-CH-2: after midnight
+    assert "最晚应于" not in text  # no lead time missed
+    (warned,) = desk.actions("change_lead_time_warned")
+    assert warned.detail["rules"] == ["R-CH-1", "R-CH-2 after midnight"]
+    assert not desk.actions("change_emergency")
+
+
 def test_complex_change_on_a_make_up_saturday_approved_late_r_ch_4_r_ch_6(
     desk: Desk, catalog: FormCatalog
 ) -> None:
