@@ -690,7 +690,8 @@ class Approvals:
         labels = self._labels(request.kind)
         definitions = self._fields(request.kind)
         shown = ValueDisplay(self._templates)
-        fields = [(labels.get(k, k), shown.text(v, definitions.get(k)))
+        # a table field (action items) as a small table, the rest as people write them
+        fields = [(labels.get(k, k), shown.shown(v, definitions.get(k)))
                   for k, v in request.fields.items() if v not in (None, "", [])]
         return {
             "reference": request.reference,
