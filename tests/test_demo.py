@@ -107,3 +107,27 @@ def assert_change_notices(replies: list[EmailMessage], out: str) -> None:
     assert "系统变更通知 / the change notice (R-CH-4)" in out
     assert "系统变更结果通告 / the result notice (R-CH-5)" in out
     assert "变更结果报告：结果通告已发出" in flat
+
+
+def test_demo_gives_the_same_account_every_run(tmp_path: Path) -> None:
+    """Fixed clock steps and a fixed token secret: two runs print the same, bar where the
+    data is and how long it took, and write the same mails (subjects, recipients, dates)."""
+    import io
+
+    from rich.console import Console
+
+    from mailflow.demo import run_demo
+
+    accounts, outboxes = [], []
+    for run in ("a", "b"):
+        target = tmp_path / run
+        printed = io.StringIO()
+        run_demo(target, Console(file=printed, width=160, color_system=None))
+        text = printed.getvalue().replace(str(target.resolve()), "DIR")
+        accounts.append(re.sub(r"done in [\d.]+ s", "done", text))
+        mails = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
+                 for p in (target / "outbox").glob("*.eml")]
+        outboxes.append(sorted((str(m["Subject"]), str(m["To"]), str(m["Cc"]),
+                                str(m["Date"])[:-9]) for m in mails))  # to the minute
+    assert accounts[0] == accounts[1]
+    assert outboxes[0] == outboxes[1]
