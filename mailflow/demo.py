@@ -18,7 +18,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -80,9 +80,8 @@ class DemoClock:
         self._start, self._origin = start, time.monotonic()
 
     def now(self) -> datetime:
-        from datetime import timedelta
-
         return self._start + timedelta(seconds=time.monotonic() - self._origin)
+
 
 STATUS_ZH = {
     "registered": "已登记并回执",
@@ -174,8 +173,11 @@ def run_demo(directory: Path, console: Console) -> None:
         (directory / "maildir" / sub).mkdir(exist_ok=True)
     settings = demo_settings(directory)
     console.print(f"[bold]mailflow demo[/bold] — data in {escape(str(directory))}")
+    later = sum(1 for step in DEMO_STEPS[1:] if step.mails
+                for _ in (DEMO_DIR / step.mails).iterdir())
     console.print(f"mailbox: Maildir {escape(str(settings.mailbox.maildir_path))} "
-                  f"({sum(1 for _ in (directory / 'maildir' / 'cur').iterdir())} sample mails)")
+                  f"({sum(1 for _ in (directory / 'maildir' / 'cur').iterdir())} sample mails; "
+                  f"{later} more arrive in the later passes)")
     clock = DemoClock(parse_instant(DEMO_NOW))
     service = Service(settings, clock)
     taken_in = quarantined = sent = 0
