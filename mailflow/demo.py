@@ -1,10 +1,15 @@
 """``mailflow demo``: the main job on the embedded default, on bundled sample mails.
 
-Copies the bundled Maildir of Chinese sample mails into a fresh directory, runs one pass with
-SQLite and a local outbox folder (no servers needed), and prints what happened to each mail.
-A small organisation directory (DEMO_DIRECTORY) routes the data extraction requests through
-their approval chain (R-DX-2): 李娜's request is approved by her manager and rejected by the
-IT manager with a reason, by the sample replies 12 and 13.
+Copies the bundled Maildir of Chinese sample mails into a fresh directory, runs the passes of
+DEMO_STEPS with SQLite and a local outbox folder (no servers needed), each at its fixed time
+as ``run --once --now T`` would, and prints what happened to each mail. A small organisation
+directory (DEMO_DIRECTORY) routes the data extraction requests through their approval chain
+(R-DX-2): 李娜's request is approved by her manager and rejected by the IT manager with a
+reason, by the sample replies 12 and 13. 赵敏's system change is confirmed by the IT manager
+and the cooperating department (R-CH-3) in the second pass; its change notice goes out at
+its R-CH-4 time (the third), the operator is asked for the result at the change's end (the
+fourth) and replies 成功, which sends the result notice (R-CH-5, the last pass). The later
+passes' mails are in demo/later/ (scripts/make_demo_mails.py writes them).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -23,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import func, select
 
-from mailflow.clock import FixedClock, parse_instant
+from mailflow.clock import parse_instant
 from mailflow.config import (
     MailboxSettings,
     Settings,
@@ -40,8 +47,44 @@ from mailflow.templates import Templates
 #: left in a directory the demo made: only such a directory is ever deleted by the next run
 DEMO_MARKER = ".mailflow-demo"
 
-#: the morning the sample mails were written, so every run gives the same numbers and times
-DEMO_NOW = "2026-11-23T11:00+08:00"
+@dataclass(frozen=True)
+class DemoStep:
+    """One pass of the demo: the mails that arrive before it (a folder of the bundled demo
+    directory, "" for none) and the time it runs at, as ``run --once --now T`` would."""
+
+    now: str
+    mails: str
+    what: str
+
+
+#: fixed times, so every run gives the same numbers, times and mails
+DEMO_STEPS = (
+    DemoStep("2026-11-23T11:00+08:00", "maildir/cur", "上午收到的样例邮件 / the sample mails"),
+    DemoStep("2026-11-23T14:00+08:00", "later/approvals",
+             "王军、马涛同意变更（R-CH-3） / the change approved"),
+    DemoStep("2026-11-24T16:00+08:00", "",
+             "变更前一工作日 16:00：变更通知到期（R-CH-4） / the change notice falls due"),
+    DemoStep("2026-11-26T01:30+08:00", "",
+             "变更计划结束：请操作人员报告结果 / the change ends, its result is asked for"),
+    DemoStep("2026-11-26T09:30+08:00", "later/result",
+             "王五回复“成功”：变更结果通告（R-CH-5） / the result notice"),
+)
+#: the morning the sample mails were written (the first pass)
+DEMO_NOW = DEMO_STEPS[0].now
+
+
+class DemoClock:
+    """The demo's clock: set to each pass's time, then running on (like FixedClock)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start, self._origin = start, time.monotonic()
+
+    def set(self, start: datetime) -> None:
+        self._start, self._origin = start, time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._origin)
+
 
 STATUS_ZH = {
     "registered": "已登记并回执",
@@ -56,6 +99,11 @@ STATUS_ZH = {
     "decision_unclear": "审批答复：无明确结论，已请其重答",
     "status_query": "询问进度：已答复",
     "withdrawn": "申请人撤回",
+    "change_result": "变更结果报告：结果通告已发出",
+    "change_summary": "变更总结报告：已发出",
+    "change_rescheduled": "变更改期：已通知",
+    "change_cancelled": "变更取消：已通知",
+    "data_delivered": "数据已加密交付",
 }
 STEP_ZH = {"open": "（等待答复）", "planned": "（尚未送审）", "closed": "（已结束）"}
 #: the token secret of the demo: fixed, so the sample replies (scripts/make_demo_mails.py)
@@ -68,20 +116,42 @@ DEMO_DIRECTORY = {
         {"email": "li.na@example.com", "name": "李娜", "department": "finance"},
         {"email": "qian.min@example.com", "name": "钱敏", "department": "finance"},
         {"email": "chen.jing@example.com", "name": "陈静", "department": "finance"},
+        {"email": "liu.yang@example.com", "name": "刘洋", "department": "finance"},
         {"email": "wang.jun@example.com", "name": "王军", "department": "it"},
         {"email": "lin.fang@example.com", "name": "林芳", "department": "it"},
+        {"email": "zhao.min@example.com", "name": "赵敏", "department": "it"},
+        {"email": "wangwu@example.com", "name": "王五", "department": "it"},
+        {"email": "ma.tao@example.com", "name": "马涛", "department": "noc"},
+        {"email": "he.ping@example.com", "name": "何平", "department": "service"},
+        {"email": "zheng.li@example.com", "name": "郑丽", "department": "service"},
+        {"email": "feng.tao@example.com", "name": "冯涛", "department": "marketing"},
+        {"email": "zhang.wei@example.com", "name": "张伟", "department": "marketing"},
+        {"email": "wu.gang@example.com", "name": "吴刚"},
     ],
     "departments": [
-        {"key": "finance", "name": "财务部", "manager": "chen.jing@example.com"},
+        {"key": "finance", "name": "财务部", "manager": "chen.jing@example.com",
+         "interface_persons": ["liu.yang@example.com"]},
         {"key": "it", "name": "IT管理部", "manager": "wang.jun@example.com", "is_it": True},
+        {"key": "noc", "name": "网管中心", "manager": "ma.tao@example.com"},
+        {"key": "service", "name": "客服中心", "manager": "he.ping@example.com",
+         "interface_persons": ["zheng.li@example.com"]},
+        {"key": "marketing", "name": "市场部", "manager": "feng.tao@example.com",
+         "interface_persons": ["zhang.wei@example.com"]},
     ],
-    "roles": {"it_manager": "wang.jun@example.com"},
+    "roles": {"it_manager": "wang.jun@example.com", "leader_in_charge": "wu.gang@example.com"},
     "approvals": {
         "token_secret": DEMO_TOKEN_SECRET,
-        "handlers": {"data_extraction": "lin.fang@example.com"},
-        "chains": [{"kind": "data_extraction", "rule": "R-DX-2", "steps": [
-            {"approvers": ["requester_manager"]},
-            {"approvers": ["role:it_manager"]}]}],
+        "handlers": {"data_extraction": "lin.fang@example.com",
+                     "system_change": "wangwu@example.com"},
+        "chains": [
+            {"kind": "data_extraction", "rule": "R-DX-2", "steps": [
+                {"approvers": ["requester_manager"]},
+                {"approvers": ["role:it_manager"]}]},
+            # R-CH-3: the IT manager and the cooperating department's manager, in parallel
+            {"kind": "system_change", "rule": "R-CH-3", "steps": [
+                {"approvers": ["role:it_manager",
+                               "department_managers:cooperating_departments"]}]},
+        ],
     },
 }
 
@@ -112,12 +182,31 @@ def run_demo(directory: Path, console: Console) -> None:
         (directory / "maildir" / sub).mkdir(exist_ok=True)
     settings = demo_settings(directory)
     console.print(f"[bold]mailflow demo[/bold] — data in {escape(str(directory))}")
+    later = sum(1 for step in DEMO_STEPS[1:] if step.mails
+                for _ in (DEMO_DIR / step.mails).iterdir())
     console.print(f"mailbox: Maildir {escape(str(settings.mailbox.maildir_path))} "
-                  f"({sum(1 for _ in (directory / 'maildir' / 'cur').iterdir())} sample mails)")
-    service = Service(settings, FixedClock(parse_instant(DEMO_NOW)))
+                  f"({sum(1 for _ in (directory / 'maildir' / 'cur').iterdir())} sample mails; "
+                  f"{later} more arrive in the later passes)")
+    clock = DemoClock(parse_instant(DEMO_NOW))
+    service = Service(settings, clock)
+    taken_in = quarantined = sent = 0
     try:
-        with console.status("taking mail in…"):
-            report = service.run_once()
+        passes = Table(title="运行 / passes (run --once --now T)")
+        for col in ("#", "时间", "经过", "收到", "发出"):
+            passes.add_column(col, overflow="fold")
+        for number, step in enumerate(DEMO_STEPS, start=1):
+            if number > 1 and step.mails:  # the mails of this pass arrive (Maildir new/)
+                for sample in sorted((DEMO_DIR / step.mails).iterdir()):
+                    shutil.copyfile(sample, directory / "maildir" / "new" / sample.name)
+            clock.set(parse_instant(step.now))
+            with console.status(f"pass {number} at {step.now}…"):
+                report = service.run_once()
+            taken_in += report.intake.taken_in
+            quarantined += report.intake.quarantined
+            sent += report.delivery.sent
+            passes.add_row(str(number), step.now.replace("T", " ")[:16], step.what,
+                           str(report.intake.taken_in), str(report.delivery.sent))
+        console.print(passes)
         _print_mails(service, console)
         _print_forms(service, settings, console)
         _print_approvals(service, console)
@@ -126,10 +215,9 @@ def run_demo(directory: Path, console: Console) -> None:
             blobs = session.execute(select(func.count()).select_from(InboundMail)).scalar_one()
     finally:
         service.close()
-    i = report.intake
     console.print(
-        f"\ntaken in {i.taken_in} mails (archived: {blobs}, quarantined: {i.quarantined}); "
-        f"replies written: {report.delivery.sent} → {settings.storage.resolved_outbox_dir()}",
+        f"\ntaken in {taken_in} mails (archived: {blobs}, quarantined: {quarantined}); "
+        f"replies written: {sent} → {settings.storage.resolved_outbox_dir()}",
         markup=False,
     )
     console.print(f"archive: {settings.storage.resolved_archive_dir()}  "
@@ -250,6 +338,12 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
         ("请审批 / approval request", lambda r: r.purpose == "approval_request"),
         ("驳回通知 / the requester told of a rejection",
          lambda r: r.purpose == "decision_notice" and "驳回" in r.subject),
+        ("变更提醒 / a change submitted too late (R-CH-1/2/3)",
+         lambda r: r.purpose == "requester_change_lead_time"),
+        ("系统变更通知 / the change notice (R-CH-4)",
+         lambda r: r.purpose == "departments_change_notice"),
+        ("系统变更结果通告 / the result notice (R-CH-5)",
+         lambda r: r.purpose == "departments_change_result"),
     )
     for title, wanted in samples:
         sample = next((r for r in rows if wanted(r)), None)

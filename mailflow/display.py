@@ -97,6 +97,19 @@ class ValueDisplay:
         body = tuple(tuple(self.text(r.get(k), by_key.get(k)) for k in keys) for r in rows)
         return TableValue(header, body)
 
+    def shown(self, value: Any, f: FieldDef | None = None) -> str | dict[str, Any]:
+        """*value* for a mail template: its text, or for a table field a small table
+        ({header, rows, lines}: the cells for HTML, aligned lines for plain text), so action
+        items read as 事项 | 负责人 | 完成时间 rather than run together."""
+        kind = f.type if f is not None else None
+        if kind is FieldType.TABLE or (isinstance(value, list) and value
+                                      and all(isinstance(v, Mapping) for v in value)):
+            table = self.table(value, f)
+            if table.rows:
+                return {"header": list(table.header), "rows": [list(r) for r in table.rows],
+                        "lines": aligned(table)}
+        return self.text(value, f)
+
     # -- one value as a spreadsheet cell -------------------------------------------------
     def cell(self, value: Any, f: FieldDef | None = None) -> object:
         """A typed cell: dates and times as dates (Excel shows and sorts them as such),
@@ -117,6 +130,23 @@ class ValueDisplay:
             if moment is not None:
                 return moment.replace(tzinfo=None)
         return self.text(value, f)
+
+
+def aligned(table: TableValue, gap: int = 2) -> list[str]:
+    """A table as plain-text lines, columns padded to a common width (a CJK character counts
+    as two, as mail clients show them in a monospaced font); one line per cell line."""
+    rows = [table.header, *table.rows]
+    widths = [max(display_width(line) for row in rows if i < len(row)
+                  for line in (row[i].splitlines() or [""])) for i in range(len(table.header))]
+    lines: list[str] = []
+    for row in rows:
+        cells = [cell.splitlines() or [""] for cell in row]
+        for n in range(max((len(c) for c in cells), default=1)):
+            parts = [(c[n] if n < len(c) else "") for c in cells]
+            padded = [part + " " * (widths[i] - display_width(part))
+                      for i, part in enumerate(parts)]
+            lines.append((" " * gap).join(padded).rstrip())
+    return lines
 
 
 def _is_range(value: Any) -> bool:
@@ -176,7 +206,7 @@ def column_widths(rows: Sequence[Sequence[object]], *, most: int = 50) -> list[f
         for i, value in enumerate(row):
             text = value.strftime(MINUTE) if isinstance(value, datetime) else str(
                 "" if value is None else value)
-            longest = max((_display_width(line) for line in text.splitlines() or [""]),
+            longest = max((display_width(line) for line in text.splitlines() or [""]),
                           default=0)
             if i >= len(widths):
                 widths.append(0)
@@ -184,7 +214,8 @@ def column_widths(rows: Sequence[Sequence[object]], *, most: int = 50) -> list[f
     return [min(max(w + 2, 8), most) for w in widths]
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
+    """Columns *text* takes in a monospaced font: a CJK (wide) character counts as two."""
     import unicodedata
 
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

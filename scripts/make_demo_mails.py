@@ -29,12 +29,13 @@ def _mail(
     n: int, name: str, addr: str, subject: str, body: str, *, charset: str = "utf-8",
     html: str | None = None, extra: dict[str, str] | None = None,
     attachments: list[tuple[str, bytes, str]] | None = None, client: str = "Foxmail 7.2",
+    sent: datetime | None = None,
 ) -> bytes:
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = Address(name, addr_spec=addr)
     msg["To"] = Address("IT管理部流程", addr_spec=SERVICE)
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(BASE + timedelta(minutes=7 * n))
+    msg["Date"] = format_datetime(sent or BASE + timedelta(minutes=7 * n))
     msg["Message-ID"] = f"<demo-{n:03d}.{addr.split('@')[0]}@example.com>"
     msg["X-Mailer"] = client
     for key, value in (extra or {}).items():
@@ -181,6 +182,47 @@ def approval_replies() -> list[bytes]:
     ]
 
 
+def change_approvals() -> list[bytes]:
+    """赵敏's change (REQ-2026-000005) confirmed in parallel (R-CH-3) by the IT manager 王军 and
+    the cooperating 网管中心's manager 马涛, in the demo's second pass (steps 3 and 4)."""
+    from mailflow.demo import DEMO_TOKEN_SECRET
+    from mailflow.workflow.tokens import approval_message_id, step_token
+
+    def answer(n: int, name: str, addr: str, step_id: int, body: str, sent: datetime) -> bytes:
+        token = step_token(DEMO_TOKEN_SECRET.encode(), 5, step_id, addr)
+        parent = approval_message_id(step_id, token, "request", SERVICE)
+        subject = ("回复: [REQ-2026-000005] 请审批：系统变更申请表 计费系统月度版本升级"
+                   f"（第 1 步，共 1 步）#{token}")
+        quoted = ("\n\n------------------ 原始邮件 ------------------\n"
+                  "发件人: \"IT管理部 流程服务\" <it-flow@example.com>\n"
+                  "答复方法：直接回复本邮件，写“同意”或“驳回”，理由写在后面。")
+        return _mail(n, name, addr, subject, body + quoted, client="Foxmail 7.2", sent=sent,
+                     extra={"In-Reply-To": parent, "References": parent})
+
+    return [
+        answer(14, "王军", "wang.jun@example.com", 3, "同意。", datetime(
+            2026, 11, 23, 13, 40, tzinfo=CST)),
+        answer(15, "马涛", "ma.tao@example.com", 4, "同意配合，网管中心届时安排值班。",
+               datetime(2026, 11, 23, 13, 52, tzinfo=CST)),
+    ]
+
+
+def change_result() -> list[bytes]:
+    """The operator 王五 reports the change's result (R-CH-5) by replying to the mail that
+    asked for it, the morning after the change (the demo's last pass)."""
+    subject = ("回复: 【提醒】请报告变更结果（回复变更通知：成功/完成/失败、原因、"
+               "遗留问题、注意事项）：计费系统月度版本升级 [REQ-2026-000005]")
+    body = ("成功\n遗留问题：无\n注意事项：请客服中心关注今天上午的话费查询情况\n\n王五\n\n"
+            "在 2026年11月26日 01:30，IT管理部 流程服务 <it-flow@example.com> 写道：\n"
+            "> 请报告变更结果")
+    return [_mail(16, "王五", "wangwu@example.com", subject, body, client="NetEase Mail",
+                  sent=datetime(2026, 11, 26, 9, 12, tzinfo=CST))]
+
+
+#: the mails of the demo's later passes (mailflow/demo.py DEMO_STEPS), by folder
+LATER = {"approvals": change_approvals, "result": change_result}
+
+
 def main() -> None:
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -190,6 +232,17 @@ def main() -> None:
     for index, raw in enumerate(mails, start=1):
         (OUT / "cur" / f"{1795000000 + index}.demo{index:03d}.mailflow:2,").write_bytes(raw)
     print(f"wrote {len(mails)} sample mails to {OUT}")
+    later = OUT.parent / "later"
+    if later.exists():
+        shutil.rmtree(later)
+    index = len(mails)
+    for folder, make in LATER.items():
+        (later / folder).mkdir(parents=True)
+        for raw in make():
+            index += 1
+            name = f"{1795000000 + index}.demo{index:03d}.mailflow:2,"
+            (later / folder / name).write_bytes(raw)
+    print(f"wrote {index - len(mails)} mails of the later passes to {later}")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ SAMPLES: dict[str, dict[str, object]] = {
         "operator": "王五 <wangwu@example.com>",
         "it_contact": "赵六",
         "tested_in_test_env": True,
+        "emergency": False,
         "rollback_plan": "恢复变更前的数据库备份与程序版本",
         "impact_scope": "变更期间无法查询话费",
         "impact_duration": "约30分钟",

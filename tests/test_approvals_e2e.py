@@ -7,6 +7,7 @@ the database, the audit trail and exactly which mails every party received.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,11 @@ def test_change_confirmed_by_two_cooperating_departments_in_parallel_r_ch_3(
     assert sorted(got) == [MA, QIAN, WANG, ZHANG]
     for who in (MA, QIAN, WANG):
         assert "第 1 步，共 1 步" in str(got[who][0]["Subject"])
+    # values as people write them: 是/否, the window as "… 至 02:30"
+    ask = text_of(got[WANG][0])
+    assert "是否影响现网用户：是" in ask and "是否复杂变更：否" in ask
+    assert f"计划变更时间：{start:%Y-%m-%d %H:%M} 至 02:30" in ask
+    assert "True" not in ask and "start=" not in ask
     asks = {who: got[who][0] for who in (MA, QIAN, WANG)}
     got = desk.send(reply(asks[WANG], sender=WANG, body="同意"))
     assert sorted(got) == [WANG, ZHANG]
@@ -199,10 +205,35 @@ def test_minutes_approved_by_the_project_manager_r_mt_4(
 ) -> None:
     got = desk.send(submission(catalog, "minutes", subject="周例会纪要"))
     assert sorted(got) == [ZHANG, ZHENG]
+    assert_action_items_table(got[ZHENG][0])  # the approval mail
     got = desk.send(reply(got[ZHENG][0], sender=ZHENG, body="同意，可以发出"))
     assert sorted(got) == [WANG, ZHANG, ZHENG]
     assert desk.request().status == "with_handler"
     assert desk.steps()[0].reason == "可以发出"
+    assert_action_items_table(next(m for m in got[WANG] if "请处理" in str(m["Subject"])))
+
+
+def assert_action_items_table(mail: EmailMessage) -> None:
+    """The minutes' action items as a small table: aligned columns in the text (a CJK
+    character two columns wide), a nested table in the HTML; never run together."""
+    from mailflow.display import display_width
+
+    lines = text_of(mail).splitlines()
+    at = lines.index("  行动项：")
+    header, first, second = lines[at + 1:at + 4]
+    assert header.split() == ["事项", "负责人", "完成时间"]
+    assert first.split() == ["完成计费模块联调", "吴九", "2026-11-28"]
+    assert second.split() == ["更新项目计划", "陈七", "2026-11-30"]
+    for row in (first, second):  # every column starts where its heading does
+        for heading, cell in zip(header.split(), row.split(), strict=True):
+            assert display_width(header[:header.index(heading)]) == display_width(
+                row[:row.index(cell)])
+    html = mail.get_body(preferencelist=("html",))
+    assert isinstance(html, EmailMessage)
+    markup = str(html.get_content())
+    assert '<th align="left">事项</th><th align="left">负责人</th>' in markup
+    assert "<td style=\"white-space:pre-line\">完成计费模块联调</td>" in markup
+    assert "item=" not in markup and " · " not in markup
 
 
 def test_unclear_reply_changes_nothing_then_a_clear_one_decides(

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -96,7 +97,7 @@ def test_delegate_receives_the_request_and_decides_for_the_approver(
     assert sorted(got) == [QIAN, ZHANG, ZHAO]
     ask = got[QIAN][0]
     assert ask["Cc"].addresses[0].addr_spec == ZHAO
-    assert "授权代理人" in text_of(ask)
+    assert "授权代理人" in text_of(ask) and text_of(ask).startswith("钱敏，您好")
     desk.send(reply(ask, sender=QIAN, body="同意"))
     (recorded,) = desk.actions("decision_recorded")
     assert recorded.actor == QIAN and recorded.detail["on_behalf_of"] == ZHAO
@@ -222,3 +223,59 @@ def test_a_delegation_that_has_ended_no_longer_decides(
     assert [e.detail["reason"] for e in desk.actions("decision_refused")] == [
         "not_the_approver"]
     assert desk.request().status == "awaiting_approval"
+
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SH)
+
+
+def test_a_delegation_that_begins_later_takes_the_open_step_by_the_calendar(
+    mailstack: Any, database_url: str, tmp_path: Path, catalog: FormCatalog
+) -> None:
+    """赵磊 is away Monday and Tuesday: the request sent on Friday went to him; the reminder
+    sent on Monday goes to his delegate 钱敏 (him in Cc), whose 同意 on Tuesday counts for him."""
+    desk = Desk(mailstack, database_url, tmp_path, delegations=[{
+        "who": ZHAO, "to": QIAN, "from_date": "2025-10-13", "to_date": "2025-10-14"}])
+    got = desk.send(submission(catalog, "data_extraction"), at("2025-10-10 10:00"))
+    assert sorted(got) == [ZHANG, ZHAO]  # no delegation yet: the manager alone
+    # the reminder fell due on Friday evening (8 working hours on); the next pass is
+    # Monday's, when the delegation has begun
+    got = desk.tick(at("2025-10-13 09:30"))
+    assert sorted(got) == [QIAN, ZHAO]
+    reminder = got[QIAN][0]
+    assert "提醒" in str(reminder["Subject"]) and "授权代理人" in text_of(reminder)
+    assert text_of(reminder).startswith("钱敏，您好")  # greets the one it is sent to
+    assert [a.addr_spec for a in reminder["Cc"].addresses] == [ZHAO]
+    (changed,) = desk.actions("approval_delegate_changed")
+    assert (changed.detail["previous"], changed.detail["delegate"]) == ("", QIAN)
+    desk.send(reply(reminder, sender=QIAN, body="同意"), at("2025-10-14 11:00"))
+    (recorded,) = desk.actions("decision_recorded")
+    assert recorded.actor == QIAN and recorded.detail["on_behalf_of"] == ZHAO
+    assert desk.steps()[0].verdict == "approve"
+
+
+def test_a_delegate_answering_after_the_delegation_ended_changes_nothing(
+    mailstack: Any, database_url: str, tmp_path: Path, catalog: FormCatalog
+) -> None:
+    """钱敏 decides for 赵磊 on Thursday and Friday only: her 同意 on Monday is refused, 赵磊
+    is told, and the reminder of that pass goes back to him alone; his own 同意 counts."""
+    desk = Desk(mailstack, database_url, tmp_path, delegations=[{
+        "who": ZHAO, "to": QIAN, "from_date": "2025-10-09", "to_date": "2025-10-10"}])
+    got = desk.send(submission(catalog, "data_extraction"), at("2025-10-09 10:00"))
+    assert sorted(got) == [QIAN, ZHANG, ZHAO]  # the delegate, the approver in Cc
+    ask = got[QIAN][0]
+    got = desk.send(reply(ask, sender=QIAN, body="同意"), at("2025-10-13 09:30"))
+    assert [e.detail["reason"] for e in desk.actions("decision_refused")] == [
+        "not_the_approver"]
+    assert desk.request().status == "awaiting_approval"
+    assert QIAN not in got  # the reminder (due since Friday) is the approver's again
+    reminder = next(m for m in got[ZHAO] if "提醒" in str(m["Subject"]))
+    assert reminder["Cc"] is None and "授权代理人" not in text_of(reminder)
+    assert text_of(reminder).startswith("赵磊，您好")
+    assert any(m is not reminder for m in got[ZHAO])  # and he heard someone else tried
+    desk.send(reply(reminder, sender=ZHAO, body="同意"), at("2025-10-13 10:00"))
+    (recorded,) = desk.actions("decision_recorded")
+    assert recorded.actor == ZHAO and desk.steps()[0].verdict == "approve"

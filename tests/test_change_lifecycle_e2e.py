@@ -126,6 +126,26 @@ def test_change_after_national_day_r_ch_4_r_ch_5(desk: Desk, catalog: FormCatalo
         ("departments_change_result", "R-CH-5", False)]
 
 
+def test_daytime_untested_change_warned_at_submission_r_ch_1_r_ch_2(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    """Submitted three weeks ahead (the lead times of R-CH-2/3 are met) but planned for the
+    afternoon though it affects live users, and not confirmed in the test environment: the
+    requester is warned, Cc the IT manager, of exactly those two rules."""
+    got = desk.send(change(catalog, "2025-10-09 14:00", "2025-10-09 15:00",
+                           tested_in_test_env=False), at("2025-09-19 10:00"))
+    (warning,) = [m for m in got[ZHANG] if "变更提醒" in str(m["Subject"])]
+    assert [a for _n, a in getaddresses([str(warning["To"])])] == [ZHANG]
+    assert [a for _n, a in getaddresses([str(warning["Cc"])])] == [WANG]
+    text = text_of(warning)
+    assert "R-CH-1" in text and "测试环境" in text
+    assert "零点以后" in text and "2025-10-09 14:00" in text  # R-CH-2: after midnight
+    assert "最晚应于" not in text  # no lead time missed
+    (warned,) = desk.actions("change_lead_time_warned")
+    assert warned.detail["rules"] == ["R-CH-1", "R-CH-2 after midnight"]
+    assert not desk.actions("change_emergency")
+
+
 def test_complex_change_on_a_make_up_saturday_approved_late_r_ch_4_r_ch_6(
     desk: Desk, catalog: FormCatalog
 ) -> None:
@@ -249,3 +269,38 @@ def test_a_notified_change_moved_then_called_off_gets_corrections_r_ch_4(
     assert "业务部门撤销了需求" in text_of(cancelled)
     assert desk.request().status == "done"
     assert desk.tick(at("2025-10-16 15:00")) == {}  # nothing chased any more
+
+
+def test_emergency_change_notified_afterwards_and_marked_r_ch_4(
+    desk: Desk, catalog: FormCatalog
+) -> None:
+    """紧急变更 ticked: submitted two hours before a daytime change, the lead times are
+    waived (R-CH-2/3) but not the test check (R-CH-1), and the emergency is recorded;
+    approved after the change ran, its notice goes at once, marked as made up afterwards
+    (R-CH-4), never as late."""
+    got = desk.send(change(catalog, "2025-10-09 14:00", "2025-10-09 15:00", emergency=True,
+                           tested_in_test_env=False), at("2025-10-09 12:00"))
+    (warning,) = [m for m in got[ZHANG] if "变更提醒" in str(m["Subject"])]
+    assert any("变更提醒" in str(m["Subject"]) for m in got[WANG])  # and the IT manager
+    text = text_of(warning)
+    assert "R-CH-1" in text and "R-CH-2" not in text and "R-CH-3" not in text
+    assert "已标记为紧急变更" in text
+    (marked,) = desk.actions("change_emergency")
+    assert marked.detail["rule"] == "R-CH-4"
+    assert desk.request().fields["emergency"] is True
+    asks = {who: next(m for m in got[who] if "请审批" in str(m["Subject"]))
+            for who in (WANG, MA)}
+    desk.send(reply(asks[WANG], sender=WANG, body="同意"), at("2025-10-09 15:30"))
+    got = desk.send(reply(asks[MA], sender=MA, body="同意"), at("2025-10-09 15:35"))
+    assert desk.request().status == "with_handler"
+    # due at once and sent in the approving pass, once, to the R-CH-4 people, marked
+    notice = notice_in(got, "【系统变更通知】")
+    assert "紧急变更补发" in str(notice["Subject"])
+    assert "事后补发" in text_of(notice) and "晚于规定时间" not in text_of(notice)
+    assert notice["Date"].datetime.replace(second=0) == at("2025-10-09 15:35")
+    queued = [e for e in desk.actions("notice_queued")
+              if e.detail["template"] == "departments_change_notice"]
+    assert [bool(e.detail.get("late")) for e in queued] == [False]  # never "late"
+    (deadlines_set,) = [e for e in desk.actions("deadlines_set")
+                        if "R-CH-4" in e.detail["deadlines"]]
+    assert deadlines_set.detail["emergency"] is True

@@ -6,7 +6,10 @@ import email
 import re
 import subprocess
 import sys
+from datetime import datetime
 from email import policy
+from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 
 from mailflow.paths import DEMO_DIR
@@ -22,8 +25,10 @@ def test_demo_takes_in_archives_and_acknowledges(tmp_path: Path) -> None:
         env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    samples = list((DEMO_DIR / "maildir" / "cur").iterdir())
+    first = list((DEMO_DIR / "maildir" / "cur").iterdir())
+    samples = [*first, *(DEMO_DIR / "later").rglob("*.mailflow:2,")]
     out = result.stdout
+    assert len(samples) > len(first)  # the later passes bring mails too
     assert f"taken in {len(samples)} mails" in out
     assert "quarantined: 0" in out
     # every sample archived, byte for byte
@@ -56,4 +61,73 @@ def test_demo_takes_in_archives_and_acknowledges(tmp_path: Path) -> None:
     assert "请审批 / approval request" in out and "第1步，共2步" in flat
     assert "提取范围过大，请只申请本季度的数据" in out and "当前状态：已驳回" in out
     # the sample Maildir in the repository is untouched (the demo works on a copy)
-    assert len(list((DEMO_DIR / "maildir" / "cur").iterdir())) == len(samples)
+    assert len(list((DEMO_DIR / "maildir" / "cur").iterdir())) == len(first)
+    assert_change_notices(replies, out)
+
+
+def assert_change_notices(replies: list[EmailMessage], out: str) -> None:
+    """赵敏's change REQ-2026-000005 (2026-11-25 23:30 to 11-26 01:30), over the demo's passes:
+    warned at submission (R-CH-2/3), confirmed by 王军 and 马涛 (R-CH-3), its change notice
+    at 16:00 on the working day before (R-CH-4), the result notice after 王五's 成功 (R-CH-5)."""
+    flat = "".join(out.split())
+    change = [r for r in replies if "REQ-2026-000005" in str(r["Subject"])]
+    warned = [r for r in change if "变更提醒" in str(r["Subject"])]
+    assert [str(r["To"]) for r in warned] == ["赵敏 <zhao.min@example.com>"]
+    assert "wang.jun@example.com" in str(warned[0]["Cc"])  # and the IT manager
+    assert "R-CH-2" in out and "R-CH-3" in out and "变更提醒" in out
+    assert "2026-11-2314:00" in flat and "王军、马涛同意变更" in flat
+    assert "网管中心届时安排值班" in flat  # 马涛's condition, kept as the reason
+    notices = [r for r in change if "【系统变更通知】" in str(r["Subject"])]
+    results = [r for r in change if "【系统变更结果通告】" in str(r["Subject"])]
+    assert len(notices) == len(results) == 1  # once each, to everyone in one mail
+    notice, outcome = notices[0], results[0]
+    # R-CH-4: To the interface persons of 客服中心、市场部、财务部 in the form's order; Cc the
+    # leader in charge and the departments' managers
+    to = [a for _n, a in getaddresses([str(notice["To"])])]
+    cc = [a for _n, a in getaddresses([str(notice["Cc"])])]
+    assert to == ["zheng.li@example.com", "zhang.wei@example.com", "liu.yang@example.com"]
+    assert cc == ["wu.gang@example.com", "he.ping@example.com", "feng.tao@example.com",
+                  "chen.jing@example.com"]
+    assert notice["Date"].datetime.replace(second=0) == datetime.fromisoformat(
+        "2026-11-24T16:00+08:00")
+    assert [p.get_filename() for p in notice.iter_attachments()] == [
+        "系统变更通知_REQ-2026-000005.docx"]
+    # R-CH-5: the result notice to the same people, after the reply, within 12 h of the end
+    assert "变更成功" in str(outcome["Subject"])
+    assert [a for _n, a in getaddresses([str(outcome["To"])])] == to
+    sent = outcome["Date"].datetime
+    assert datetime.fromisoformat("2026-11-26T09:30+08:00") <= sent
+    assert sent <= datetime.fromisoformat("2026-11-26T13:30+08:00")
+    body = outcome.get_body(preferencelist=("plain",))
+    assert isinstance(body, EmailMessage)
+    assert "变更结果：成功" in body.get_content()
+    assert [p.get_filename() for p in outcome.iter_attachments()] == [
+        "系统变更结果通告_REQ-2026-000005.docx"]
+    # printed like the rest: both notices in full, and the operator's reply recorded
+    assert "系统变更通知 / the change notice (R-CH-4)" in out
+    assert "系统变更结果通告 / the result notice (R-CH-5)" in out
+    assert "变更结果报告：结果通告已发出" in flat
+
+
+def test_demo_gives_the_same_account_every_run(tmp_path: Path) -> None:
+    """Fixed clock steps and a fixed token secret: two runs print the same, bar where the
+    data is and how long it took, and write the same mails (subjects, recipients, dates)."""
+    import io
+
+    from rich.console import Console
+
+    from mailflow.demo import run_demo
+
+    accounts, outboxes = [], []
+    for run in ("a", "b"):
+        target = tmp_path / run
+        printed = io.StringIO()
+        run_demo(target, Console(file=printed, width=160, color_system=None))
+        text = printed.getvalue().replace(str(target.resolve()), "DIR")
+        accounts.append(re.sub(r"done in [\d.]+ s", "done", text))
+        mails = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
+                 for p in (target / "outbox").glob("*.eml")]
+        outboxes.append(sorted((str(m["Subject"]), str(m["To"]), str(m["Cc"]),
+                                str(m["Date"])[:-9]) for m in mails))  # to the minute
+    assert accounts[0] == accounts[1]
+    assert outboxes[0] == outboxes[1]

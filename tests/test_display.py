@@ -83,3 +83,24 @@ NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 def test_reply_says_when_the_person_sent_the_mail(header: datetime | None,
                                                   expected: datetime) -> None:
     assert sent_time(header, NOW) == expected
+
+
+def test_a_table_field_is_shown_as_a_small_aligned_table_in_mails() -> None:
+    """The approval and handler mails (templates/_approval.j2) get {header, rows, lines}
+    for a table field; every other value stays its text."""
+    from mailflow.display import aligned, display_width
+
+    show = ValueDisplay(Templates(bundled_dir("templates"), "zh"))
+    items = [{"item": "完成备份", "owner": "张伟", "due": "2026-11-30"},
+             {"item": "通知财务部和客服中心", "owner": "Liu Yang", "due": "2026-12-02"}]
+    shown = show.shown(items, MINUTES["action_items"])
+    assert isinstance(shown, dict)
+    assert shown["header"][:2] == ["事项", "负责人"]
+    assert shown["rows"][1][:2] == ["通知财务部和客服中心", "Liu Yang"]
+    lines = aligned(show.table(items, MINUTES["action_items"]))
+    assert lines == shown["lines"] and len(lines) == 3
+    owner_column = {display_width(line[:line.index(cell)])
+                    for line, cell in zip(lines, ("负责人", "张伟", "Liu Yang"), strict=True)}
+    assert owner_column == {display_width("通知财务部和客服中心") + 2}  # one column, aligned
+    assert show.shown(True, CHANGE["affects_live_users"]) == "是"
+    assert show.shown([], MINUTES["action_items"]) == ""

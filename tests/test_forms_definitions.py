@@ -58,6 +58,7 @@ FIELD_KEYS = {
         "operator",
         "it_contact",
         "tested_in_test_env",
+        "emergency",
         "rollback_plan",
         "impact_scope",
         "impact_duration",

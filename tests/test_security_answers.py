@@ -148,3 +148,30 @@ def test_rotating_addresses_of_one_domain_meets_the_domain_cap(
     assert len(replied_to(mailstack)) == 3
     suppressed = query(settings, select(AuditEvent).where(AuditEvent.action == "reply_suppressed"))
     assert len(suppressed) == 2 and "domain" in suppressed[0].detail["reason"]
+
+
+def test_a_reply_to_ones_own_submission_completes_the_returned_request(
+    mailstack: Any, sqlite_url: str, tmp_path: Path, account_form: bytes
+) -> None:
+    # the requester answers her own first mail (reply-all, or from the sent folder): the
+    # mail that opened the request is in its thread, which a forger never saw
+    mailstack.dovecot.add_user(STAFF, "pw")
+    settings = settings_for(mailstack, sqlite_url, tmp_path)
+    mailstack.dovecot.append(SERVICE, mailbuild.human_mail(
+        sender=STAFF, to=SERVICE, subject="帐号申请", body="见附件",
+        message_id="<first-submission@example.test>",
+        attachments=[("申请.xlsx", b"not a form", XLSX)]))
+    run_once(settings)
+    (request,) = query(settings, select(Request))
+    assert request.status == "returned"
+
+    mailstack.dovecot.append(SERVICE, submission(
+        STAFF, account_form, subject=f"回复: {request.reference} 帐号申请",
+        headers={"In-Reply-To": "<first-submission@example.test>",
+                 "References": "<first-submission@example.test>"}))
+    run_once(settings)
+
+    assert query(settings, select(AuditEvent.action)
+                 .where(AuditEvent.action == "request_resubmitted")) == ["request_resubmitted"]
+    assert query(settings, select(AuditEvent.action)
+                 .where(AuditEvent.action == "resubmission_refused")) == []

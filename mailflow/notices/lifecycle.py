@@ -346,7 +346,12 @@ class Lifecycle:
             self.calendar, submitted_at=now, change_start=facts.start,
             affects_live_users=facts.affects_live_users, cooperating=bool(facts.cooperating),
             emergency=facts.emergency)
-        untested = facts.tested is False and not facts.emergency
+        if facts.emergency:
+            # R-CH-4: an emergency change may be notified afterwards; that is recorded
+            audit.record(session, now, "change_emergency", request_id=request.id,
+                         rule="R-CH-4", start=facts.start.isoformat())
+        # R-CH-1: the test-environment check is no lead time; an emergency does not waive it
+        untested = facts.tested is False
         # R-CH-2: a change affecting live users runs after midnight (before working hours)
         daytime = facts.affects_live_users and not facts.emergency and \
             not deadlines.starts_after_midnight(self.calendar, facts.start)
@@ -381,7 +386,8 @@ class Lifecycle:
         due.schedule(session, kind=RESULT_CHASE, request_id=request.id,
                      due_at=facts.end or facts.start, payload={"stage": "ask"})
         audit.record(session, now, "deadlines_set", request_id=request.id, deadlines={
-            "R-CH-4": notice_due.due_at.isoformat(), "R-CH-5": result_due.due_at.isoformat()})
+            "R-CH-4": notice_due.due_at.isoformat(), "R-CH-5": result_due.due_at.isoformat()},
+            emergency=facts.emergency)
         plan = self.notice_plan(facts)
         if plan.unresolved:
             self._ask_names(session, request, plan.unresolved, request.title, now)

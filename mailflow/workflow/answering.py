@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
 from mailflow.mail.parse import ParsedMail
-from mailflow.store.models import OutboxMessage, Request, db_time
+from mailflow.store.models import InboundMail, OutboxMessage, Request, db_time
 from mailflow.workflow.authentication import authenticated
 from mailflow.workflow.matching import thread_ids
 
@@ -95,12 +95,19 @@ class AnswerPolicy:
     def may_resubmit(self, session: Session, parsed: ParsedMail, request: Request,
                      verdict: Verdict) -> bool:
         """May this mail (From: the requester) complete *request*? Only when authenticated,
-        or when it answers a mail mailflow sent for that very request."""
+        or when it answers a mail of that very request's thread: one mailflow sent for it, or
+        the mail that opened it (a reply to one's own submission). A forger who only knows
+        the number and the address has neither Message-ID."""
         if verdict.authenticated:
             return True
         ids = thread_ids(parsed)
         if not ids:
             return False
+        opened_by = session.execute(
+            select(InboundMail.message_id).where(InboundMail.id == request.source_mail_id)
+        ).scalar_one_or_none()
+        if opened_by and opened_by in ids:
+            return True
         return session.execute(
             select(OutboxMessage.id).where(OutboxMessage.message_id.in_(ids))
             .where(OutboxMessage.request_id == request.id).limit(1)

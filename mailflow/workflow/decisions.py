@@ -204,6 +204,8 @@ class Approvals:
             "escalate_to": self.words("roles").get(step.may_escalate_to, "")
             if step.may_escalate_to else "",
             "delegate_for": self._directory.name_of(step.approver) if step.delegate else "",
+            # who the mail greets: the delegate when the step is with one
+            "addressee_name": self._directory.name_of(step.delegate or step.approver),
             **(extra or {}),
         }
         number = int(session.scalar(
@@ -593,6 +595,7 @@ class Approvals:
         request = session.get(Request, step.request_id)
         assert request is not None
         step.reminded_at = db_time(now)
+        self._follow_delegation(session, request, step, now)
         self._send_approval_mail(session, request, step, now, "approval_reminder", "reminder",
                                  [self._party(step.delegate or step.approver)],
                                  [self._party(step.approver)] if step.delegate else [])
@@ -602,6 +605,21 @@ class Approvals:
                      due_at=self._calendar.add_working_hours(
                          now, self._settings.approvals.escalate_after_working_hours),
                      payload={"step_id": step.id})
+
+    def _follow_delegation(self, session: Session, request: Request, step: ApprovalStep,
+                           now: datetime) -> None:
+        """Delegations apply by the calendar ([[delegations]]): a step still open is with
+        whoever decides for its approver today, so a delegation that began after the request
+        was sent takes the reminder, and one that has ended gives it back to the approver."""
+        current = chains.delegates(self._settings, step.approver, self._today(now))
+        delegate = current[0] if current else ""
+        if delegate.lower() == (step.delegate or "").lower():
+            return
+        audit.record(session, now, "approval_delegate_changed", request_id=request.id,
+                     reference=request.reference, step_id=step.id, approver=step.approver,
+                     previous=step.delegate or "", delegate=delegate)
+        step.delegate = delegate
+        session.flush()
 
     def escalate(self, session: Session, work: DueWork, now: datetime) -> None:
         """Still no answer a further period later: the next level is told (the approver in
@@ -672,7 +690,8 @@ class Approvals:
         labels = self._labels(request.kind)
         definitions = self._fields(request.kind)
         shown = ValueDisplay(self._templates)
-        fields = [(labels.get(k, k), shown.text(v, definitions.get(k)))
+        # a table field (action items) as a small table, the rest as people write them
+        fields = [(labels.get(k, k), shown.shown(v, definitions.get(k)))
                   for k, v in request.fields.items() if v not in (None, "", [])]
         return {
             "reference": request.reference,
