@@ -184,9 +184,15 @@ class Reception:
         sender = parsed.sender
         assert sender is not None
         from_requester = sender.addr.casefold() == request.requester_email.casefold()
-        # the From address alone is forgeable: the requester's thread or authentication too
-        if from_requester and request.status in (Status.RETURNED, Status.REJECTED) and not \
-                self._policy.may_resubmit(session, parsed, request, verdict):
+        # a 确认 brings no content: it accepts the reading of the form already on record, so
+        # quoting the number is enough (the "是否即此项" reply says so)
+        confirming = not outcome.accepted and not outcome.problems \
+            and _proposal(request) is not None and is_confirmation(parsed.text, parsed.html)
+        # the From address alone is forgeable: a new form needs the requester's thread or
+        # authentication too
+        if from_requester and request.status in (Status.RETURNED, Status.REJECTED) \
+                and not confirming \
+                and not self._policy.may_resubmit(session, parsed, request, verdict):
             audit.record(session, now, "resubmission_refused", actor=sender.addr,
                          mail_id=mail.id, request_id=request.id, reference=request.reference,
                          reason="not a reply to this request's mail, not authenticated")

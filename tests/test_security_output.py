@@ -129,7 +129,7 @@ def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
 
     ran = subprocess.run([sys.executable, "-m", "mailflow", "demo", "--dir", str(home)],
                          capture_output=True, text=True, timeout=60, check=False)
-    assert ran.returncode == 2 and "not a directory the demo made" in ran.stderr
+    assert ran.returncode != 0 and "not a directory the demo made" in ran.stderr
     assert (home / "thesis.docx").exists()
 
     # an empty directory, and the demo's own directory on the next run, are fine

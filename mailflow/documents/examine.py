@@ -238,10 +238,13 @@ class _Desk:
 
     def office(self, att: MailAttachment) -> None:
         self.office_files += 1
-        if self.office_files > self.forms.budget.max_files:  # named in the reply, not opened
-            self.problems.append(AttachmentProblem(
-                att.filename, "too_many_files",
-                f"only the first {self.forms.budget.max_files} office files of a mail are read"))
+        if self.office_files > self.forms.budget.max_files:  # never opened (issue 20)
+            # told about like a refused file: when no form was accepted, or when its name
+            # says it is one; supporting documents beside an accepted form are only listed
+            self.undecided.append(_Pending(
+                att, "too_many_files",
+                detail=f"only the first {self.forms.budget.max_files} office files of a mail "
+                       "are read", refused=True))
             return
         try:
             checked = self.forms.check(att, self.deadline, self.checked)
