@@ -1,4 +1,4 @@
-"""Regenerate demo/maildir: realistic Chinese sample mails (run from the repo root).
+"""Regenerate mailflow/demo_mails/maildir: realistic Chinese sample mails (run from the repo root).
 
 The output is committed so the demo needs nothing but the package; rerun this script after
 changing the samples or the form definitions.

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mailflow.notices.documents import FORMAL_NOTICES  # noqa: E402
+from mailflow.paths import bundled_dir  # noqa: E402
 from mailflow.templates import Templates  # noqa: E402
 
 #: the value shown beside each label (docxtpl expressions; words come from the labels)
@@ -115,9 +116,9 @@ def _fixed_zip(data: bytes) -> bytes:
 
 
 def main() -> None:
-    out_root = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "templates" / "docx"
+    out_root = Path(sys.argv[1]) if len(sys.argv) > 1 else bundled_dir("templates") / "docx"
     for language in ("zh", "en"):
-        templates = Templates(ROOT / "templates", language)
+        templates = Templates(bundled_dir("templates"), language)
         common = templates.labels("notices/docx_labels", "common")
         target = out_root / language
         target.mkdir(parents=True, exist_ok=True)
