@@ -229,12 +229,32 @@ class Department(_Section):
 
 
 class Roles(_Section):
+    """Who holds each role. The named ones are the rulebook's; any other key is a role the
+    organisation names for its own chains and notices (服务部经理 service_manager, 技术服务事业部
+    technical_services, 财务部门 finance, 客服 customer_service, …): directory data, no code."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     it_manager: str = ""
     president: str = ""
     leader_in_charge: str = ""
     project_manager: str = ""
     archivist: str = ""
     admin: str = ""
+
+
+    @model_validator(mode="after")
+    def _extra_roles_are_addresses(self) -> Roles:
+        for name, who in (self.model_extra or {}).items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"roles.{name}: a role name is lower case words joined by _")
+            if not isinstance(who, str):
+                raise ValueError(f"roles.{name}: an address, not {who!r}")
+        return self
+
+    def names(self) -> frozenset[str]:
+        """Every role this directory defines (the rulebook's and the organisation's)."""
+        return frozenset(self.model_dump())
 
 
 class SystemEntry(_Section):
@@ -246,8 +266,8 @@ class SystemEntry(_Section):
 #: who approves, as the chain data names them (workflow/chains.py resolves them):
 #: the requester's department manager; a [roles] entry; the manager of the department owning
 #: the system a form field names (R-AC-2); the managers of the departments a list field names
-APPROVER_SPEC = (r"^(requester_manager|role:[a-z_]+|system_owner:[a-z_]+"
-                 r"|department_managers:[a-z_]+)$")
+APPROVER_SPEC = (r"^(requester_manager|role:[a-z0-9_]+|system_owner:[a-z_]+"
+                 r"|department_managers:[a-z_]+|department:[^:\s]+)$")
 EscalationRole = Literal["", "president", "leader_in_charge"]
 
 
@@ -266,7 +286,7 @@ class ChainStep(_Section):
             if not re.match(APPROVER_SPEC, spec):
                 raise ValueError(
                     f"{spec!r} is not an approver: requester_manager, role:NAME, "
-                    "system_owner:FIELD or department_managers:FIELD")
+                    "system_owner:FIELD, department_managers:FIELD or department:KEY")
         return value
 
 
@@ -295,6 +315,16 @@ DEFAULT_CHAINS = (
     # R-MT-4: the project manager reviews minutes before they are distributed
     Chain(kind="minutes", rule="R-MT-4", steps=(
         ChainStep(approvers=("role:project_manager",)),)),
+    # seed 002 业务需求: the requesting department submits it (its manager approves)
+    Chain(kind="business_requirement", rule="R-BR-1", steps=(
+        ChainStep(approvers=("requester_manager",)),)),
+    # seed 002 产品申请: the requesting department's manager and the marketing department's
+    Chain(kind="product", rule="R-PR-1", steps=(
+        ChainStep(approvers=("requester_manager",)),
+        ChainStep(approvers=("department:marketing",)))),
+    # seed 002 业务数据处理: the requesting department's manager
+    Chain(kind="data_processing", rule="R-DP-1", steps=(
+        ChainStep(approvers=("requester_manager",)),)),
 )
 
 
@@ -404,10 +434,18 @@ class Settings(_Section):
                 raise ValueError(
                     f"systems: {s.name} names unknown department {s.owner_department!r}"
                 )
-        roles = set(Roles.model_fields)
+        # a default chain may name a role this organisation has not filled (a request of that
+        # kind is then blocked and the administrator told); one written here may not
+        roles = self.roles.names() | set(Roles.model_fields)
         for chain in self.approvals.chains:
+            if chain in DEFAULT_CHAINS:
+                continue
             for step in chain.steps:
                 for spec in step.approvers:
+                    if spec.startswith("department:") and self.departments and not any(
+                            spec[11:] in (d.key, d.name) for d in self.departments):
+                        raise ValueError(f"approvals.chains: {chain.kind} names unknown "
+                                         f"department {spec[11:]!r}")
                     if spec.startswith("role:") and spec[5:] not in roles:
                         raise ValueError(f"approvals.chains: {chain.kind} names unknown role "
                                          f"{spec[5:]!r}")

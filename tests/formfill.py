@@ -32,6 +32,38 @@ Tick = Literal["control", "glyph"]
 
 # One filled-in form per kind: what the round-trip tests type in and expect back.
 SAMPLES: dict[str, dict[str, object]] = {
+    "business_requirement": {
+        "applicant": "张伟",
+        "department": "市场部",
+        "contact": "13800000001",
+        "title": "营业厅受理界面增加套餐对比功能",
+        "systems": ["营业系统"],
+        "description": "受理新装时可并排比较三个套餐的资费与权益",
+        "reason": "营业员反映客户难以比较套餐",
+        "product_change": False,
+        "framework_change": False,
+        "wanted_by": date(2026, 12, 20),
+    },
+    "product": {
+        "applicant": "张伟",
+        "department": "市场部",
+        "contact": "13800000001",
+        "product_name": "畅享99元套餐",
+        "request_kind": "新增产品",
+        "product_description": "月费99元，含30GB流量、500分钟通话",
+        "systems": ["计费系统", "营业系统"],
+        "effective_date": date(2026, 12, 1),
+    },
+    "data_processing": {
+        "applicant": "张伟",
+        "department": "市场部",
+        "contact": "13800000001",
+        "system": "计费系统",
+        "data_to_process": "用户 13800000000 的10月话费重复扣费，请冲正",
+        "reason": "客户投诉重复扣费",
+        "urgency": "一般",
+        "wanted_by": date(2026, 11, 30),
+    },
     "data_extraction": {
         "applicant": "张三 <zhangsan@example.com>",
         "department": "市场部",

@@ -19,6 +19,13 @@ from mailflow.documents.generate import generate_blank_forms
 from mailflow.documents.layout import MARKER_NAME
 
 FIELD_KEYS = {
+    "business_requirement": ["applicant", "department", "contact", "title", "systems",
+                             "description", "reason", "product_change", "framework_change",
+                             "wanted_by"],
+    "product": ["applicant", "department", "contact", "product_name", "request_kind",
+                "product_description", "systems", "effective_date"],
+    "data_processing": ["applicant", "department", "contact", "system", "data_to_process",
+                        "reason", "urgency", "wanted_by"],
     "data_extraction": [
         "applicant",
         "department",

@@ -23,6 +23,9 @@ One file per kind, named after it::
     date_field = "change_date"  # optional, time_range: the day for "23:30-01:30"
     example = "李四"            # optional: printed as a hint under the label
     [[fields.columns]]          # table: its columns; time_range: its start/end parts
+    [[deadlines]]               # optional: work due after a transition (DeadlineDef)
+    rule = "R-DX-4"; counts_from = "handed_over"; working_days = 3   # or hours = 2
+    task = "data_delivery"; task_zh / task_en; note_zh / note_en
 
 ``forms/_blank.toml`` holds the words printed on every blank (hints per type, 序号);
 ``forms/_lexicon.toml`` the synonyms labels and titles are matched with (lexicon.py).
@@ -91,6 +94,26 @@ class FieldDef:
 
 
 @dataclass(frozen=True)
+class DeadlineDef:
+    """Work a request of this kind owes after a transition: "first assessment within 3
+    working days of acceptance" is data, scheduled by the notices stage as due work that
+    reminds the handler, then tells them it is overdue, then escalates."""
+
+    rule: str
+    #: the request transition it counts from (workflow/states.py Event values): handed_over
+    #: is the moment IT holds the approved request (R-GEN-1: approval time is not the
+    #: handler's), chain_started the submission of a request that needs approval
+    counts_from: str
+    working_days: int | None = None  # working days on the calendar (R-GEN-2) …
+    hours: float | None = None  # … or clock hours
+    task: str = ""  # a code the templates may know (task_words), else task_zh/task_en
+    task_zh: str = ""
+    task_en: str = ""
+    note_zh: str = ""  # how the rule reads, for the deadline line ("受理后 3 个工作日内")
+    note_en: str = ""
+
+
+@dataclass(frozen=True)
 class FormDef:
     kind: str
     version: int
@@ -101,6 +124,7 @@ class FormDef:
     instructions_zh: str
     instructions_en: str
     rule_prefix: str = ""  # e.g. "R-DX"
+    deadlines: tuple[DeadlineDef, ...] = ()
     # the synonyms its labels are matched with (forms/_lexicon.toml, shared by every kind)
     lexicon: Lexicon = field(default=EMPTY, compare=False, repr=False)
 
@@ -208,6 +232,26 @@ class _FieldModel(_ColumnModel):
         return self
 
 
+class _DeadlineModel(_Strict):
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    counts_from: Literal["handed_over", "chain_started", "last_step_approved"] = "handed_over"
+    working_days: int | None = Field(default=None, ge=1)
+    hours: float | None = Field(default=None, gt=0)
+    task: str = Field(default="", pattern=r"^([a-z][a-z0-9_]*)?$")
+    task_zh: str = ""
+    task_en: str = ""
+    note_zh: str = ""
+    note_en: str = ""
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> _DeadlineModel:
+        if (self.working_days is None) == (self.hours is None):
+            raise ValueError("a deadline needs working_days or hours (one of them)")
+        if not (self.task or self.task_zh):
+            raise ValueError("a deadline needs a task code or task_zh")
+        return self
+
+
 class _FormModel(_Strict):
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
@@ -218,6 +262,7 @@ class _FormModel(_Strict):
     instructions_zh: str = ""
     instructions_en: str = ""
     fields: list[_FieldModel] = Field(min_length=1)
+    deadlines: list[_DeadlineModel] = []
 
     @model_validator(mode="after")
     def _unique(self) -> _FormModel:
@@ -302,6 +347,7 @@ def _form(m: _FormModel) -> FormDef:
         instructions_zh=m.instructions_zh,
         instructions_en=m.instructions_en,
         rule_prefix=m.rule_prefix,
+        deadlines=tuple(DeadlineDef(**d.model_dump()) for d in m.deadlines),
     )
 
 
