@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import select
 
 from mailflow.config import DEFAULT_CHAINS, Settings
-from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_catalog
+from mailflow.documents.definitions import default_forms_dir, load_catalog
 from mailflow.documents.generate import generate_blank_forms
-from mailflow.store.models import AuditEvent, DueWork, utc
+from mailflow.store.models import DueWork, utc
 from mailflow.workflow import chains
 from mailflow.workflow.directory import Directory
 from mailflow_testing import mailbuild
