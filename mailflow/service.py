@@ -42,7 +42,7 @@ from mailflow.notices.data_delivery import DataDelivery
 from mailflow.notices.lifecycle import Lifecycle
 from mailflow.notices.weekly import WeeklyMeeting
 from mailflow.readahead import ReadAhead
-from mailflow.reception import Reception
+from mailflow.reception import PlainRecogniser, Reception
 from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
 from mailflow.store.db import DB_UNAVAILABLE, make_engine, session_factory, transaction, upgrade
@@ -53,6 +53,7 @@ from mailflow.workflow import decisions as approval_due
 from mailflow.workflow import due as due_module
 from mailflow.workflow.decisions import Approvals
 from mailflow.workflow.due import DueHandler, DueRunner
+from mailflow.workflow.plain_requests import PlainRequest
 from mailflow.workflow.states import LISTENERS
 
 log = structlog.get_logger(__name__)
@@ -108,7 +109,8 @@ class Service:
         self.reception = Reception(settings, self.templates,
                                    self.read_ahead.examine if examine else None, blanks, titles,
                                    self.approvals, [self.lifecycle.handle_reply,
-                                                    DataDelivery(self.lifecycle).handle_reply])
+                                                    DataDelivery(self.lifecycle).handle_reply],
+                                   _plain_requests(settings))
         self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
@@ -513,6 +515,28 @@ def due_handlers(settings: Settings, templates: Templates) -> Mapping[str, DueHa
     kind. A process runs only the kinds it has a handler for."""
     handlers: dict[str, DueHandler] = {}
     return handlers
+
+
+def _plain_requests(settings: Settings) -> PlainRecogniser | None:
+    """Kinds that may come as a plain mail ([plain_mail] in their definition, R-DP-2); None
+    without definitions or without a directory to tell a supervisor by."""
+    from mailflow.documents.definitions import CatalogError, load_catalog
+    from mailflow.workflow.directory import Directory
+    from mailflow.workflow.plain_requests import recognise
+
+    try:
+        forms = [f for f in load_catalog(settings.forms.definitions_dir).forms.values()
+                 if f.plain_mail is not None]
+    except CatalogError:
+        return None
+    if not forms or not settings.departments:
+        return None
+    directory = Directory(settings)
+
+    def recognise_mail(sender: str, subject: str, text: str) -> PlainRequest | None:
+        return recognise(forms, directory, sender, subject, text)
+
+    return recognise_mail
 
 
 def _forms_wiring(

@@ -26,6 +26,7 @@ One file per kind, named after it::
     [[deadlines]]               # optional: work due after a transition (DeadlineDef)
     rule = "R-DX-4"; counts_from = "handed_over"; working_days = 3   # or hours = 2
     task = "data_delivery"; task_zh / task_en; note_zh / note_en
+    [plain_mail]                # optional: the kind may come as a plain mail (PlainMailDef)
 
 ``forms/_blank.toml`` holds the words printed on every blank (hints per type, 序号);
 ``forms/_lexicon.toml`` the synonyms labels and titles are matched with (lexicon.py).
@@ -114,6 +115,22 @@ class DeadlineDef:
 
 
 @dataclass(frozen=True)
+class PlainMailDef:
+    """A request of this kind that may come as a plain mail, no form (seed 002 业务数据处理:
+    a single urgent item from the applicant's supervisor, handled at once). Recognised when
+    the sender is the department manager of a person the mail names, and the mail holds one
+    of *urgent_words* and one of *topic_words*; recorded as a request of this kind with the
+    mail's text in *text_field* and handed straight to the handler."""
+
+    rule: str
+    urgent_words: tuple[str, ...]
+    topic_words: tuple[str, ...]
+    text_field: str
+    urgency_field: str = ""
+    urgency_value: str = ""
+
+
+@dataclass(frozen=True)
 class FormDef:
     kind: str
     version: int
@@ -125,6 +142,7 @@ class FormDef:
     instructions_en: str
     rule_prefix: str = ""  # e.g. "R-DX"
     deadlines: tuple[DeadlineDef, ...] = ()
+    plain_mail: PlainMailDef | None = None
     # the synonyms its labels are matched with (forms/_lexicon.toml, shared by every kind)
     lexicon: Lexicon = field(default=EMPTY, compare=False, repr=False)
 
@@ -252,6 +270,15 @@ class _DeadlineModel(_Strict):
         return self
 
 
+class _PlainMailModel(_Strict):
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    urgent_words: list[str] = Field(min_length=1)
+    topic_words: list[str] = Field(min_length=1)
+    text_field: str
+    urgency_field: str = ""
+    urgency_value: str = ""
+
+
 class _FormModel(_Strict):
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
@@ -263,6 +290,7 @@ class _FormModel(_Strict):
     instructions_en: str = ""
     fields: list[_FieldModel] = Field(min_length=1)
     deadlines: list[_DeadlineModel] = []
+    plain_mail: _PlainMailModel | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> _FormModel:
@@ -286,6 +314,11 @@ class _FormModel(_Strict):
                 raise ValueError(f"field {f.key!r}: not_before must join two date fields")
             if f.date_field and types.get(f.date_field) is not FieldType.DATE:
                 raise ValueError(f"field {f.key!r}: date_field must name a date field")
+        plain = self.plain_mail
+        if plain is not None:
+            for key in filter(None, (plain.text_field, plain.urgency_field)):
+                if key not in types:
+                    raise ValueError(f"plain_mail names unknown field {key!r}")
         return self
 
 
@@ -348,6 +381,11 @@ def _form(m: _FormModel) -> FormDef:
         instructions_en=m.instructions_en,
         rule_prefix=m.rule_prefix,
         deadlines=tuple(DeadlineDef(**d.model_dump()) for d in m.deadlines),
+        plain_mail=None if m.plain_mail is None else PlainMailDef(
+            rule=m.plain_mail.rule, urgent_words=tuple(m.plain_mail.urgent_words),
+            topic_words=tuple(m.plain_mail.topic_words), text_field=m.plain_mail.text_field,
+            urgency_field=m.plain_mail.urgency_field,
+            urgency_value=m.plain_mail.urgency_value),
     )
 
 

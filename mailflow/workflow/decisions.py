@@ -16,6 +16,7 @@ unclear reply changes nothing and the approver is asked for 同意 or 驳回.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -429,6 +430,32 @@ class Approvals:
         self._send(session, now, "handler_assignment", context, [self._party(handler)], [],
                    request, attachments=files)
         advance(session, request, Event.HANDED_OVER, now, rule=step.rule, handler=handler)
+
+    def hand_over_at_once(self, session: Session, request: Request, mail: InboundMail,
+                          now: datetime, *, rule: str, applicant: str) -> bool:
+        """A request the rule lets skip approval (R-DP-2: an urgent item sent by the
+        applicant's supervisor by plain mail): straight to the handler of its kind, the
+        supervisor's mail attached; False (and the requester and administrator told) when
+        nobody handles the kind."""
+        handler = self._handler(request)
+        if not handler:
+            self._blocked(session, request, mail,
+                          chains.ChainProblem("no_role", "handler"), now)
+            return False
+        files: list[OutgoingAttachment] = []
+        if self._archive is not None:
+            with contextlib.suppress(ArchiveError):
+                files.append(OutgoingAttachment(f"{request.reference}.eml",
+                                                self._archive.get(mail.sha256),
+                                                "message/rfc822"))
+        context = {**self._request_context(session, request),
+                   "handler_name": self._directory.name_of(handler),
+                   "applicant_name": applicant, "rule": rule}
+        self._send(session, now, "urgent_handover", context, [self._party(handler)], [],
+                   request, attachments=files, mail_id=mail.id)
+        advance(session, request, Event.HANDED_OVER, now, rule=rule, actor=handler,
+                mail_id=mail.id, handler=handler, without_approval=True)
+        return True
 
     # -- refusals, receipts, notices ---------------------------------------------------------
     def _refuse(self, session: Session, mail: InboundMail, parsed: ParsedMail,
