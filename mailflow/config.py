@@ -212,6 +212,26 @@ class WeeklyMeetingSettings(_Section):
         return _clock_time(self.end)
 
 
+class ServiceDeskSettings(_Section):
+    """Service-desk times for plain requests (seed 002: the first reply within 2 hours, a
+    solution or a progress report within 24 hours; R-SD-1, R-SD-2). A reply from anyone in
+    the IT department to the request's thread is the first reply; one that holds a
+    *progress_words* word (or closes it) is the solution or progress report. Missed, the
+    desk (``[approvals] handlers.general``, else the IT manager) is told, ``escalate_to`` in
+    Cc. ``measure``: "working" counts working time on the calendar (R-GEN-2; 24 hours is one
+    working day, shorter spans working hours), "clock" counts clock hours."""
+
+    enabled: bool = True
+    kinds: tuple[str, ...] = ("general",)
+    measure: Literal["working", "clock"] = "working"
+    first_reply_hours: float = Field(default=2.0, gt=0)
+    progress_hours: float = Field(default=24.0, gt=0)
+    escalate_to: str = "it_manager"
+    progress_words: tuple[str, ...] = (
+        "已解决", "已处理", "已完成", "解决方案", "处理方案", "进展", "进度", "正在处理", "处理中",
+        "预计", "resolved", "solved", "solution", "progress", "working on", "expected")
+
+
 class Person(_Section):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     name: str
@@ -404,6 +424,7 @@ class Settings(_Section):
     forms: FormsSettings = FormsSettings()
     calendar: CalendarSettings = CalendarSettings()
     weekly_meeting: WeeklyMeetingSettings = WeeklyMeetingSettings()
+    service_desk: ServiceDeskSettings = ServiceDeskSettings()
     people: tuple[Person, ...] = ()
     departments: tuple[Department, ...] = ()
     roles: Roles = Roles()

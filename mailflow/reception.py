@@ -64,7 +64,7 @@ class RequestSummary:
 ReplyReader = Callable[[Session, InboundMail, ParsedMail, RequestMatch, datetime], str | None]
 #: recognises a plain mail (no form) as a request a kind allows by mail (R-DP-2): the
 #: sender's address, subject and text in, a PlainRequest or None out
-PlainRecogniser = Callable[[str, str, str], PlainRequest | None]
+PlainRecogniser = Callable[[str, str, str, str], PlainRequest | None]
 
 
 class Reception:
@@ -78,8 +78,10 @@ class Reception:
         approvals: Approvals | None = None,
         reply_readers: Sequence[ReplyReader] = (),
         plain_requests: PlainRecogniser | None = None,
+        on_registered: Sequence[Callable[[Session, Request, datetime], None]] = (),
     ) -> None:
         self._settings = settings
+        self._on_registered = tuple(on_registered)
         self._plain_requests = plain_requests
         self._approvals = approvals
         self._reply_readers = tuple(reply_readers)
@@ -153,10 +155,14 @@ class Reception:
                     outcome: FormsOutcome, now: datetime) -> str:
         if not outcome.accepted and not outcome.problems and self._plain_requests is not None:
             assert parsed.sender is not None
-            found = self._plain_requests(parsed.sender.addr, parsed.subject, parsed.text)
+            found = self._plain_requests(parsed.sender.addr, parsed.subject, parsed.text,
+                                         parsed.sender.name)
             if found is not None:
                 return self._plain_request(session, mail, parsed, outcome, found, now)
         requests = self._register(session, mail, parsed, outcome, now)
+        for registered in self._on_registered:  # service-desk times (notices/service_desk)
+            for request in requests:
+                registered(session, request, now)
         self._reply(session, mail, parsed, outcome, requests, now)
         self._start_chains(session, mail, requests, now)
         return "returned" if outcome.problems and not outcome.accepted else "registered"
@@ -185,7 +191,8 @@ class Reception:
         self._reply(session, mail, parsed, outcome, [request], now)
         if self._approvals is not None:
             self._approvals.hand_over_at_once(session, request, mail, now, rule=found.rule,
-                                              applicant=found.applicant.name)
+                                              applicant=found.applicant.name,
+                                              template=found.handover_template)
         return "registered"
 
     def _start_chains(self, session: Session, mail: InboundMail, requests: Sequence[Request],

@@ -39,7 +39,9 @@ from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
 from mailflow.mail.transport import Transport, make_transport
 from mailflow.notices import weekly
 from mailflow.notices.data_delivery import DataDelivery
+from mailflow.notices.escalations import Escalations
 from mailflow.notices.lifecycle import Lifecycle
+from mailflow.notices.service_desk import ServiceDesk
 from mailflow.notices.weekly import WeeklyMeeting
 from mailflow.readahead import ReadAhead
 from mailflow.reception import PlainRecogniser, Reception
@@ -105,12 +107,20 @@ class Service:
         self.approvals = Approvals(settings, self.templates, self.archive, titles)
         # notices follow a change or minutes through their transitions (notices/lifecycle.py)
         self.lifecycle = Lifecycle(settings, self.templates)
-        self.factory.configure(info={LISTENERS: [self.lifecycle.on_transition]})
+        # escalations on the clock and closing by reply, as kinds declare them (faults)
+        self.escalations = Escalations(self.lifecycle, self.approvals)
+        self.factory.configure(info={LISTENERS: [self.lifecycle.on_transition,
+                                                 self.escalations.on_transition]})
+        # service-desk times of plain requests (R-SD-1, R-SD-2)
+        self.service_desk = ServiceDesk(settings, self.lifecycle)
         self.reception = Reception(settings, self.templates,
                                    self.read_ahead.examine if examine else None, blanks, titles,
-                                   self.approvals, [self.lifecycle.handle_reply,
+                                   self.approvals, [self.service_desk.handle_reply,
+                                                    self.escalations.handle_reply,
+                                                    self.lifecycle.handle_reply,
                                                     DataDelivery(self.lifecycle).handle_reply],
-                                   _plain_requests(settings))
+                                   _plain_requests(settings),
+                                   [self.service_desk.on_registered])
         self._after_commit_hook = after_commit
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
@@ -129,6 +139,9 @@ class Service:
         self.register_due_handler(approval_due.ESCALATION, self.approvals.escalate)
         # notices and deadlines of changes and minutes (R-CH-4/5/6, R-MT-3/5)
         for kind, handler in self.lifecycle.handlers().items():
+            self.register_due_handler(kind, handler)
+        for kind, handler in (*self.escalations.handlers().items(),
+                              *self.service_desk.handlers().items()):
             self.register_due_handler(kind, handler)
         # the weekly meeting's notice (R-MT-6): its next time is due work, kept scheduled
         self.weekly_meeting = WeeklyMeeting(self.lifecycle.sender)
@@ -533,8 +546,9 @@ def _plain_requests(settings: Settings) -> PlainRecogniser | None:
         return None
     directory = Directory(settings)
 
-    def recognise_mail(sender: str, subject: str, text: str) -> PlainRequest | None:
-        return recognise(forms, directory, sender, subject, text)
+    def recognise_mail(sender: str, subject: str, text: str, name: str
+                       ) -> PlainRequest | None:
+        return recognise(forms, directory, sender, subject, text, name)
 
     return recognise_mail
 

@@ -32,6 +32,15 @@ Tick = Literal["control", "glyph"]
 
 # One filled-in form per kind: what the round-trip tests type in and expect back.
 SAMPLES: dict[str, dict[str, object]] = {
+    "fault": {
+        "applicant": "张伟",
+        "department": "市场部",
+        "contact": "13800000001",
+        "system": "计费系统",
+        "symptom": "营业厅无法受理缴费，提示“连接超时”",
+        "started_at": datetime(2026, 12, 1, 9, 55),
+        "impact": "全部营业厅缴费业务",
+    },
     "business_requirement": {
         "applicant": "张伟",
         "department": "市场部",

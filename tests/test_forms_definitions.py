@@ -19,6 +19,8 @@ from mailflow.documents.generate import generate_blank_forms
 from mailflow.documents.layout import MARKER_NAME
 
 FIELD_KEYS = {
+    "fault": ["applicant", "department", "contact", "system", "symptom", "started_at",
+              "impact"],
     "business_requirement": ["applicant", "department", "contact", "title", "systems",
                              "description", "reason", "product_change", "framework_change",
                              "wanted_by"],

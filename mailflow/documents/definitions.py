@@ -27,6 +27,8 @@ One file per kind, named after it::
     rule = "R-DX-4"; counts_from = "handed_over"; working_days = 3   # or hours = 2
     task = "data_delivery"; task_zh / task_en; note_zh / note_en
     [plain_mail]                # optional: the kind may come as a plain mail (PlainMailDef)
+    [[escalations]]             # optional: who is told after N minutes (EscalationDef)
+    [closing]                   # optional: closed by a reply's words, with a notice
 
 ``forms/_blank.toml`` holds the words printed on every blank (hints per type, 序号);
 ``forms/_lexicon.toml`` the synonyms labels and titles are matched with (lexicon.py).
@@ -116,18 +118,48 @@ class DeadlineDef:
 
 @dataclass(frozen=True)
 class PlainMailDef:
-    """A request of this kind that may come as a plain mail, no form (seed 002 业务数据处理:
-    a single urgent item from the applicant's supervisor, handled at once). Recognised when
-    the sender is the department manager of a person the mail names, and the mail holds one
-    of *urgent_words* and one of *topic_words*; recorded as a request of this kind with the
-    mail's text in *text_field* and handed straight to the handler."""
+    """A request of this kind that may come as a plain mail, no form. Recognised when the
+    sender is who *sender* says ("applicant_supervisor": the department manager of exactly one
+    person the mail names — seed 002's urgent data processing, R-DP-2; "anyone": whoever
+    writes — a fault report), the subject holds one of *subject_words* (when given) and the
+    mail one of *urgent_words* and of *topic_words* (when given). It is recorded as a request
+    of this kind with the mail's text in *text_field* and handed to the handler at once with
+    *handover_template*."""
 
     rule: str
-    urgent_words: tuple[str, ...]
-    topic_words: tuple[str, ...]
     text_field: str
+    sender: str = "applicant_supervisor"
+    urgent_words: tuple[str, ...] = ()
+    topic_words: tuple[str, ...] = ()
+    subject_words: tuple[str, ...] = ()
     urgency_field: str = ""
     urgency_value: str = ""
+    handover_template: str = "urgent_handover"
+
+
+@dataclass(frozen=True)
+class EscalationDef:
+    """Who is told when a request is still not done *after_minutes* (clock time) after the
+    transition it counts from — the fault notices' 5/15/30-minute ladder. *notify* names
+    people as the chains do: role:NAME, handler_manager (the handler's department manager),
+    business_departments (every department that is not IT: managers, interface persons and
+    heads, with IT's manager in Cc)."""
+
+    rule: str
+    after_minutes: float
+    notify: tuple[str, ...]
+    template: str
+    counts_from: str = "handed_over"
+
+
+@dataclass(frozen=True)
+class ClosingDef:
+    """How the handler closes a request of this kind by reply (*words*, "已恢复"), and the
+    notice then sent at once to the requester and everyone the escalations told (R-FN-6)."""
+
+    rule: str
+    words: tuple[str, ...]
+    template: str
 
 
 @dataclass(frozen=True)
@@ -143,6 +175,11 @@ class FormDef:
     rule_prefix: str = ""  # e.g. "R-DX"
     deadlines: tuple[DeadlineDef, ...] = ()
     plain_mail: PlainMailDef | None = None
+    escalations: tuple[EscalationDef, ...] = ()
+    closing: ClosingDef | None = None
+    #: the rule under which a request of this kind goes to its handler without approval
+    #: (a fault: R-FN-1); empty: approved by its chain, if it has one
+    at_once: str = ""
     # the synonyms its labels are matched with (forms/_lexicon.toml, shared by every kind)
     lexicon: Lexicon = field(default=EMPTY, compare=False, repr=False)
 
@@ -272,11 +309,43 @@ class _DeadlineModel(_Strict):
 
 class _PlainMailModel(_Strict):
     rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
-    urgent_words: list[str] = Field(min_length=1)
-    topic_words: list[str] = Field(min_length=1)
     text_field: str
+    sender: Literal["applicant_supervisor", "anyone"] = "applicant_supervisor"
+    urgent_words: list[str] = []
+    topic_words: list[str] = []
+    subject_words: list[str] = []
     urgency_field: str = ""
     urgency_value: str = ""
+    handover_template: str = Field(default="urgent_handover", pattern=r"^[a-z][a-z0-9_/]*$")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> _PlainMailModel:
+        if not (self.urgent_words or self.topic_words or self.subject_words):
+            raise ValueError("plain_mail needs urgent_words, topic_words or subject_words")
+        return self
+
+
+class _EscalationModel(_Strict):
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    after_minutes: float = Field(gt=0)
+    notify: list[str] = Field(min_length=1)
+    template: str = Field(pattern=r"^[a-z][a-z0-9_/]*$")
+    counts_from: Literal["handed_over", "chain_started", "last_step_approved"] = "handed_over"
+
+    @model_validator(mode="after")
+    def _known_people(self) -> _EscalationModel:
+        for spec in self.notify:
+            if not (spec.startswith("role:") or spec in ("handler_manager",
+                                                          "business_departments")):
+                raise ValueError(f"{spec!r}: notify role:NAME, handler_manager or "
+                                 "business_departments")
+        return self
+
+
+class _ClosingModel(_Strict):
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    words: list[str] = Field(min_length=1)
+    template: str = Field(pattern=r"^[a-z][a-z0-9_/]*$")
 
 
 class _FormModel(_Strict):
@@ -291,6 +360,9 @@ class _FormModel(_Strict):
     fields: list[_FieldModel] = Field(min_length=1)
     deadlines: list[_DeadlineModel] = []
     plain_mail: _PlainMailModel | None = None
+    escalations: list[_EscalationModel] = []
+    closing: _ClosingModel | None = None
+    at_once: str = Field(default="", pattern=r"^(R-[A-Z]+-\d+)?$")
 
     @model_validator(mode="after")
     def _unique(self) -> _FormModel:
@@ -381,12 +453,21 @@ def _form(m: _FormModel) -> FormDef:
         instructions_en=m.instructions_en,
         rule_prefix=m.rule_prefix,
         deadlines=tuple(DeadlineDef(**d.model_dump()) for d in m.deadlines),
-        plain_mail=None if m.plain_mail is None else PlainMailDef(
-            rule=m.plain_mail.rule, urgent_words=tuple(m.plain_mail.urgent_words),
-            topic_words=tuple(m.plain_mail.topic_words), text_field=m.plain_mail.text_field,
-            urgency_field=m.plain_mail.urgency_field,
-            urgency_value=m.plain_mail.urgency_value),
+        plain_mail=None if m.plain_mail is None else _plain(m.plain_mail),
+        escalations=tuple(EscalationDef(e.rule, e.after_minutes, tuple(e.notify), e.template,
+                                        e.counts_from) for e in m.escalations),
+        at_once=m.at_once,
+        closing=None if m.closing is None else ClosingDef(m.closing.rule,
+                                                          tuple(m.closing.words),
+                                                          m.closing.template),
     )
+
+
+def _plain(m: _PlainMailModel) -> PlainMailDef:
+    return PlainMailDef(rule=m.rule, text_field=m.text_field, sender=m.sender,
+                        urgent_words=tuple(m.urgent_words), topic_words=tuple(m.topic_words),
+                        subject_words=tuple(m.subject_words), urgency_field=m.urgency_field,
+                        urgency_value=m.urgency_value, handover_template=m.handover_template)
 
 
 def load_form(path: Path) -> FormDef:

@@ -28,7 +28,8 @@ MAX_TEXT = 4000
 
 @dataclass(frozen=True)
 class PlainRequest:
-    """A plain mail recognised as a request of *kind* under *rule*."""
+    """A plain mail recognised as a request of *kind* under *rule*; *supervisor* is empty
+    when anyone may send it (a fault report)."""
 
     kind: str
     rule: str
@@ -36,6 +37,7 @@ class PlainRequest:
     supervisor: str
     department: str
     fields: Mapping[str, Any] = field(default_factory=dict)
+    handover_template: str = "urgent_handover"
 
 
 def _holds(text: str, words: Iterable[str], *, negatable: bool = False) -> bool:
@@ -68,29 +70,39 @@ def _named_reports(directory: Directory, supervisor: str, text: str) -> list[Per
 
 
 def recognise(forms: Iterable[FormDef], directory: Directory, sender: str, subject: str,
-              text: str) -> PlainRequest | None:
+              text: str, sender_name: str = "") -> PlainRequest | None:
     """The plain-mail request *sender*'s mail is, or None when it is none."""
     whole = f"{subject}\n{text}"
     for form in forms:
         plain: PlainMailDef | None = form.plain_mail
         if plain is None:
             continue
-        if not (_holds(whole, plain.urgent_words, negatable=True)
-                and _holds(whole, plain.topic_words)):
+        if plain.subject_words and not _holds(subject, plain.subject_words, negatable=True):
             continue
-        reports = _named_reports(directory, sender, whole)
-        if len({p.email.lower() for p in reports}) != 1:
-            continue  # nobody of the sender's own department named, or not one single item
-        applicant = reports[0]
+        if plain.urgent_words and not _holds(whole, plain.urgent_words, negatable=True):
+            continue
+        if plain.topic_words and not _holds(whole, plain.topic_words):
+            continue
+        if plain.sender == "anyone":
+            applicant = directory.person(sender) or Person(email=sender,
+                                                           name=sender_name or sender)
+            supervisor = ""
+        else:
+            reports = _named_reports(directory, sender, whole)
+            if len({p.email.lower() for p in reports}) != 1:
+                continue  # nobody of the sender's own department named, or not one item
+            applicant, supervisor = reports[0], sender
         department = directory.department_of(applicant.email)
+        keys = {f.key for f in form.fields}
         fields: dict[str, Any] = {}
-        if "applicant" in {f.key for f in form.fields}:
+        if "applicant" in keys:
             fields["applicant"] = applicant.name
-        if "department" in {f.key for f in form.fields} and department is not None:
+        if "department" in keys and department is not None:
             fields["department"] = department.name
         fields[plain.text_field] = text.strip()[:MAX_TEXT] or subject
         if plain.urgency_field:
             fields[plain.urgency_field] = plain.urgency_value
-        return PlainRequest(form.kind, plain.rule, applicant, sender,
-                            department.name if department else "", fields)
+        return PlainRequest(form.kind, plain.rule, applicant, supervisor,
+                            department.name if department else "", fields,
+                            plain.handover_template)
     return None
