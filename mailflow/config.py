@@ -345,7 +345,58 @@ DEFAULT_CHAINS = (
     # seed 002 业务数据处理: the requesting department's manager
     Chain(kind="data_processing", rule="R-DP-1", steps=(
         ChainStep(approvers=("requester_manager",)),)),
+    # seeds 003/004, service planning and post-delivery maintenance: the roles are the
+    # organisation's ([roles] service_manager 服务部经理, technical_services 技术服务事业部,
+    # finance 财务部门); a kind whose role is not filled is held and the administrator told
+    Chain(kind="project_initiation", rule="R-SP-3", steps=(
+        ChainStep(approvers=("role:service_manager",)),)),
+    Chain(kind="project_plan", rule="R-SP-4", steps=(
+        ChainStep(approvers=("role:technical_services",)),)),
+    Chain(kind="work_plan", rule="R-SP-5", steps=(
+        ChainStep(approvers=("role:service_manager",)),)),
+    Chain(kind="plan_change", rule="R-SP-6", steps=(
+        ChainStep(approvers=("role:service_manager",)),)),
+    Chain(kind="maintenance_record", rule="R-PM-11", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
+    Chain(kind="maintenance_plan", rule="R-PM-11", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
+    Chain(kind="maintenance_budget", rule="R-PM-8", steps=(
+        ChainStep(approvers=("role:finance",)),)),
+    Chain(kind="maintenance_adjustment", rule="R-PM-9", steps=(
+        ChainStep(approvers=("department_managers:approving_departments",)),)),
+    Chain(kind="maintenance_document", rule="R-PM-11", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
+    Chain(kind="document_access", rule="R-PM-12", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
+    Chain(kind="training_plan", rule="R-PM-15", steps=(
+        ChainStep(approvers=("role:service_manager",)),)),
 )
+
+
+class KindDeadline(_Section):
+    """A deadline of a form kind set here rather than in its definition (the planning and
+    maintenance seeds give none: the organisation decides). Same keys as a definition's
+    ``[[deadlines]]`` (docs/forms.md), plus the kind; one with a rule the definition also
+    declares replaces it."""
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    counts_from: Literal["handed_over", "chain_started", "last_step_approved"] = "handed_over"
+    working_days: int | None = Field(default=None, ge=1)
+    hours: float | None = Field(default=None, gt=0)
+    task: str = ""
+    task_zh: str = ""
+    task_en: str = ""
+    note_zh: str = ""
+    note_en: str = ""
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> KindDeadline:
+        if (self.working_days is None) == (self.hours is None):
+            raise ValueError(f"deadlines: {self.kind} {self.rule} needs working_days or hours")
+        if not (self.task or self.task_zh):
+            raise ValueError(f"deadlines: {self.kind} {self.rule} needs task or task_zh")
+        return self
 
 
 class ApprovalSettings(_Section):
@@ -425,6 +476,7 @@ class Settings(_Section):
     calendar: CalendarSettings = CalendarSettings()
     weekly_meeting: WeeklyMeetingSettings = WeeklyMeetingSettings()
     service_desk: ServiceDeskSettings = ServiceDeskSettings()
+    deadlines: tuple[KindDeadline, ...] = ()
     people: tuple[Person, ...] = ()
     departments: tuple[Department, ...] = ()
     roles: Roles = Roles()

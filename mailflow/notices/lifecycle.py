@@ -166,10 +166,14 @@ class Lifecycle:
     def declared_deadlines(self, kind: str, event: str | None = None
                            ) -> tuple[DeadlineDef, ...]:
         """The deadlines *kind*'s definition declares ([[deadlines]]: R-AC-4, R-DX-4, the
-        rulebook's other kinds), those counting from *event* when given."""
+        rulebook's other kinds) with the configuration's ([[deadlines]] in config, which
+        replaces a definition's of the same rule), those counting from *event* when given."""
         form = self.form(kind)
-        found = form.deadlines if form is not None else ()
-        return tuple(d for d in found if event is None or d.counts_from == event)
+        found = {d.rule: d for d in (form.deadlines if form is not None else ())}
+        for entry in self.settings.deadlines:  # [[deadlines]] in config: the organisation's
+            if entry.kind == kind:
+                found[entry.rule] = DeadlineDef(**entry.model_dump(exclude={"kind"}))
+        return tuple(d for d in found.values() if event is None or d.counts_from == event)
 
     def label(self, kind: str, key: str) -> str:
         """A form field's label in the mail language (the form definitions own the words)."""
