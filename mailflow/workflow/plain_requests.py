@@ -61,6 +61,8 @@ def _named_reports(directory: Directory, supervisor: str, text: str) -> list[Per
         if person.email.lower() == supervisor.lower() or len(person.name.strip()) < 2:
             continue
         where = text.find(person.name.strip())
+        if where < 0:  # or by address ("请处理 zhang.wei@… 的数据")
+            where = text.casefold().find(person.email.casefold())
         if where < 0:
             continue
         department = directory.department_of(person.email)
