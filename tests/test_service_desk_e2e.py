@@ -41,13 +41,12 @@ def test_first_reply_missed_is_chased_then_progress_is_met_r_sd_1_r_sd_2(
     request = desk.request()
     assert (request.kind, request.status) == ("general", "received")
     (times,) = desk.actions("deadlines_set")
-    due = {rule: datetime.fromisoformat(when).replace(second=0, microsecond=0)
-           for rule, when in times.detail["deadlines"].items()}
+    due = {rule: datetime.fromisoformat(when) for rule, when in times.detail["deadlines"].items()}
     # 2 working hours; 24 hours read as one working day (R-GEN-2)
     assert due == {"R-SD-1": at("2026-12-01T12:00"), "R-SD-2": at("2026-12-02T10:00")}
 
     assert desk.tick(at("2026-12-01T11:59")) == {}
-    got = desk.tick(at("2026-12-01T12:01"))
+    got = desk.tick(at("2026-12-01T12:00"))         # on the minute
     (overdue,) = got[LIN]
     assert "尚未首次回复" in str(overdue["Subject"]) and "R-SD-1" in text_of(overdue)
     assert WANG in got                                # the IT manager in Cc

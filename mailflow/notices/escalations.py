@@ -59,11 +59,14 @@ class Escalations:
         if move.event is Event.DONE or move.event is Event.WITHDRAWN:
             due.cancel(session, kind=KIND, request_id=request.id)
             return
+        # counted in whole minutes from the minute it happened: "--now 10:05" after a report
+        # handled at "--now 10:00" is 5 minutes on, however long that pass itself took
+        since = now.replace(second=0, microsecond=0)
         for step in form.escalations:
             if step.counts_from == move.event.value:
                 due.schedule(session, kind=KIND, request_id=request.id, key=step.rule,
-                             due_at=now + timedelta(minutes=step.after_minutes),
-                             payload={"rule": step.rule, "since": now.isoformat()})
+                             due_at=since + timedelta(minutes=step.after_minutes),
+                             payload={"rule": step.rule, "since": since.isoformat()})
 
     # -- due work --------------------------------------------------------------------------
     def escalate(self, session: Session, work: DueWork, now: datetime) -> None:

@@ -297,11 +297,12 @@ class Lifecycle:
         """A deadline the kind declares (R-AC-4, R-DX-4, …; counted from the transition,
         R-GEN-1): stored as due work that reminds the handler before it falls due, tells
         them when it is overdue, then escalates."""
-        deadline = deadlines.declared(self.calendar, now, rule=declared.rule,
+        start = now.replace(second=0, microsecond=0)  # whole minutes: --now 15:00 is 15:00
+        deadline = deadlines.declared(self.calendar, start, rule=declared.rule,
                                       working_days=declared.working_days,
                                       hours=declared.hours)
         due.schedule(session, kind=DEADLINE_CHASE, request_id=request.id,
-                     key=declared.rule, due_at=self.remind_at(now, deadline),
+                     key=declared.rule, due_at=self.remind_at(start, deadline),
                      payload={"stage": "ask", "rule": deadline.rule, "task": declared.task,
                               "due_at": deadline.due_at.isoformat()})
         audit.record(session, now, "deadlines_set", request_id=request.id,

@@ -76,7 +76,7 @@ class ServiceDesk:
         if not self.applies(request) or request.status != "received" \
                 or self._from_it(request.requester_email):  # IT's own mail is no service call
             return
-        times = self.due_times(now)
+        times = self.due_times(now.replace(second=0, microsecond=0))  # in whole minutes
         for rule, when in times.items():
             due.schedule(session, kind=KIND, request_id=request.id, key=rule, due_at=when,
                          payload={"rule": rule, "due_at": when.isoformat()})
