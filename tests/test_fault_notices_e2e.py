@@ -126,3 +126,13 @@ def test_fault_form_opens_a_fault_too_and_a_plain_mail_without_fault_does_not(
     assert desk.request().status == "with_handler" and got[LIN]
     rows = desk.query(select(DueWork).where(DueWork.kind == "notice.escalation"))
     assert sorted(r.key for r in rows) == ["R-FN-2", "R-FN-3", "R-FN-4", "R-FN-5"]
+
+
+def test_without_a_supervisor_in_the_directory_the_5_minute_step_goes_to_the_manager_r_fn_2(
+        mailstack: Any, database_url: str, tmp_path: Path) -> None:
+    desk = Desk(mailstack, database_url, tmp_path, approvals={"handlers": {"fault": LIN}})
+    report(desk)
+    got = desk.tick(minute(5))
+    assert "5 分钟未排除" in str(got[WANG][0]["Subject"])   # the handler's manager instead
+    (unaddressed,) = desk.actions("escalation_unaddressed")
+    assert unaddressed.detail["rule"] == "R-FN-2" and unaddressed.detail["instead"] == [WANG]

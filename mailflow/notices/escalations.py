@@ -81,9 +81,13 @@ class Escalations:
         if form is None or step is None:
             return
         to, cc = self.recipients(request, step)
-        if not to:
+        if not to:  # a role the directory does not fill: never skip a level silently
+            to, cc = self.recipients(request, EscalationDef(step.rule, step.after_minutes,
+                                                            ("handler_manager",),
+                                                            step.template))
             audit.record(session, now, "escalation_unaddressed", request_id=request.id,
-                         rule=step.rule, notify=list(step.notify))
+                         rule=step.rule, notify=list(step.notify), instead=list(to))
+        if not to:
             log.warning("escalation names nobody", reference=request.reference,
                         rule=step.rule)
             return
