@@ -222,6 +222,26 @@ class WeeklyMeetingSettings(_Section):
         return _clock_time(self.end)
 
 
+class ServiceDeskSettings(_Section):
+    """Service-desk times for plain requests (seed 002: the first reply within 2 hours, a
+    solution or a progress report within 24 hours; R-SD-1, R-SD-2). A reply from anyone in
+    the IT department to the request's thread is the first reply; one that holds a
+    *progress_words* word (or closes it) is the solution or progress report. Missed, the
+    desk (``[approvals] handlers.general``, else the IT manager) is told, ``escalate_to`` in
+    Cc. ``measure``: "working" counts working time on the calendar (R-GEN-2; 24 hours is one
+    working day, shorter spans working hours), "clock" counts clock hours."""
+
+    enabled: bool = True
+    kinds: tuple[str, ...] = ("general",)
+    measure: Literal["working", "clock"] = "working"
+    first_reply_hours: float = Field(default=2.0, gt=0)
+    progress_hours: float = Field(default=24.0, gt=0)
+    escalate_to: str = "it_manager"
+    progress_words: tuple[str, ...] = (
+        "已解决", "已处理", "已完成", "解决方案", "处理方案", "进展", "进度", "正在处理", "处理中",
+        "预计", "resolved", "solved", "solution", "progress", "working on", "expected")
+
+
 class Person(_Section):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     name: str
@@ -239,12 +259,32 @@ class Department(_Section):
 
 
 class Roles(_Section):
+    """Who holds each role. The named ones are the rulebook's; any other key is a role the
+    organisation names for its own chains and notices (服务部经理 service_manager, 技术服务事业部
+    technical_services, 财务部门 finance, 客服 customer_service, …): directory data, no code."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     it_manager: str = ""
     president: str = ""
     leader_in_charge: str = ""
     project_manager: str = ""
     archivist: str = ""
     admin: str = ""
+
+
+    @model_validator(mode="after")
+    def _extra_roles_are_addresses(self) -> Roles:
+        for name, who in (self.model_extra or {}).items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"roles.{name}: a role name is lower case words joined by _")
+            if not isinstance(who, str):
+                raise ValueError(f"roles.{name}: an address, not {who!r}")
+        return self
+
+    def names(self) -> frozenset[str]:
+        """Every role this directory defines (the rulebook's and the organisation's)."""
+        return frozenset(self.model_dump())
 
 
 class SystemEntry(_Section):
@@ -256,8 +296,8 @@ class SystemEntry(_Section):
 #: who approves, as the chain data names them (workflow/chains.py resolves them):
 #: the requester's department manager; a [roles] entry; the manager of the department owning
 #: the system a form field names (R-AC-2); the managers of the departments a list field names
-APPROVER_SPEC = (r"^(requester_manager|role:[a-z_]+|system_owner:[a-z_]+"
-                 r"|department_managers:[a-z_]+)$")
+APPROVER_SPEC = (r"^(requester_manager|role:[a-z0-9_]+|system_owner:[a-z_]+"
+                 r"|department_managers:[a-z_]+|department:[^:\s]+)$")
 EscalationRole = Literal["", "president", "leader_in_charge"]
 
 
@@ -276,7 +316,7 @@ class ChainStep(_Section):
             if not re.match(APPROVER_SPEC, spec):
                 raise ValueError(
                     f"{spec!r} is not an approver: requester_manager, role:NAME, "
-                    "system_owner:FIELD or department_managers:FIELD")
+                    "system_owner:FIELD, department_managers:FIELD or department:KEY")
         return value
 
 
@@ -305,7 +345,68 @@ DEFAULT_CHAINS = (
     # R-MT-4: the project manager reviews minutes before they are distributed
     Chain(kind="minutes", rule="R-MT-4", steps=(
         ChainStep(approvers=("role:project_manager",)),)),
+    # seed 002 业务需求: the requesting department submits it (its manager approves)
+    Chain(kind="business_requirement", rule="R-BR-1", steps=(
+        ChainStep(approvers=("requester_manager",)),)),
+    # seed 002 产品申请: the requesting department's manager and the marketing department's
+    Chain(kind="product", rule="R-PR-1", steps=(
+        ChainStep(approvers=("requester_manager",)),
+        ChainStep(approvers=("department:marketing",)))),
+    # seed 002 业务数据处理: the requesting department's manager
+    Chain(kind="data_processing", rule="R-DP-1", steps=(
+        ChainStep(approvers=("requester_manager",)),)),
+    # seeds 003/004, service planning and post-delivery maintenance: the roles are the
+    # organisation's ([roles] service_manager 服务部经理, technical_services 技术服务事业部,
+    # finance 财务部门); a kind whose role is not filled is held and the administrator told
+    Chain(kind="project_initiation", rule="R-SP-3", steps=(
+        ChainStep(approvers=("role:service_manager",)),)),
+    Chain(kind="project_plan", rule="R-SP-4", steps=(
+        ChainStep(approvers=("role:technical_services",)),)),
+    Chain(kind="work_plan", rule="R-SP-5", steps=(
+        ChainStep(approvers=("role:service_manager",)),)),
+    Chain(kind="plan_change", rule="R-SP-6", steps=(
+        ChainStep(approvers=("role:service_manager",)),)),
+    Chain(kind="maintenance_record", rule="R-PM-11", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
+    Chain(kind="maintenance_plan", rule="R-PM-11", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
+    Chain(kind="maintenance_budget", rule="R-PM-8", steps=(
+        ChainStep(approvers=("role:finance",)),)),
+    Chain(kind="maintenance_adjustment", rule="R-PM-9", steps=(
+        ChainStep(approvers=("department_managers:approving_departments",)),)),
+    Chain(kind="maintenance_document", rule="R-PM-11", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
+    Chain(kind="document_access", rule="R-PM-12", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
+    Chain(kind="training_plan", rule="R-PM-15", steps=(
+        ChainStep(approvers=("role:service_manager",)),)),
 )
+
+
+class KindDeadline(_Section):
+    """A deadline of a form kind set here rather than in its definition (the planning and
+    maintenance seeds give none: the organisation decides). Same keys as a definition's
+    ``[[deadlines]]`` (docs/forms.md), plus the kind; one with a rule the definition also
+    declares replaces it."""
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    counts_from: Literal["handed_over", "chain_started", "last_step_approved"] = "handed_over"
+    working_days: int | None = Field(default=None, ge=1)
+    hours: float | None = Field(default=None, gt=0)
+    task: str = ""
+    task_zh: str = ""
+    task_en: str = ""
+    note_zh: str = ""
+    note_en: str = ""
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> KindDeadline:
+        if (self.working_days is None) == (self.hours is None):
+            raise ValueError(f"deadlines: {self.kind} {self.rule} needs working_days or hours")
+        if not (self.task or self.task_zh):
+            raise ValueError(f"deadlines: {self.kind} {self.rule} needs task or task_zh")
+        return self
 
 
 class ApprovalSettings(_Section):
@@ -384,6 +485,8 @@ class Settings(_Section):
     forms: FormsSettings = FormsSettings()
     calendar: CalendarSettings = CalendarSettings()
     weekly_meeting: WeeklyMeetingSettings = WeeklyMeetingSettings()
+    service_desk: ServiceDeskSettings = ServiceDeskSettings()
+    deadlines: tuple[KindDeadline, ...] = ()
     people: tuple[Person, ...] = ()
     departments: tuple[Department, ...] = ()
     roles: Roles = Roles()
@@ -414,10 +517,18 @@ class Settings(_Section):
                 raise ValueError(
                     f"systems: {s.name} names unknown department {s.owner_department!r}"
                 )
-        roles = set(Roles.model_fields)
+        # a default chain may name a role this organisation has not filled (a request of that
+        # kind is then blocked and the administrator told); one written here may not
+        roles = self.roles.names() | set(Roles.model_fields)
         for chain in self.approvals.chains:
+            if chain in DEFAULT_CHAINS:
+                continue
             for step in chain.steps:
                 for spec in step.approvers:
+                    if spec.startswith("department:") and self.departments and not any(
+                            spec[11:] in (d.key, d.name) for d in self.departments):
+                        raise ValueError(f"approvals.chains: {chain.kind} names unknown "
+                                         f"department {spec[11:]!r}")
                     if spec.startswith("role:") and spec[5:] not in roles:
                         raise ValueError(f"approvals.chains: {chain.kind} names unknown role "
                                          f"{spec[5:]!r}")

@@ -40,6 +40,7 @@ from mailflow.workflow.answering import AnswerPolicy, Verdict
 from mailflow.workflow.confirm import is_confirmation
 from mailflow.workflow.decisions import Approvals
 from mailflow.workflow.matching import RequestMatch, match_request
+from mailflow.workflow.plain_requests import PlainRequest
 from mailflow.workflow.states import Event, Status, advance
 from mailflow.workflow.tokens import tokens_in
 
@@ -62,6 +63,9 @@ class RequestSummary:
 #: a stage reading follow-ups of its own (a change result by reply): the mail's status, or
 #: None when the mail is not for it
 ReplyReader = Callable[[Session, InboundMail, ParsedMail, RequestMatch, datetime], str | None]
+#: recognises a plain mail (no form) as a request a kind allows by mail (R-DP-2): the
+#: sender's address, subject and text in, a PlainRequest or None out
+PlainRecogniser = Callable[[str, str, str, str], PlainRequest | None]
 
 
 class Reception:
@@ -74,8 +78,12 @@ class Reception:
         form_titles: dict[str, str] | None = None,
         approvals: Approvals | None = None,
         reply_readers: Sequence[ReplyReader] = (),
+        plain_requests: PlainRecogniser | None = None,
+        on_registered: Sequence[Callable[[Session, Request, datetime], None]] = (),
     ) -> None:
         self._settings = settings
+        self._on_registered = tuple(on_registered)
+        self._plain_requests = plain_requests
         self._approvals = approvals
         self._reply_readers = tuple(reply_readers)
         self._templates = templates
@@ -153,10 +161,47 @@ class Reception:
 
     def _answer_new(self, session: Session, mail: InboundMail, parsed: ParsedMail,
                     outcome: FormsOutcome, now: datetime) -> str:
+        if not outcome.accepted and not outcome.problems and self._plain_requests is not None:
+            assert parsed.sender is not None
+            found = self._plain_requests(parsed.sender.addr, parsed.subject, parsed.text,
+                                         parsed.sender.name)
+            if found is not None:
+                return self._plain_request(session, mail, parsed, outcome, found, now)
         requests = self._register(session, mail, parsed, outcome, now)
+        for registered in self._on_registered:  # service-desk times (notices/service_desk)
+            for request in requests:
+                registered(session, request, now)
         self._reply(session, mail, parsed, outcome, requests, now)
         self._start_chains(session, mail, requests, now)
         return "returned" if outcome.problems and not outcome.accepted else "registered"
+
+    def _plain_request(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                       outcome: FormsOutcome, found: PlainRequest, now: datetime) -> str:
+        """R-DP-2: a supervisor's urgent plain mail is a request of its kind, recorded as such
+        (audited with the rule, the applicant and the supervisor), acknowledged, and handed
+        to the handler at once: no form, no approval."""
+        sender = parsed.sender
+        assert sender is not None
+        request = Request(
+            reference=next_reference(session, self._settings.service.reference_prefix,
+                                     now.astimezone(self._zone).year),
+            kind=found.kind, status=Status.SUBMITTED.value, title=parsed.subject,
+            requester_email=sender.addr, requester_name=sender.name, source_mail_id=mail.id,
+            fields=dict(found.fields), created_at=db_time(now), updated_at=db_time(now))
+        insert_row(session, request)
+        audit.record(session, now, "request_created", actor=sender.addr, mail_id=mail.id,
+                     request_id=request.id, reference=request.reference, kind=request.kind,
+                     status=request.status)
+        audit.record(session, now, "plain_mail_request", actor=sender.addr, mail_id=mail.id,
+                     request_id=request.id, reference=request.reference, kind=found.kind,
+                     rule=found.rule, applicant=found.applicant.email,
+                     supervisor=found.supervisor, department=found.department)
+        self._reply(session, mail, parsed, outcome, [request], now)
+        if self._approvals is not None:
+            self._approvals.hand_over_at_once(session, request, mail, now, rule=found.rule,
+                                              applicant=found.applicant.name,
+                                              template=found.handover_template)
+        return "registered"
 
     def _start_chains(self, session: Session, mail: InboundMail, requests: Sequence[Request],
                       now: datetime) -> None:

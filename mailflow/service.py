@@ -41,11 +41,13 @@ from mailflow.mail.sources import FetchedMail, MailSource, Target, make_source
 from mailflow.mail.transport import Transport, make_transport
 from mailflow.notices import weekly
 from mailflow.notices.data_delivery import DataDelivery
+from mailflow.notices.escalations import Escalations
 from mailflow.notices.lifecycle import Lifecycle
+from mailflow.notices.service_desk import ServiceDesk
 from mailflow.notices.weekly import WeeklyMeeting
 from mailflow.private import private_dir, private_file, sqlite_files
 from mailflow.readahead import ReadAhead
-from mailflow.reception import Reception
+from mailflow.reception import PlainRecogniser, Reception
 from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
 from mailflow.store.db import (
@@ -63,6 +65,7 @@ from mailflow.workflow import decisions as approval_due
 from mailflow.workflow import due as due_module
 from mailflow.workflow.decisions import Approvals
 from mailflow.workflow.due import DueHandler, DueRunner
+from mailflow.workflow.plain_requests import PlainRequest
 from mailflow.workflow.states import LISTENERS
 
 log = structlog.get_logger(__name__)
@@ -118,11 +121,20 @@ class Service:
         self.approvals = Approvals(settings, self.templates, self.archive, titles)
         # notices follow a change or minutes through their transitions (notices/lifecycle.py)
         self.lifecycle = Lifecycle(settings, self.templates)
-        self.factory.configure(info={LISTENERS: [self.lifecycle.on_transition]})
+        # escalations on the clock and closing by reply, as kinds declare them (faults)
+        self.escalations = Escalations(self.lifecycle, self.approvals)
+        self.factory.configure(info={LISTENERS: [self.lifecycle.on_transition,
+                                                 self.escalations.on_transition]})
+        # service-desk times of plain requests (R-SD-1, R-SD-2)
+        self.service_desk = ServiceDesk(settings, self.lifecycle)
         self.reception = Reception(settings, self.templates,
                                    self.read_ahead.examine if examine else None, blanks, titles,
-                                   self.approvals, [self.lifecycle.handle_reply,
-                                                    DataDelivery(self.lifecycle).handle_reply])
+                                   self.approvals, [self.service_desk.handle_reply,
+                                                    self.escalations.handle_reply,
+                                                    self.lifecycle.handle_reply,
+                                                    DataDelivery(self.lifecycle).handle_reply],
+                                   _plain_requests(settings),
+                                   [self.service_desk.on_registered])
         self._after_commit_hook = after_commit
         self.worker = worker or lease.worker_identity()
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
@@ -141,6 +153,9 @@ class Service:
         self.register_due_handler(approval_due.ESCALATION, self.approvals.escalate)
         # notices and deadlines of changes and minutes (R-CH-4/5/6, R-MT-3/5)
         for kind, handler in self.lifecycle.handlers().items():
+            self.register_due_handler(kind, handler)
+        for kind, handler in (*self.escalations.handlers().items(),
+                              *self.service_desk.handlers().items()):
             self.register_due_handler(kind, handler)
         # the weekly meeting's notice (R-MT-6): its next time is due work, kept scheduled
         self.weekly_meeting = WeeklyMeeting(self.lifecycle.sender)
@@ -553,6 +568,29 @@ def _make_private(settings: Settings) -> None:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         for path in sqlite_files(Path(url.database)):
             private_file(path)
+
+
+def _plain_requests(settings: Settings) -> PlainRecogniser | None:
+    """Kinds that may come as a plain mail ([plain_mail] in their definition, R-DP-2); None
+    without definitions or without a directory to tell a supervisor by."""
+    from mailflow.documents.definitions import CatalogError, load_catalog
+    from mailflow.workflow.directory import Directory
+    from mailflow.workflow.plain_requests import recognise
+
+    try:
+        forms = [f for f in load_catalog(settings.forms.definitions_dir).forms.values()
+                 if f.plain_mail is not None]
+    except CatalogError:
+        return None
+    if not forms or not settings.departments:
+        return None
+    directory = Directory(settings)
+
+    def recognise_mail(sender: str, subject: str, text: str, name: str
+                       ) -> PlainRequest | None:
+        return recognise(forms, directory, sender, subject, text, name)
+
+    return recognise_mail
 
 
 def _forms_wiring(

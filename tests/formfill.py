@@ -32,6 +32,101 @@ Tick = Literal["control", "glyph"]
 
 # One filled-in form per kind: what the round-trip tests type in and expect back.
 SAMPLES: dict[str, dict[str, object]] = {
+    # service planning and post-delivery maintenance (seeds 003/004)
+    "project_initiation": {
+        "project_name": "某银行运维服务项目", "customer": "某银行", "contract_no": "HT-2026-018",
+        "project_manager": "郑丽", "initiation_kind": "项目立项",
+        "project_start": date(2027, 1, 1), "project_end": date(2027, 12, 31),
+        "service_scope": "核心系统7x24运维", "sla_summary": "一般问题4小时响应",
+    },
+    "project_plan": {
+        "project_name": "某银行运维服务项目", "project_manager": "郑丽",
+        "plan_summary": "服务目标、组织、实施计划", "reviewers": ["王军", "何平"],
+        "review_date": date(2026, 12, 10), "review_conclusion": "评审通过",
+    },
+    "work_plan": {
+        "project_name": "某银行运维服务项目", "project_manager": "郑丽",
+        "tasks": [{"task": "驻场人员到位", "owner": "林芳", "due": date(2027, 1, 5)}],
+    },
+    "plan_change": {
+        "project_name": "某银行运维服务项目", "project_manager": "郑丽",
+        "change_content": "巡检由每周改为每两周", "reason": "客户要求",
+        "staff_changes": "林芳替换孙丽", "recorded_afterwards": True,
+    },
+    "maintenance_record": {
+        "project_name": "某银行运维服务项目", "problem": "数据库备份失败",
+        "process": "清理归档日志后重跑备份", "result": "备份成功", "people": ["林芳"],
+        "done_at": datetime(2026, 12, 2, 14, 30),
+    },
+    "maintenance_plan": {
+        "project_name": "某银行运维服务项目", "year": "2027", "goals": "系统可用率99.9%",
+        "content": "月度巡检、季度演练", "schedule": "每月第一周巡检", "staffing": "林芳负责巡检",
+    },
+    "maintenance_budget": {
+        "project_name": "某银行运维服务项目", "project_manager": "郑丽",
+        "personnel_cost": "30万元", "equipment_cost": "5万元", "software_cost": "3万元",
+        "training_cost": "1万元", "travel_cost": "2万元",
+    },
+    "maintenance_adjustment": {
+        "project_name": "某银行运维服务项目", "project_manager": "郑丽",
+        "adjusts": ["维护预算"], "adjustment": "设备采购费用增加2万元", "reason": "硬盘更换",
+        "approving_departments": ["财务部"], "notify": ["林芳"],
+    },
+    "maintenance_document": {
+        "project_name": "某银行运维服务项目", "document_title": "数据库备份失败处理方案",
+        "category": "解决方案", "author": "林芳", "summary": "归档日志清理步骤",
+    },
+    "document_access": {
+        "applicant": "孙丽", "department": "财务部", "project_name": "某银行运维服务项目",
+        "documents": ["年度维护计划"], "purpose": "核对预算", "no_copy": True,
+    },
+    "training_plan": {
+        "project_name": "某银行运维服务项目", "year": "2027",
+        "goals": "客户运维人员独立处理常见问题",
+        "content": "备份恢复、日志分析", "audience": "客户运维人员", "schedule": "每季度一次",
+        "evaluation": ["考试", "问卷调查"],
+    },
+    "fault": {
+        "applicant": "张伟",
+        "department": "市场部",
+        "contact": "13800000001",
+        "system": "计费系统",
+        "symptom": "营业厅无法受理缴费，提示“连接超时”",
+        "started_at": datetime(2026, 12, 1, 9, 55),
+        "impact": "全部营业厅缴费业务",
+    },
+    "business_requirement": {
+        "applicant": "张伟",
+        "department": "市场部",
+        "contact": "13800000001",
+        "title": "营业厅受理界面增加套餐对比功能",
+        "systems": ["营业系统"],
+        "description": "受理新装时可并排比较三个套餐的资费与权益",
+        "reason": "营业员反映客户难以比较套餐",
+        "product_change": False,
+        "framework_change": False,
+        "wanted_by": date(2026, 12, 20),
+    },
+    "product": {
+        "applicant": "张伟",
+        "department": "市场部",
+        "contact": "13800000001",
+        "product_name": "畅享99元套餐",
+        "request_kind": "新增产品",
+        "product_description": "月费99元，含30GB流量、500分钟通话",
+        "systems": ["计费系统", "营业系统"],
+        "effective_date": date(2026, 12, 1),
+    },
+    "data_processing": {
+        "applicant": "张伟",
+        "department": "市场部",
+        "contact": "13800000001",
+        "system": "计费系统",
+        "data_to_process": "用户 13800000000 的10月话费重复扣费，请冲正",
+        "reason": "客户投诉重复扣费",
+        "urgency": "一般",
+        "wanted_by": date(2026, 11, 30),
+    },
     "data_extraction": {
         "applicant": "张三 <zhangsan@example.com>",
         "department": "市场部",

@@ -25,7 +25,7 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     settings = load_settings(example, environ={})
     text = example.read_text(encoding="utf-8")
     for section in ("service", "mailbox", "smtp", "storage", "forms", "calendar",
-                    "weekly_meeting", "approvals", "records", "web"):
+                    "weekly_meeting", "service_desk", "approvals", "records", "web"):
         model = getattr(settings, section)
         for key in type(model).model_fields:
             assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section}.{key} undocumented"

@@ -23,6 +23,12 @@ One file per kind, named after it::
     date_field = "change_date"  # optional, time_range: the day for "23:30-01:30"
     example = "李四"            # optional: printed as a hint under the label
     [[fields.columns]]          # table: its columns; time_range: its start/end parts
+    [[deadlines]]               # optional: work due after a transition (DeadlineDef)
+    rule = "R-DX-4"; counts_from = "handed_over"; working_days = 3   # or hours = 2
+    task = "data_delivery"; task_zh / task_en; note_zh / note_en
+    [plain_mail]                # optional: the kind may come as a plain mail (PlainMailDef)
+    [[escalations]]             # optional: who is told after N minutes (EscalationDef)
+    [closing]                   # optional: closed by a reply's words, with a notice
 
 ``forms/_blank.toml`` holds the words printed on every blank (hints per type, 序号);
 ``forms/_lexicon.toml`` the synonyms labels and titles are matched with (lexicon.py).
@@ -91,6 +97,72 @@ class FieldDef:
 
 
 @dataclass(frozen=True)
+class DeadlineDef:
+    """Work a request of this kind owes after a transition: "first assessment within 3
+    working days of acceptance" is data, scheduled by the notices stage as due work that
+    reminds the handler, then tells them it is overdue, then escalates."""
+
+    rule: str
+    #: the request transition it counts from (workflow/states.py Event values): handed_over
+    #: is the moment IT holds the approved request (R-GEN-1: approval time is not the
+    #: handler's), chain_started the submission of a request that needs approval
+    counts_from: str
+    working_days: int | None = None  # working days on the calendar (R-GEN-2) …
+    hours: float | None = None  # … or clock hours
+    task: str = ""  # a code the templates may know (task_words), else task_zh/task_en
+    task_zh: str = ""
+    task_en: str = ""
+    note_zh: str = ""  # how the rule reads, for the deadline line ("受理后 3 个工作日内")
+    note_en: str = ""
+
+
+@dataclass(frozen=True)
+class PlainMailDef:
+    """A request of this kind that may come as a plain mail, no form. Recognised when the
+    sender is who *sender* says ("applicant_supervisor": the department manager of exactly one
+    person the mail names — seed 002's urgent data processing, R-DP-2; "anyone": whoever
+    writes — a fault report), the subject holds one of *subject_words* (when given) and the
+    mail one of *urgent_words* and of *topic_words* (when given). It is recorded as a request
+    of this kind with the mail's text in *text_field* and handed to the handler at once with
+    *handover_template*."""
+
+    rule: str
+    text_field: str
+    sender: str = "applicant_supervisor"
+    urgent_words: tuple[str, ...] = ()
+    topic_words: tuple[str, ...] = ()
+    subject_words: tuple[str, ...] = ()
+    urgency_field: str = ""
+    urgency_value: str = ""
+    handover_template: str = "urgent_handover"
+
+
+@dataclass(frozen=True)
+class EscalationDef:
+    """Who is told when a request is still not done *after_minutes* (clock time) after the
+    transition it counts from — the fault notices' 5/15/30-minute ladder. *notify* names
+    people as the chains do: role:NAME, handler_manager (the handler's department manager),
+    business_departments (every department that is not IT: managers, interface persons and
+    heads, with IT's manager in Cc)."""
+
+    rule: str
+    after_minutes: float
+    notify: tuple[str, ...]
+    template: str
+    counts_from: str = "handed_over"
+
+
+@dataclass(frozen=True)
+class ClosingDef:
+    """How the handler closes a request of this kind by reply (*words*, "已恢复"), and the
+    notice then sent at once to the requester and everyone the escalations told (R-FN-6)."""
+
+    rule: str
+    words: tuple[str, ...]
+    template: str
+
+
+@dataclass(frozen=True)
 class FormDef:
     kind: str
     version: int
@@ -101,6 +173,13 @@ class FormDef:
     instructions_zh: str
     instructions_en: str
     rule_prefix: str = ""  # e.g. "R-DX"
+    deadlines: tuple[DeadlineDef, ...] = ()
+    plain_mail: PlainMailDef | None = None
+    escalations: tuple[EscalationDef, ...] = ()
+    closing: ClosingDef | None = None
+    #: the rule under which a request of this kind goes to its handler without approval
+    #: (a fault: R-FN-1); empty: approved by its chain, if it has one
+    at_once: str = ""
     # the synonyms its labels are matched with (forms/_lexicon.toml, shared by every kind)
     lexicon: Lexicon = field(default=EMPTY, compare=False, repr=False)
 
@@ -208,6 +287,67 @@ class _FieldModel(_ColumnModel):
         return self
 
 
+class _DeadlineModel(_Strict):
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    counts_from: Literal["handed_over", "chain_started", "last_step_approved"] = "handed_over"
+    working_days: int | None = Field(default=None, ge=1)
+    hours: float | None = Field(default=None, gt=0)
+    task: str = Field(default="", pattern=r"^([a-z][a-z0-9_]*)?$")
+    task_zh: str = ""
+    task_en: str = ""
+    note_zh: str = ""
+    note_en: str = ""
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> _DeadlineModel:
+        if (self.working_days is None) == (self.hours is None):
+            raise ValueError("a deadline needs working_days or hours (one of them)")
+        if not (self.task or self.task_zh):
+            raise ValueError("a deadline needs a task code or task_zh")
+        return self
+
+
+class _PlainMailModel(_Strict):
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    text_field: str
+    sender: Literal["applicant_supervisor", "anyone"] = "applicant_supervisor"
+    urgent_words: list[str] = []
+    topic_words: list[str] = []
+    subject_words: list[str] = []
+    urgency_field: str = ""
+    urgency_value: str = ""
+    handover_template: str = Field(default="urgent_handover", pattern=r"^[a-z][a-z0-9_/]*$")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> _PlainMailModel:
+        if not (self.urgent_words or self.topic_words or self.subject_words):
+            raise ValueError("plain_mail needs urgent_words, topic_words or subject_words")
+        return self
+
+
+class _EscalationModel(_Strict):
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    after_minutes: float = Field(gt=0)
+    notify: list[str] = Field(min_length=1)
+    template: str = Field(pattern=r"^[a-z][a-z0-9_/]*$")
+    counts_from: Literal["handed_over", "chain_started", "last_step_approved"] = "handed_over"
+
+    @model_validator(mode="after")
+    def _known_people(self) -> _EscalationModel:
+        for spec in self.notify:
+            if not (spec.startswith("role:") or spec in ("handler_manager",
+                                                          "business_departments")):
+                raise ValueError(f"{spec!r}: notify role:NAME, handler_manager or "
+                                 "business_departments")
+        return self
+
+
+class _ClosingModel(_Strict):
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    words: list[str] = Field(min_length=1)
+    template: str = Field(pattern=r"^[a-z][a-z0-9_/]*$")
+
+
 class _FormModel(_Strict):
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
@@ -218,6 +358,11 @@ class _FormModel(_Strict):
     instructions_zh: str = ""
     instructions_en: str = ""
     fields: list[_FieldModel] = Field(min_length=1)
+    deadlines: list[_DeadlineModel] = []
+    plain_mail: _PlainMailModel | None = None
+    escalations: list[_EscalationModel] = []
+    closing: _ClosingModel | None = None
+    at_once: str = Field(default="", pattern=r"^(R-[A-Z]+-\d+)?$")
 
     @model_validator(mode="after")
     def _unique(self) -> _FormModel:
@@ -241,6 +386,11 @@ class _FormModel(_Strict):
                 raise ValueError(f"field {f.key!r}: not_before must join two date fields")
             if f.date_field and types.get(f.date_field) is not FieldType.DATE:
                 raise ValueError(f"field {f.key!r}: date_field must name a date field")
+        plain = self.plain_mail
+        if plain is not None:
+            for key in filter(None, (plain.text_field, plain.urgency_field)):
+                if key not in types:
+                    raise ValueError(f"plain_mail names unknown field {key!r}")
         return self
 
 
@@ -302,7 +452,22 @@ def _form(m: _FormModel) -> FormDef:
         instructions_zh=m.instructions_zh,
         instructions_en=m.instructions_en,
         rule_prefix=m.rule_prefix,
+        deadlines=tuple(DeadlineDef(**d.model_dump()) for d in m.deadlines),
+        plain_mail=None if m.plain_mail is None else _plain(m.plain_mail),
+        escalations=tuple(EscalationDef(e.rule, e.after_minutes, tuple(e.notify), e.template,
+                                        e.counts_from) for e in m.escalations),
+        at_once=m.at_once,
+        closing=None if m.closing is None else ClosingDef(m.closing.rule,
+                                                          tuple(m.closing.words),
+                                                          m.closing.template),
     )
+
+
+def _plain(m: _PlainMailModel) -> PlainMailDef:
+    return PlainMailDef(rule=m.rule, text_field=m.text_field, sender=m.sender,
+                        urgent_words=tuple(m.urgent_words), topic_words=tuple(m.topic_words),
+                        subject_words=tuple(m.subject_words), urgency_field=m.urgency_field,
+                        urgency_value=m.urgency_value, handover_template=m.handover_template)
 
 
 def load_form(path: Path) -> FormDef:

@@ -76,6 +76,18 @@ def data_delivery(cal: WorkingCalendar, approved_at: datetime) -> Deadline:
                     DATA_DELIVERY_DAYS)
 
 
+def declared(cal: WorkingCalendar, start: datetime, *, rule: str,
+             working_days: int | None = None, hours: float | None = None) -> Deadline:
+    """A deadline a form kind declares as data (``[[deadlines]]`` in forms/<kind>.toml:
+    R-AC-4, R-DX-4 and the rulebook's other kinds): *working_days* on the calendar, or
+    *hours* of clock time, from *start*."""
+    if working_days is not None:
+        return Deadline(rule, cal.add_working_days(start, working_days), working_days)
+    if hours is None:
+        raise ValueError(f"{rule}: a deadline needs working_days or hours")
+    return Deadline(rule, cal.local(start) + timedelta(hours=hours))
+
+
 def announced_ahead(cal: WorkingCalendar, change_start: datetime, days: int) -> datetime:
     """The end of the *days*-th working day before the change's (local) day."""
     day: date = cal.local(change_start).date()

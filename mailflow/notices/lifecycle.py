@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
+from mailflow.documents.definitions import DeadlineDef, FormCatalog, FormDef
 from mailflow.mail.parse import ParsedMail
 from mailflow.notices import deadlines
 from mailflow.notices.recipients import (
@@ -86,12 +87,6 @@ SUMMARY_LABELS = {
 }
 _CLAUSE_END = re.compile(r"[，。；;,\n]")
 KINDS = (CHANGE_NOTICE, RESULT_CHASE, SUMMARY_CHASE, MINUTES, ACTION_ITEM, DEADLINE_CHASE)
-#: kinds whose handling has a deadline from the moment IT holds the approved request
-#: (R-GEN-1): R-AC-4 one working day, R-DX-4 three; (rule's function, task word code)
-HANDLING_DEADLINES = {
-    "account": (deadlines.account_done, "account_done"),
-    "data_extraction": (deadlines.data_delivery, "data_delivery"),
-}
 
 
 @dataclass(frozen=True)
@@ -151,21 +146,40 @@ class Lifecycle:
         self.settings = settings
         self.templates = templates
         self._labels: dict[str, dict[str, str]] = {}
+        self._catalog: FormCatalog | None = None
         self.sender = NoticeSender(settings, templates)
         self.calendar = self.sender.calendar
         self.resolver = NameResolver(settings)
         self.directory = self.resolver.directory
 
+    def form(self, kind: str) -> FormDef | None:
+        """The definition of *kind* (None when there are no definitions to read)."""
+        if self._catalog is None:
+            try:
+                from mailflow.documents.definitions import load_catalog
+
+                self._catalog = load_catalog(self.settings.forms.definitions_dir)
+            except Exception:  # no definitions: keys are all there is to show
+                self._catalog = FormCatalog()
+        return self._catalog.forms.get(kind)
+
+    def declared_deadlines(self, kind: str, event: str | None = None
+                           ) -> tuple[DeadlineDef, ...]:
+        """The deadlines *kind*'s definition declares ([[deadlines]]: R-AC-4, R-DX-4, the
+        rulebook's other kinds) with the configuration's ([[deadlines]] in config, which
+        replaces a definition's of the same rule), those counting from *event* when given."""
+        form = self.form(kind)
+        found = {d.rule: d for d in (form.deadlines if form is not None else ())}
+        for entry in self.settings.deadlines:  # [[deadlines]] in config: the organisation's
+            if entry.kind == kind:
+                found[entry.rule] = DeadlineDef(**entry.model_dump(exclude={"kind"}))
+        return tuple(d for d in found.values() if event is None or d.counts_from == event)
+
     def label(self, kind: str, key: str) -> str:
         """A form field's label in the mail language (the form definitions own the words)."""
         if kind not in self._labels:
             labels: dict[str, str] = {}
-            try:
-                from mailflow.documents.definitions import load_catalog
-
-                form = load_catalog(self.settings.forms.definitions_dir).forms.get(kind)
-            except Exception:  # no definitions: the key is all there is to show
-                form = None
+            form = self.form(kind)
             if form is not None:
                 zh = self.templates.language == "zh"
                 labels = {f.key: (f.label_zh if zh else f.label_en) for f in form.fields}
@@ -264,8 +278,8 @@ class Lifecycle:
     # -- transitions ---------------------------------------------------------------------
     def on_transition(self, session: Session, request: Request, move: Transition,
                       now: datetime) -> None:
-        if move.event is Event.HANDED_OVER and request.kind in HANDLING_DEADLINES:
-            self._handling_deadline(session, request, now)
+        for declared in self.declared_deadlines(request.kind, move.event.value):
+            self._handling_deadline(session, request, declared, now)
         if move.event is Event.DONE:
             self._record_done(session, request, now)
         if request.kind == CHANGE:
@@ -278,14 +292,18 @@ class Lifecycle:
         elif request.kind == MINUTES_KIND and move.event is Event.HANDED_OVER:
             due.schedule(session, kind=MINUTES, request_id=request.id, due_at=now)
 
-    def _handling_deadline(self, session: Session, request: Request, now: datetime) -> None:
-        """R-AC-4 / R-DX-4 (counted from now, R-GEN-1): stored as due work that reminds the
-        handler when it falls due, then escalates."""
-        rule_of, task = HANDLING_DEADLINES[request.kind]
-        deadline = rule_of(self.calendar, now)
+    def _handling_deadline(self, session: Session, request: Request, declared: DeadlineDef,
+                           now: datetime) -> None:
+        """A deadline the kind declares (R-AC-4, R-DX-4, …; counted from the transition,
+        R-GEN-1): stored as due work that reminds the handler before it falls due, tells
+        them when it is overdue, then escalates."""
+        start = now.replace(second=0, microsecond=0)  # whole minutes: --now 15:00 is 15:00
+        deadline = deadlines.declared(self.calendar, start, rule=declared.rule,
+                                      working_days=declared.working_days,
+                                      hours=declared.hours)
         due.schedule(session, kind=DEADLINE_CHASE, request_id=request.id,
-                     due_at=self.remind_at(now, deadline),
-                     payload={"stage": "ask", "rule": deadline.rule, "task": task,
+                     key=declared.rule, due_at=self.remind_at(start, deadline),
+                     payload={"stage": "ask", "rule": deadline.rule, "task": declared.task,
                               "due_at": deadline.due_at.isoformat()})
         audit.record(session, now, "deadlines_set", request_id=request.id,
                      deadlines={deadline.rule: deadline.due_at.isoformat()})
@@ -308,8 +326,9 @@ class Lifecycle:
             .order_by(AuditEvent.id.desc()).limit(1)).scalar_one_or_none()
         if event is None:
             return None
+        declared = {d.rule for d in self.declared_deadlines(request.kind)}
         for rule, when in (event.detail.get("deadlines") or {}).items():
-            if rule in ("R-AC-4", "R-DX-4"):
+            if rule in declared:
                 return deadlines.Deadline(rule, datetime.fromisoformat(when))
         return None
 
@@ -334,8 +353,16 @@ class Lifecycle:
         payload = work.payload or {}
         deadline = deadlines.Deadline(str(payload.get("rule", "")),
                                       datetime.fromisoformat(str(payload["due_at"])))
+        declared = next((d for d in self.declared_deadlines(request.kind)
+                         if d.rule == deadline.rule), None)
+        words: dict[str, str] = {}
+        if declared is not None:  # the kind's own words for its task and rule
+            zh = self.templates.language == "zh"
+            words = {"task_text": (declared.task_zh if zh else declared.task_en)
+                     or declared.task_zh,
+                     "note": (declared.note_zh if zh else declared.note_en) or declared.note_zh}
         self._chase(session, work, request, now, DEADLINE_CHASE,
-                    str(payload.get("task", "")), deadline)
+                    str(payload.get("task", "")), deadline, words)
 
     def _check_lead_times(self, session: Session, request: Request, now: datetime) -> None:
         """R-CH-1/2/3 at submission: warn the requester and the IT manager."""
@@ -522,13 +549,17 @@ class Lifecycle:
         self._chase(session, work, request, now, SUMMARY_CHASE, "summary_report", deadline)
 
     def _chase(self, session: Session, work: DueWork, request: Request, now: datetime,
-               kind: str, task: str, deadline: deadlines.Deadline) -> None:
+               kind: str, task: str, deadline: deadlines.Deadline,
+               words: Mapping[str, str] | None = None) -> None:
         stage = (work.payload or {}).get("stage", "ask")
         who = self._responsible(request)
         lateness = deadlines.lateness(self.calendar, deadline, max(utc(work.due_at), now)
                                       if stage == "escalate" else utc(work.due_at))
+        words = words or {}
         context = {"reference": request.reference, "title": request.title,
-                   "task": task, "deadline": self.sender.deadline_context(deadline, lateness)}
+                   "task": task, "task_text": words.get("task_text", ""),
+                   "deadline": {**self.sender.deadline_context(deadline, lateness),
+                                "note": words.get("note", "")}}
         if stage in ("ask", "overdue"):
             self.sender.queue(session, now, template="notices/person_deadline_reminder",
                               context={**context, "person_name": self.directory.name_of(who),
@@ -536,10 +567,10 @@ class Lifecycle:
                               to=[who], request=request, deadline=deadline, lateness=lateness)
             payload = dict(work.payload or {})
             if stage == "ask" and not lateness.late:
-                due.schedule(session, kind=kind, request_id=request.id,
+                due.schedule(session, kind=kind, request_id=request.id, key=work.key,
                              due_at=deadline.due_at, payload={**payload, "stage": "overdue"})
             else:
-                due.schedule(session, kind=kind, request_id=request.id,
+                due.schedule(session, kind=kind, request_id=request.id, key=work.key,
                              due_at=self.calendar.add_working_hours(
                                  now, self.settings.approvals.escalate_after_working_hours),
                              payload={**payload, "stage": "escalate"})

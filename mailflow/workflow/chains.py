@@ -162,6 +162,14 @@ def _approvers(directory: Directory, chain: Chain, spec: str, requester: str,
                 raise ChainProblem("no_manager", department.name)
             found.append((department.manager, "department_manager"))
         return found
+    if name == "department":  # seed 002 产品申请: the marketing department's manager
+        try:
+            department = directory.department(argument)
+        except DirectoryError:
+            raise ChainProblem("unknown_department", argument) from None
+        if not department.manager:
+            raise ChainProblem("no_manager", department.name)
+        return [(department.manager, "department_manager")]
     raise ChainProblem("bad_chain", f"{chain.kind}: {spec}")
 
 

@@ -16,6 +16,7 @@ unclear reply changes nothing and the approver is asked for 同意 or 驳回.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,6 +137,16 @@ class Approvals:
             self._blocked(session, request, mail, problem, now)
             return False
         if plan is None or not plan.approvers:
+            self._labels(request.kind)  # loads the definitions
+            form = self._catalog.forms.get(request.kind) if self._catalog is not None \
+                else None
+            if plan is None and form is not None and form.at_once \
+                    and self._settings.departments:  # a fault (R-FN-1)
+                template = form.plain_mail.handover_template if form.plain_mail \
+                    else "urgent_handover"
+                return self.hand_over_at_once(session, request, mail, now, rule=form.at_once,
+                                              applicant=request.requester_name
+                                              or request.requester_email, template=template)
             return False
         previous = session.scalars(select(ApprovalStep).where(
             ApprovalStep.request_id == request.id)).all()
@@ -432,6 +443,33 @@ class Approvals:
                    request, attachments=files)
         advance(session, request, Event.HANDED_OVER, now, rule=step.rule, handler=handler)
 
+    def hand_over_at_once(self, session: Session, request: Request, mail: InboundMail,
+                          now: datetime, *, rule: str, applicant: str,
+                          template: str = "urgent_handover") -> bool:
+        """A request the rule lets skip approval (R-DP-2: an urgent item sent by the
+        applicant's supervisor by plain mail): straight to the handler of its kind, the
+        supervisor's mail attached; False (and the requester and administrator told) when
+        nobody handles the kind."""
+        handler = self._handler(request)
+        if not handler:
+            self._blocked(session, request, mail,
+                          chains.ChainProblem("no_role", "handler"), now)
+            return False
+        files: list[OutgoingAttachment] = []
+        if self._archive is not None:
+            with contextlib.suppress(ArchiveError):
+                files.append(OutgoingAttachment(f"{request.reference}.eml",
+                                                self._archive.get(mail.sha256),
+                                                "message/rfc822"))
+        context = {**self._request_context(session, request),
+                   "handler_name": self._directory.name_of(handler),
+                   "applicant_name": applicant, "rule": rule}
+        self._send(session, now, template, context, [self._party(handler)], [],
+                   request, attachments=files, mail_id=mail.id)
+        advance(session, request, Event.HANDED_OVER, now, rule=rule, actor=handler,
+                mail_id=mail.id, handler=handler, without_approval=True)
+        return True
+
     # -- refusals, receipts, notices ---------------------------------------------------------
     def _refuse(self, session: Session, mail: InboundMail, parsed: ParsedMail,
                 step: ApprovalStep | None, reason: str, now: datetime, **detail: Any) -> str:
@@ -514,6 +552,15 @@ class Approvals:
                    [Party(request.requester_name, request.requester_email)], [], request,
                    in_reply_to=self._source_message_id(session, request), mail_id=mail.id)
         return "done"
+
+    def close(self, session: Session, mail: InboundMail, request: Request, note: str,
+              now: datetime) -> str:
+        """The handler closes the request by words its kind declares ("已恢复": notices/
+        escalations.py): done, and the requester told, as with "已完成"."""
+        return self._done(session, mail, request, note, now)
+
+    def handler_of(self, request: Request) -> str:
+        return self._handler(request)
 
     def _handler(self, request: Request) -> str:
         return self._settings.approvals.handlers.get(request.kind) or \

@@ -38,6 +38,9 @@ class Directory:
     def person(self, email: str) -> Person | None:
         return self._people.get(email.lower())
 
+    def people(self) -> tuple[Person, ...]:
+        return tuple(self._people.values())
+
     def is_known(self, email: str) -> bool:
         return email.lower() in self._people
 

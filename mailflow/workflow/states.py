@@ -10,10 +10,10 @@ naming the transition and the process rule it serves (R-GEN-3).
     received                          a plain mail without a form (no transitions)
     submitted ──chain_started──▶ awaiting_approval ──step_approved/escalated──▶ (same)
         │                              │──last_step_approved──▶ approved ──handed_over──▶
-        │                              │                                     with_handler
         │                              └──rejected──▶ rejected ──resubmitted──▶ submitted
         └──(returned by the desk)                                   with_handler ──done──▶ done
     returned ──resubmitted──▶ submitted
+    submitted ──handed_over──▶ with_handler   a request the rule lets skip approval (R-DP-2)
     submitted/awaiting_approval/approved/rejected/returned ──withdrawn──▶ withdrawn
     any ──deleted──▶ deleted          past retention, on an archivist's confirmation
 """
@@ -84,6 +84,8 @@ def _table() -> dict[tuple[Status, Event], Status]:
         (s.AWAITING_APPROVAL, e.LAST_STEP_APPROVED): s.APPROVED,
         (s.AWAITING_APPROVAL, e.REJECTED): s.REJECTED,
         (s.APPROVED, e.HANDED_OVER): s.WITH_HANDLER,
+        # a request the rule lets skip approval (R-DP-2: a supervisor's urgent plain mail)
+        (s.SUBMITTED, e.HANDED_OVER): s.WITH_HANDLER,
         (s.WITH_HANDLER, e.DONE): s.DONE,
         (s.RETURNED, e.RESUBMITTED): s.SUBMITTED,
         (s.REJECTED, e.RESUBMITTED): s.SUBMITTED,
