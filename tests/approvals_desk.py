@@ -177,3 +177,4 @@ def reply(msg: EmailMessage, *, sender: str, body: str, prefix: str = "回复: "
         body=f"{body}\n\n-----原始邮件-----\n发件人: IT管理部 流程服务\n{quoted}\n",
         charset="gbk", attachments=attachments or [], html=html,
         extra_headers={"In-Reply-To": parent, "References": parent, **(headers or {})})
+

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
-from pathlib import Path
-from typing import Any
 
-import pytest
-
-from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_catalog
+from mailflow.documents.definitions import FormCatalog
 from mailflow.documents.values import TimeRange
 from tests.approvals_desk import (
     HE,
@@ -32,16 +28,6 @@ from tests.approvals_desk import (
     submission,
     text_of,
 )
-
-
-@pytest.fixture(scope="module")
-def catalog() -> FormCatalog:
-    return load_catalog(default_forms_dir())
-
-
-@pytest.fixture
-def desk(mailstack: Any, database_url: str, tmp_path: Path) -> Desk:
-    return Desk(mailstack, database_url, tmp_path)
 
 
 def test_data_extraction_through_manager_and_it_manager_r_dx_2(

@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_catalog
+from mailflow.documents.definitions import FormCatalog
 from mailflow_testing import mailbuild
 from tests.approvals_desk import (
     ADMIN,
@@ -32,16 +30,6 @@ from tests.approvals_desk import (
 from tests.stack import SERVICE
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def catalog() -> FormCatalog:
-    return load_catalog(default_forms_dir())
-
-
-@pytest.fixture
-def desk(mailstack: Any, database_url: str, tmp_path: Path) -> Desk:
-    return Desk(mailstack, database_url, tmp_path)
 
 
 def test_requester_withdraws_and_the_waiting_approver_is_told(

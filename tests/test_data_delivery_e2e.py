@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import pyzipper  # type: ignore[import-untyped]
 
-from mailflow.documents.definitions import FormCatalog, default_forms_dir, load_catalog
+from mailflow.documents.definitions import FormCatalog
 from mailflow.notices.data_delivery import encrypted_zip, level_of, new_password
 from tests.approvals_desk import LIN, WANG, ZHANG, ZHAO, Desk, reply, submission, text_of
 
@@ -24,16 +22,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SH)
-
-
-@pytest.fixture(scope="module")
-def catalog() -> FormCatalog:
-    return load_catalog(default_forms_dir())
-
-
-@pytest.fixture
-def desk(mailstack: Any, database_url: str, tmp_path: Path) -> Desk:
-    return Desk(mailstack, database_url, tmp_path)
 
 
 def test_r_dx_3_encrypted_delivery_password_apart_and_late_by_working_days(
