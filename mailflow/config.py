@@ -497,6 +497,15 @@ class Settings(_Section):
     web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
+    def _no_password_in_clear(self) -> Settings:
+        """A password never crosses the network in clear (issue 20): ``security = "none"``
+        with a password is refused unless the server is this machine."""
+        risky = self.plaintext_password_hosts()
+        if risky:
+            raise ValueError("; ".join(risky))
+        return self
+
+    @model_validator(mode="after")
     def _directory_is_consistent(self) -> Settings:
         emails = {p.email.lower() for p in self.people}
         dept_keys = {d.key for d in self.departments}
@@ -552,13 +561,17 @@ class Settings(_Section):
 
     def plaintext_password_hosts(self) -> list[str]:
         """Where a password would cross the network in clear (``security = "none"`` to a
-        host that is not this machine): said loudly on start and by ``config check``."""
+        host that is not this machine): refused when the configuration is loaded."""
         risky = []
-        for name, section in (("mailbox", self.mailbox), ("smtp", self.smtp)):
-            if section.security == "none" and section.password and section.host and \
-                    not _is_loopback(section.host):
+        used: list[tuple[str, str, str, str]] = [
+            ("smtp", self.smtp.security, self.smtp.password, self.smtp.host)]
+        if self.mailbox.source == "imap":  # a Maildir source never logs in
+            used.insert(0, ("mailbox", self.mailbox.security, self.mailbox.password,
+                            self.mailbox.host))
+        for name, security, password, host in used:
+            if security == "none" and password and host and not _is_loopback(host):
                 risky.append(f"{name}: security = \"none\" sends the password in clear to "
-                             f"{section.host}; use \"tls\" or \"starttls\"")
+                             f"{host}; use \"tls\" or \"starttls\"")
         return risky
 
     @property

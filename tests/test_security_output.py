@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from rich.console import Console
 
 from mailflow.clock import SystemClock
@@ -47,24 +48,30 @@ def test_a_non_secret_value_is_still_shown_to_help_fix_it(tmp_path: Path) -> Non
     assert "fetch_batch = 5000" in str(error.value)
 
 
-def test_password_in_clear_to_a_remote_host_is_warned_about(tmp_path: Path) -> None:
-    remote = Settings.model_validate({
-        "mailbox": {"host": "imap.example.com", "security": "none", "password": "pw"},
-        "smtp": {"host": "127.0.0.1", "security": "none", "password": "pw"}})
-    (risk,) = remote.plaintext_password_hosts()
-    assert risk.startswith("mailbox:") and "imap.example.com" in risk
+def test_password_in_clear_to_a_remote_host_is_refused(tmp_path: Path) -> None:
+    remote = {"mailbox": {"host": "imap.example.com", "security": "none", "password": "pw"},
+              "smtp": {"host": "127.0.0.1", "security": "none", "password": "pw"}}
+    with pytest.raises(ValidationError, match=r"imap\.example\.com"):
+        Settings.model_validate(remote)
     local = Settings.model_validate({
         "mailbox": {"host": "localhost", "security": "none", "password": "pw"},
         "smtp": {"host": "smtp.example.com", "security": "none"}})  # no password: nothing sent
     assert local.plaintext_password_hosts() == []
+    maildir = Settings.model_validate({  # a Maildir source never logs in
+        "mailbox": {"source": "maildir", "host": "imap.example.com", "security": "none",
+                    "password": "pw"}})
+    assert maildir.plaintext_password_hosts() == []
 
-    config = write_config(remote, tmp_path / "config.toml")
+    config = tmp_path / "config.toml"
+    config.write_text('[mailbox]\nhost = "imap.example.com"\nsecurity = "none"\nport = 143\n'
+                      f'password = "TOP-SECRET-9"\n[storage]\ndata_dir = "{tmp_path}/d"\n',
+                      encoding="utf-8")
     checked = subprocess.run([sys.executable, "-m", "mailflow", "--config", str(config),
                               "config", "check"], capture_output=True, text=True, timeout=60,
                              check=False)
-    assert checked.returncode == 0, checked.stderr
-    assert "warning" in checked.stderr and "imap.example.com" in checked.stderr
-    assert "pw" not in checked.stdout.split()
+    assert checked.returncode != 0
+    assert "imap.example.com" in checked.stderr and "TOP-SECRET-9" not in checked.stderr
+    assert len(checked.stderr.strip().splitlines()) == 1 and "Traceback" not in checked.stderr
 
 
 def test_control_characters_are_escaped_in_console_logs() -> None:
