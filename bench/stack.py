@@ -8,8 +8,6 @@ import logging
 from pathlib import Path
 from typing import TextIO
 
-import structlog
-
 from mailflow.config import Settings
 from mailflow.logs import configure
 from mailflow_testing import DEFAULT_USERS, SERVICE_ADDRESS, Dovecot
@@ -57,5 +55,7 @@ def log_to(stream: TextIO) -> None:
     """Log as ``mailflow run`` does (info, console renderer), but into *stream*: the cost of
     logging is part of the measurement, the lines are not part of the table."""
     configure("info", "console")
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=stream))
+    for handler in logging.getLogger().handlers:  # mailflow logs through the stdlib root
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command lines

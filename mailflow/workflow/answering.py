@@ -60,6 +60,10 @@ class AnswerPolicy:
     trusted_authserv_ids: tuple[str, ...] = ()
     require_authentication: bool = False
     replies_per_domain_per_hour: int = 100
+    #: the organisation's own domains (its people's, and the service's own address): the
+    #: per-domain cap is for a forger rotating addresses elsewhere; the company's staff share
+    #: one domain, and each of them still has the per-address cap
+    own_domains: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerPolicy:
@@ -75,7 +79,9 @@ class AnswerPolicy:
         trusted = tuple(t for t in service.trusted_authserv_ids if t.strip())
         require = service.require_authentication == "always" or (
             service.require_authentication == "auto" and bool(trusted))
-        return cls(domains, trusted, require, service.replies_per_domain_per_hour)
+        own = frozenset({domain_of(p.email) for p in settings.people}
+                        | {domain_of(settings.smtp.from_address)})
+        return cls(domains, trusted, require, service.replies_per_domain_per_hour, own)
 
     def verdict(self, parsed: ParsedMail) -> Verdict:
         """May *parsed*'s sender get an answer at all?"""
@@ -117,6 +123,8 @@ class AnswerPolicy:
         """True when the replies to *address*'s domain since *since* reached the cap.
         Counted once per session and domain, then kept up by ``note_reply``."""
         domain = domain_of(address)
+        if _within(domain, self.own_domains):
+            return False
         counts: dict[str, tuple[datetime, int]] = session.info.setdefault(_DOMAIN_COUNTS, {})
         known = counts.get(domain)
         if known is None or not 0 <= (since - known[0]).total_seconds() <= 10:
