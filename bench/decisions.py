@@ -11,7 +11,6 @@ from __future__ import annotations
 import email
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.latency import WARMUP, LatencyResult, _wait_for_line
-from bench.stack import bench_settings
+from bench.stack import bench_settings, stop
 from mailflow.documents.definitions import default_forms_dir, load_catalog
 from mailflow_testing import DEFAULT_USERS, SERVICE_ADDRESS, Dovecot, SmtpServer, mailbuild
 from mailflow_testing.config_file import settings_toml
@@ -133,12 +132,7 @@ def run_decisions(count: int, *, gap: float = 0.2, progress: Any = print,
             finally:
                 client.logout()
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
     return result
 
 

@@ -8,7 +8,6 @@ IDLE client can answer faster than that here; the rest is mailflow.
 from __future__ import annotations
 
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.mails import filled_forms, form_mail
-from bench.stack import bench_settings, write_config
+from bench.stack import bench_settings, stop, write_config
 from mailflow_testing import DEFAULT_USERS, SERVICE_ADDRESS, Dovecot, SmtpServer
 from mailflow_testing.mailbuild import to_crlf
 
@@ -97,10 +96,5 @@ def run_latency(count: int, *, gap: float = 0.2, progress: Any = print,
             finally:
                 client.logout()
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
     return result

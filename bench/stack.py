@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import subprocess
 from pathlib import Path
 from typing import TextIO
 
@@ -59,3 +61,13 @@ def log_to(stream: TextIO) -> None:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(stream)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command lines
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a `mailflow run` the way systemd does (SIGTERM), killing it if it hangs."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
