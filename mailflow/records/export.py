@@ -108,9 +108,9 @@ class Exporter:
 
     def _add_record(self, session: Session, bundle: _Bundle, record: Record, prefix: str
                     ) -> None:
-        raws = dict(session.execute(
+        raws: dict[int, bytes] = {row.id: row.raw for row in session.execute(
             select(OutboxMessage.id, OutboxMessage.raw)
-            .where(OutboxMessage.id.in_([m.id for m in record.mails_out]))).tuples().all())
+            .where(OutboxMessage.id.in_([m.id for m in record.mails_out])))}
         for mail in record.mails_in:
             bundle.add(f"{prefix}mails/received-{mail.id}.eml", self._original(mail.sha256),
                        original_sha256=mail.sha256, mail_id=mail.id)
