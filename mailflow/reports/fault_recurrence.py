@@ -14,6 +14,7 @@ count afresh, so the third quick fix is reported, the fourth and fifth are not, 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,22 +51,25 @@ class FaultRecurrence:
         if minutes > self.rule.quick_minutes:
             return
         system = self.system_of(request)
+        since = now - timedelta(days=self.rule.window_days)
+        stored = session.execute(select(AuditEvent).where(
+            AuditEvent.action.in_((QUICK, REPORTED)), AuditEvent.at >= db_time(since))
+            .order_by(AuditEvent.id)).scalars()
+        # events of this transaction may still wait in the audit batch (written at its end)
+        waiting = [e for e in session.info.get(audit.BATCH_KEY) or ()
+                   if isinstance(e, AuditEvent) and e.action in (QUICK, REPORTED)]
+        mine = [e for e in (*stored, *waiting) if e.detail.get("system") == system]
+        last_report = max((i for i, e in enumerate(mine) if e.action == REPORTED), default=-1)
+        quick = [(e.request_id, e.detail.get("minutes")) for e in mine[last_report + 1:]
+                 if e.action == QUICK and e.request_id is not None]
+        quick.append((request.id, round(minutes, 1)))
         audit.record(session, now, QUICK, request_id=request.id, rule=RULE, system=system,
                      minutes=round(minutes, 1))
-        session.flush()
-        since = now - timedelta(days=self.rule.window_days)
-        events = list(session.execute(select(AuditEvent).where(
-            AuditEvent.action.in_((QUICK, REPORTED)), AuditEvent.at >= db_time(since))
-            .order_by(AuditEvent.id)).scalars())
-        mine = [e for e in events if e.detail.get("system") == system]
-        last_report = max((i for i, e in enumerate(mine) if e.action == REPORTED), default=-1)
-        quick = [e for e in mine[last_report + 1:] if e.action == QUICK]
-        if len(quick) < self.rule.count:
-            return
-        self.report(session, request, system, quick, now)
+        if len(quick) >= self.rule.count:
+            self.report(session, request, system, quick, now)
 
     def report(self, session: Session, request: Request, system: str,
-               quick: list[AuditEvent], now: datetime) -> None:
+               quick: list[tuple[int, Any]], now: datetime) -> None:
         form = self.escalations.lifecycle.form(request.kind)
         step = next((e for e in form.escalations if e.rule == self.rule.supervisor_rule),
                     None) if form is not None else None
@@ -80,12 +84,13 @@ class FaultRecurrence:
             audit.record(session, now, "fault_recurrence_unaddressed", request_id=request.id,
                          rule=RULE, system=system)
             return
-        faults = [session.get(Request, e.request_id) for e in quick if e.request_id]
-        rows = [{"reference": f.reference, "title": f.title,
-                 "reported_at": self.sender.at(utc(f.created_at)),
-                 "minutes": next((e.detail.get("minutes") for e in quick
-                                  if e.request_id == f.id), "")}
-                for f in faults if f is not None]
+        rows = []
+        for request_id, minutes in quick:
+            fault = session.get(Request, request_id)
+            if fault is not None:
+                rows.append({"reference": fault.reference, "title": fault.title,
+                             "reported_at": self.sender.at(utc(fault.created_at)),
+                             "minutes": minutes})
         context = {"system": system, "count": len(rows), "rows": rows, "rule": RULE,
                    "quick_minutes": int(self.rule.quick_minutes),
                    "window_days": int(self.rule.window_days),

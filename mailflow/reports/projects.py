@@ -111,7 +111,7 @@ class ProjectCalendar:
         if self.settings.project_summary.max_reminders:
             due.schedule(session, kind=REMINDER, key=project.key,
                          due_at=self.calendar.add_working_days(
-                             now, self.settings.project_summary.reminder_working_days),
+                             _minute(now), self.settings.project_summary.reminder_working_days),
                          payload={"project": project.key, "reminder": 1,
                                   "asked_at": now.isoformat()})
 
@@ -165,7 +165,8 @@ class ProjectCalendar:
                      cc=cc, reminder=number, rule="R-SP-9")
         if not last:
             due.schedule(session, kind=REMINDER, key=project.key,
-                         due_at=self.calendar.add_working_days(now, s.reminder_working_days),
+                         due_at=self.calendar.add_working_days(_minute(now),
+                                                               s.reminder_working_days),
                          payload={**payload, "reminder": number + 1})
 
     # -- R-PM-7, R-PM-15: the yearly plans ----------------------------------------------------
@@ -194,3 +195,9 @@ class ProjectCalendar:
         next_year = datetime(now.astimezone(self.zone).year + 1, 1, 1, tzinfo=self.zone)
         due.schedule(session, kind=PLAN, key=work.key, due_at=self.plan_time(plan, next_year),
                      payload=payload)
+
+
+def _minute(moment: datetime) -> datetime:
+    """Counted from the whole minute (``--now 09:00`` three working days on is 09:00 again,
+    however long the pass took)."""
+    return moment.replace(second=0, microsecond=0)
