@@ -234,3 +234,19 @@ def test_report_command_renders_without_sending(sqlite_url: str, tmp_path: Path)
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     assert bad.returncode != 0 and "unknown contract 'west'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_config_example_documents_every_reports_key() -> None:
+    from mailflow.config import load_settings
+    from tests.paths import REPO
+
+    example = REPO / "config.example.toml"
+    settings = load_settings(example, environ={})
+    text = example.read_text(encoding="utf-8")
+    assert settings.contracts and settings.reports and settings.projects
+    models = [type(settings.project_summary), type(settings.plans),
+              type(settings.fault_recurrence), type(settings.contracts[0]),
+              type(settings.reports[0]), type(settings.projects[0])]
+    for model in models:
+        for key in model.model_fields:
+            assert f"\n{key} =" in text, f"{model.__name__}.{key} undocumented"
