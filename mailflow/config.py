@@ -29,6 +29,7 @@ from mailflow.reports.settings import (
     Project,
     ProjectSummarySettings,
     ReportSchedule,
+    check_references,
 )
 
 Security = Literal["tls", "starttls", "none"]
@@ -565,6 +566,11 @@ class Settings(_Section):
                     raise ValueError(f"delegations: {who!r} is not in [[people]]")
             if delegation.to_date < delegation.from_date:
                 raise ValueError(f"delegations: {delegation.who} ends before it starts")
+        return self
+
+    @model_validator(mode="after")
+    def _reports_name_what_exists(self) -> Settings:
+        check_references(self)  # mailflow/reports/settings.py
         return self
 
     def templates(self) -> Templates:

@@ -250,3 +250,48 @@ def test_config_example_documents_every_reports_key() -> None:
     for model in models:
         for key in model.model_fields:
             assert f"\n{key} =" in text, f"{model.__name__}.{key} undocumented"
+
+
+def test_reports_config_names_what_exists() -> None:
+    from pydantic import ValidationError
+
+    base = {"people": [{"email": STAFF, "name": "张伟", "employee_id": "E01"}]}
+    Settings.model_validate({**base, "reports": [{"to": ["张伟", "E01", "role:it_manager",
+                                                         "x@y.test"]}]})
+    for bad, words in (
+        ({"reports": [{"report": "west", "to": [STAFF]}]}, "neither"),
+        ({"reports": [{"to": ["李四"]}]}, "'李四' is no address"),
+        ({"projects": [{"key": "P", "name": "n", "pm": STAFF, "end": "2027-01-01",
+                        "contract": "west"}]}, "unknown contract"),
+        ({"reports": [{"to": [STAFF], "at": "25:00"}]}, "not a time"),
+    ):
+        with pytest.raises(ValidationError, match=words):
+            Settings.model_validate({**base, **bad})
+
+
+def test_r_sp_7_a_report_already_sent_is_never_queued_again(
+        factory: sessionmaker[Session], database_url: str, tmp_path: Path) -> None:
+    """The row moved back (a restart with a changed start, a restored backup): the month's
+    report for the same recipients is recorded as sent and is not queued twice."""
+    from sqlalchemy import select
+
+    from mailflow.reports.monthly import MonthlyReports
+    from mailflow.store.models import OutboxMessage
+
+    settings = Settings.model_validate({
+        **config(database_url, tmp_path).model_dump(),
+        "reports": [{"to": [STAFF], "day": 2, "at": "08:30"}]})
+    monthly = MonthlyReports(settings)
+    (entry,) = settings.reports
+    assert monthly.due_time(entry, date(2026, 11, 1)) == at("2026-12-02T08:30")
+    assert monthly.first_month(entry, at("2026-12-02T08:29")) == date(2026, 11, 1)
+    assert monthly.first_month(entry, at("2026-12-02T08:31")) == date(2026, 12, 1)
+    now = at("2026-12-02T08:30")
+    with transaction(factory) as session:
+        assert monthly.send_one(session, entry, date(2026, 11, 1), now)
+    with transaction(factory) as session:
+        assert not monthly.send_one(session, entry, date(2026, 11, 1), now)
+        assert monthly.send_one(session, entry, date(2026, 10, 1), now)  # another month
+    with factory() as session:
+        rows = list(session.execute(select(OutboxMessage)).scalars())
+    assert len(rows) == 2 and all(r.recipients == [STAFF] for r in rows)

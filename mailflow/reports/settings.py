@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -107,3 +107,39 @@ class FaultRecurrenceSettings(_Section):
     count: int = Field(default=3, ge=2)
     window_days: float = Field(default=30.0, gt=0)
     supervisor_rule: str = "R-FN-2"
+
+
+def check_references(settings: Any) -> None:
+    """What the reports' sections name must exist (``Settings`` calls this on load, so
+    ``mailflow config check`` names the mistake): a report's contract, a project's contract,
+    and every recipient or PM as an address, a person of ``[[people]]`` (name or employee id)
+    or a role."""
+    contracts = {c.key for c in settings.contracts}
+    if len(contracts) != len(settings.contracts):
+        raise ValueError("contracts: two entries have the same key")
+    keys = [p.key for p in settings.projects]
+    if len(set(keys)) != len(keys):
+        raise ValueError("projects: two entries have the same key")
+    roles = settings.roles.names()
+    people = {p.name for p in settings.people} | {
+        p.employee_id for p in settings.people if p.employee_id}
+
+    def known(spec: str) -> bool:
+        spec = spec.strip()
+        return "@" in spec or spec.removeprefix("role:") in roles or spec in people
+
+    for report in settings.reports:
+        if report.report != "internal" and report.report not in contracts:
+            raise ValueError(f"reports: report {report.report!r} is neither \"internal\" nor "
+                             "a [[contracts]] key")
+        for spec in report.to:
+            if not known(spec):
+                raise ValueError(f"reports: {spec!r} is no address, person of [[people]] or "
+                                 "role")
+    for project in settings.projects:
+        if project.contract and project.contract not in contracts:
+            raise ValueError(f"projects: {project.key} names unknown contract "
+                             f"{project.contract!r}")
+        if not known(project.pm):
+            raise ValueError(f"projects: {project.key} pm {project.pm!r} is no address, "
+                             "person of [[people]] or role")
