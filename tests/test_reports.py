@@ -295,3 +295,21 @@ def test_r_sp_7_a_report_already_sent_is_never_queued_again(
     with factory() as session:
         rows = list(session.execute(select(OutboxMessage)).scalars())
     assert len(rows) == 2 and all(r.recipients == [STAFF] for r in rows)
+
+
+def test_r_sp_7_the_next_report_follows_a_changed_day_and_keeps_its_month(
+        factory: sessionmaker[Session], database_url: str, tmp_path: Path) -> None:
+    from mailflow.reports.monthly import KIND, MonthlyReports
+    from mailflow.store.models import utc
+    from mailflow.workflow import due
+
+    raw = config(database_url, tmp_path).model_dump()
+    first = MonthlyReports(Settings.model_validate({**raw, "reports": [{"to": [STAFF]}]}))
+    later = MonthlyReports(Settings.model_validate({**raw, "reports": [
+        {"to": [STAFF], "day": 5, "at": "14:00"}]}))
+    with transaction(factory) as session:
+        first.ensure_scheduled(session, at("2026-11-20T10:00"))
+        later.ensure_scheduled(session, at("2026-11-21T10:00"))
+        (row,) = due.pending(session, kind=KIND)
+        assert utc(row.due_at) == at("2026-12-05T14:00") and row.payload == {
+            "month": "2026-11"}

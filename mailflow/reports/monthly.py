@@ -25,7 +25,7 @@ from mailflow.reports.mailing import queue, recipients_key, resolve
 from mailflow.reports.render import ReportMaker, next_month, previous_month
 from mailflow.reports.settings import ReportSchedule
 from mailflow.store import audit
-from mailflow.store.models import AuditEvent, DueWork
+from mailflow.store.models import AuditEvent, DueWork, utc
 from mailflow.templates import Templates
 from mailflow.workflow import due
 from mailflow.workflow.directory import Directory
@@ -61,11 +61,17 @@ class MonthlyReports:
         return month
 
     def ensure_scheduled(self, session: Session, now: datetime) -> None:
-        """At start: every entry's next report is due work (rows already there are kept)."""
-        waiting = {w.key for w in due.pending(session, kind=KIND)}
+        """At start: every entry's next report is due work; a row already there keeps its
+        month and follows a changed day or time."""
+        waiting = {w.key: w for w in due.pending(session, kind=KIND)}
         for entry in self.settings.reports:
             key = self.key(entry)
-            if key in waiting:
+            row = waiting.get(key)
+            if row is not None:
+                month = date.fromisoformat(f"{(row.payload or {})['month']}-01")
+                if utc(row.due_at) != self.due_time(entry, month):
+                    due.schedule(session, kind=KIND, key=key,
+                                 due_at=self.due_time(entry, month))
                 continue
             month = self.first_month(entry, now)
             due.schedule(session, kind=KIND, key=key, due_at=self.due_time(entry, month),
