@@ -313,3 +313,22 @@ def test_r_sp_7_the_next_report_follows_a_changed_day_and_keeps_its_month(
         (row,) = due.pending(session, kind=KIND)
         assert utc(row.due_at) == at("2026-12-05T14:00") and row.payload == {
             "month": "2026-11"}
+
+
+def test_a_contract_counts_requests_naming_any_of_its_systems(
+        database_url: str, tmp_path: Path) -> None:
+    from mailflow.reports.figures import find_contract, in_contract
+
+    settings = Settings.model_validate({
+        **config(database_url, tmp_path).model_dump(),
+        "contracts": [{"key": "crm", "name": "CRM运维合同", "systems": ["客户关系管理系统"]}]})
+    contract = find_contract(settings, "crm")
+
+    def request(**fields: object) -> Request:
+        return Request(kind="data_extraction", requester_email=STAFF, title="数据提取",
+                       fields=fields)
+
+    assert in_contract(settings, contract, request(systems=["计费系统", "CRM"]))
+    assert in_contract(settings, contract, request(symptom="crm 系统登录很慢"))
+    assert not in_contract(settings, contract, request(systems=["计费系统"]))
+    assert in_contract(settings, None, request(systems=["计费系统"]))  # internal: all

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
 from mailflow.reports.settings import Contract
-from mailflow.reports.systems import fault_system, fold, known_system
+from mailflow.reports.systems import fault_system, fold, known_system, systems_named
 from mailflow.store.models import AuditEvent, Request, db_time, utc
 
 FAULT_KINDS = ("fault",)
@@ -162,9 +162,8 @@ def in_contract(settings: Settings, contract: Contract | None, request: Request)
         return True
     if who.rpartition("@")[2] in {d.lower().lstrip("@") for d in contract.requester_domains}:
         return True
-    system = fault_system(settings, request)
     wanted = {fault_system_name(settings, s) for s in contract.systems}
-    return bool(system) and system in wanted
+    return bool(wanted & systems_named(settings, request))
 
 
 def fault_system_name(settings: Settings, name: str) -> str:

@@ -56,3 +56,21 @@ def fault_system(settings: Settings, request: Request) -> str:
         if found:
             return found
     return fold(named)
+
+
+def systems_named(settings: Settings, request: Request) -> set[str]:
+    """Every system *request* names (a data extraction may list several): the known ones
+    found in its system fields, subject and text, and the folded field text of an unknown
+    one."""
+    fields = request.fields or {}
+    texts = [_text(fields.get(f)) for f in SYSTEM_FIELDS]
+    texts += [request.title or "", *(_text(fields.get(f)) for f in TEXT_FIELDS)]
+    found: set[str] = set()
+    for text in texts:
+        folded = "".join(text.split()).casefold()
+        for entry in settings.systems:
+            if any(w and w in folded for w in ("".join(n.split()).casefold()
+                                                 for n in (entry.name, *entry.aliases))):
+                found.add(entry.name)
+    named = fold(" ".join(texts[:len(SYSTEM_FIELDS)]).strip())
+    return found | ({named} if named and not found else set())
