@@ -256,8 +256,8 @@ def test_reports_config_names_what_exists() -> None:
     from pydantic import ValidationError
 
     base = {"people": [{"email": STAFF, "name": "张伟", "employee_id": "E01"}]}
-    Settings.model_validate({**base, "reports": [{"to": ["张伟", "E01", "role:it_manager",
-                                                         "x@y.test"]}]})
+    Settings.model_validate({**base, "reports": [{"to": ["张伟", "E01", "zhang.wei",
+                                                         "role:it_manager", "x@y.test"]}]})
     for bad, words in (
         ({"reports": [{"report": "west", "to": [STAFF]}]}, "neither"),
         ({"reports": [{"to": ["李四"]}]}, "'李四' is no address"),

@@ -1,7 +1,8 @@
 """Who a report or calendar notice goes to, and putting it in the outbox.
 
 Recipients are written the way an administrator thinks of them: an address, a person of
-``[[people]]`` (by name or employee id), or a role (``role:it_manager`` or just
+``[[people]]`` (by name, employee id or the
+local part of their address, ``zheng.li``), or a role (``role:it_manager`` or just
 ``it_manager``). Why a queue of its own beside notices/send.py: a report carries its charts
 inline (multipart/related) and has a Message-ID fixed by what it is (``report-KEY-MONTH``),
 so a retry after a crash can never put a second copy in the outbox.
@@ -49,8 +50,8 @@ def resolve(directory: Directory, specs: Sequence[str]) -> tuple[list[str], list
                 address = directory.role(role)
             except DirectoryError:
                 person = directory.find_by_name(spec) or next(
-                    (p for p in directory.people() if p.employee_id and p.employee_id == spec),
-                    None)
+                    (p for p in directory.people()
+                     if spec in (p.employee_id, p.email.partition("@")[0])), None)
                 address = person.email if person is not None else None
         if address:
             found.setdefault(address.lower(), address)

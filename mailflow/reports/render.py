@@ -8,7 +8,6 @@ re-uses the numbers from the workbook; the three must never disagree.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -262,7 +261,3 @@ class ReportMaker:
                 [(v or 0) * 100 for _, v, _ in rates], [(v or 0) * 100 for _, _, v in rates],
                 names)),
         ]
-
-
-def last_day(month: date) -> date:
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])

@@ -122,7 +122,8 @@ def check_references(settings: Any) -> None:
         raise ValueError("projects: two entries have the same key")
     roles = settings.roles.names()
     people = {p.name for p in settings.people} | {
-        p.employee_id for p in settings.people if p.employee_id}
+        p.employee_id for p in settings.people if p.employee_id} | {
+        p.email.partition("@")[0] for p in settings.people}
 
     def known(spec: str) -> bool:
         spec = spec.strip()
