@@ -177,3 +177,52 @@ def test_r_fn_7_third_quick_fault_on_a_system_is_reported_to_the_supervisor(
                     at("2026-12-12T10:00"))
     desk.send(reply(got[LIN][0], sender=LIN, body="已恢复"), at("2026-12-12T10:02"))
     assert len(desk.actions("fault_recurrence_reported")) == 1
+
+
+def test_r_sp_9_r_pm_7_run_once_now_sends_what_the_calendar_has_due(tmp_path: Path) -> None:
+    """`mailflow run --once --now T`: the project expiry request at its day, the yearly plan
+    requests at theirs (local outbox folder, no SMTP), each once."""
+    import email
+    import subprocess
+    import sys
+    from email import policy
+
+    (tmp_path / "maildir" / "new").mkdir(parents=True)
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[mailbox]
+source = "maildir"
+maildir_path = "{tmp_path / 'maildir'}"
+[storage]
+data_dir = "data"
+[plans]
+maintenance_month = 12
+maintenance_day = 7
+training_month = 12
+training_day = 8
+[[people]]
+email = "{ZHENG}"
+name = "郑丽"
+[[projects]]
+key = "P1"
+name = "营业厅系统运维项目"
+pm = "郑丽"
+end = 2026-12-31
+""", encoding="utf-8")
+
+    def run(now: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "mailflow", "--config", str(config), "run", "--once",
+             "--now", now], capture_output=True, text=True, timeout=120, check=False,
+            cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return sorted(str(email.message_from_bytes(p.read_bytes(), policy=policy.default)
+                          ["Subject"]) for p in (tmp_path / "data" / "outbox").glob("*.eml"))
+
+    assert run("2026-12-06T09:00+08:00") == []
+    assert len(run("2026-12-07T09:00+08:00")) == 1            # R-PM-7 on 7 December
+    sent = run("2026-12-08T09:30+08:00")                       # R-PM-15 on the 8th
+    assert len(sent) == 2 and any("培训计划" in s for s in sent)
+    sent = run("2026-12-31T09:00+08:00")                       # R-SP-9 at the expiry
+    assert len(sent) == 3 and any("项目总结报告" in s for s in sent)
+    assert len(run("2026-12-31T10:00+08:00")) == 3             # once
