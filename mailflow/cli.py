@@ -284,6 +284,9 @@ def redact(url: str) -> str:
 from mailflow import cli_ops  # noqa: E402  (registers on app; imports this module's app)
 
 cli_ops.register(app)
+from mailflow.reports import cli_report  # noqa: E402  (``mailflow report``)
+
+cli_report.register(app)
 
 
 # -- the entry point ----------------------------------------------------------------------

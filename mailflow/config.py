@@ -22,6 +22,15 @@ from mailflow.errors import ConfigError
 if TYPE_CHECKING:
     from mailflow.templates import Templates
 from mailflow.paths import DEFAULT_FORMS_DIR, DEFAULT_TEMPLATES_DIR
+from mailflow.reports.settings import (
+    Contract,
+    FaultRecurrenceSettings,
+    PlansSettings,
+    Project,
+    ProjectSummarySettings,
+    ReportSchedule,
+    check_references,
+)
 
 Security = Literal["tls", "starttls", "none"]
 ENV_PREFIX = "MAILFLOW_"
@@ -495,6 +504,13 @@ class Settings(_Section):
     delegations: tuple[Delegation, ...] = ()
     records: RecordsSettings = RecordsSettings()
     web: WebSettings = WebSettings()
+    # reports, the project calendar, R-FN-7 (mailflow/reports/settings.py)
+    contracts: tuple[Contract, ...] = ()
+    reports: tuple[ReportSchedule, ...] = ()
+    projects: tuple[Project, ...] = ()
+    project_summary: ProjectSummarySettings = ProjectSummarySettings()
+    plans: PlansSettings = PlansSettings()
+    fault_recurrence: FaultRecurrenceSettings = FaultRecurrenceSettings()
 
     @model_validator(mode="after")
     def _no_password_in_clear(self) -> Settings:
@@ -550,6 +566,11 @@ class Settings(_Section):
                     raise ValueError(f"delegations: {who!r} is not in [[people]]")
             if delegation.to_date < delegation.from_date:
                 raise ValueError(f"delegations: {delegation.who} ends before it starts")
+        return self
+
+    @model_validator(mode="after")
+    def _reports_name_what_exists(self) -> Settings:
+        check_references(self)  # mailflow/reports/settings.py
         return self
 
     def templates(self) -> Templates:

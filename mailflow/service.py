@@ -48,6 +48,7 @@ from mailflow.notices.weekly import WeeklyMeeting
 from mailflow.private import private_dir, private_file, sqlite_files
 from mailflow.readahead import ReadAhead
 from mailflow.reception import PlainRecogniser, Reception
+from mailflow.reports.stage import ReportsStage
 from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
 from mailflow.store.db import (
@@ -123,8 +124,11 @@ class Service:
         self.lifecycle = Lifecycle(settings, self.templates)
         # escalations on the clock and closing by reply, as kinds declare them (faults)
         self.escalations = Escalations(self.lifecycle, self.approvals)
+        # monthly reports, the project calendar, the fault "three times" rule (R-FN-7)
+        self.reports = ReportsStage(settings, self.escalations)
         self.factory.configure(info={LISTENERS: [self.lifecycle.on_transition,
-                                                 self.escalations.on_transition]})
+                                                 self.escalations.on_transition,
+                                                 self.reports.faults.on_transition]})
         # service-desk times of plain requests (R-SD-1, R-SD-2)
         self.service_desk = ServiceDesk(settings, self.lifecycle)
         self.reception = Reception(settings, self.templates,
@@ -160,8 +164,11 @@ class Service:
         # the weekly meeting's notice (R-MT-6): its next time is due work, kept scheduled
         self.weekly_meeting = WeeklyMeeting(self.lifecycle.sender)
         self.register_due_handler(weekly.KIND, self.weekly_meeting.send)
+        for kind, handler in self.reports.handlers().items():
+            self.register_due_handler(kind, handler)
         with transaction(self.factory) as session:
             self.weekly_meeting.ensure_scheduled(session, clock.now())
+            self.reports.ensure_scheduled(session, clock.now())
         self._lease_ttl = timedelta(seconds=settings.service.lease_seconds)
         # leases measure real time between processes, whatever --now pretends
         self._lease_clock: Clock = SystemClock()

@@ -3,7 +3,8 @@
 Why the bytes are written here rather than by ``EmailMessage(policy=SMTP).as_bytes()``: that
 generator re-parses and re-folds every header through the header registry, about 8 ms per
 reply — a quarter of what taking in one mail costs (bench/, issue 7). The layout written here
-is fixed (multipart/mixed > alternative text/html, then attachments), so the stdlib encoders
+is fixed (multipart/mixed > alternative text/html — the HTML in a multipart/related with its
+inline images, when it has any — then attachments), so the stdlib encoders
 (``email.header``, ``formataddr``, base64) are enough, at a twentieth of the cost. Every
 header value is cleaned of CR/LF first: nothing a sender put into a name or subject can
 inject a header (tests/test_mail_compose.py).
@@ -37,6 +38,17 @@ class OutgoingAttachment:
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """An image the HTML shows in place (``<img src="cid:CID">``): sent in a
+    multipart/related beside the HTML, never as an attachment (the monthly report's charts)."""
+
+    cid: str
+    filename: str
+    data: bytes
+    mime_type: str = "image/png"
+
+
+@dataclass(frozen=True)
 class Envelope:
     from_address: str
     from_name: str
@@ -47,6 +59,7 @@ class Envelope:
     reference: str = ""  # mailflow's request reference, also in X-Mailflow-Ref
     auto_submitted: str = "auto-replied"
     attachments: Sequence[OutgoingAttachment] = field(default_factory=tuple)
+    inline: Sequence[InlineImage] = field(default_factory=tuple)
 
 
 def new_message_id(from_address: str) -> str:
@@ -109,10 +122,15 @@ def compose(
         ("MIME-Version", "1.0"),
         ("Content-Type", f'multipart/mixed; boundary="{outer}"'),
     ]
+    html = _text_part(content.html, "html")
+    if envelope.inline:  # multipart/related: the HTML and the images it shows by cid
+        related = _boundary()
+        html = (f"Content-Type: multipart/related; boundary=\"{related}\"; "
+                f"type=\"text/html\"{CRLF}{CRLF}").encode() + _multipart(
+            related, [html, *(_inline_part(image) for image in envelope.inline)])
     parts = [
         f"Content-Type: multipart/alternative; boundary=\"{inner}\"{CRLF}{CRLF}".encode()
-        + _multipart(inner, [_text_part(content.text, "plain"),
-                             _text_part(content.html, "html")]),
+        + _multipart(inner, [_text_part(content.text, "plain"), html]),
         *(_attachment_part(att) for att in envelope.attachments),
     ]
     head = "".join(f"{name}: {value}{CRLF}" for name, value in headers) + CRLF
@@ -151,6 +169,17 @@ def _attachment_part(att: OutgoingAttachment) -> bytes:
             f"Content-Transfer-Encoding: base64{CRLF}"
             f"Content-Disposition: attachment;{CRLF} {disposition}{CRLF}{CRLF}")
     return head.encode("ascii") + _base64(att.data)
+
+
+def _inline_part(image: InlineImage) -> bytes:
+    mime_type = _clean(image.mime_type) if "/" in image.mime_type else "image/png"
+    cid = "".join(c for c in image.cid if c.isascii() and (c.isalnum() or c in ".-_@"))
+    name = "".join(c for c in image.filename if c.isascii() and (c.isalnum() or c in ".-_"))
+    head = (f"Content-Type: {mime_type}; name=\"{name or 'image'}\"{CRLF}"
+            f"Content-Transfer-Encoding: base64{CRLF}"
+            f"Content-ID: <{cid}>{CRLF}"
+            f"Content-Disposition: inline; filename=\"{name or 'image'}\"{CRLF}{CRLF}")
+    return head.encode("ascii") + _base64(image.data)
 
 
 def _base64(data: bytes) -> bytes:

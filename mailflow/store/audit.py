@@ -15,6 +15,9 @@ from mailflow.store.rows import column_values, insert_row, insert_statement
 
 SYSTEM_ACTOR = "mailflow"
 _BATCH = "mailflow.audit_batch"
+#: where ``batched`` keeps the events not yet written (a listener counting events of its own
+#: transaction reads them there: reports/fault_recurrence.py)
+BATCH_KEY = _BATCH
 #: a list in session.info: the reference numbers events named meanwhile (the intake's log
 #: line about a mail names the requests it opened or joined)
 REFERENCES_NOTED = "mailflow.references_noted"
