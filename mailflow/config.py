@@ -22,6 +22,7 @@ from mailflow.errors import ConfigError
 if TYPE_CHECKING:
     from mailflow.templates import Templates
 from mailflow.paths import DEFAULT_FORMS_DIR, DEFAULT_TEMPLATES_DIR
+from mailflow.tickets.settings import Customer
 
 Security = Literal["tls", "starttls", "none"]
 ENV_PREFIX = "MAILFLOW_"
@@ -495,6 +496,7 @@ class Settings(_Section):
     delegations: tuple[Delegation, ...] = ()
     records: RecordsSettings = RecordsSettings()
     web: WebSettings = WebSettings()
+    customers: tuple[Customer, ...] = ()  # maintenance contracts (mailflow/tickets)
 
     @model_validator(mode="after")
     def _no_password_in_clear(self) -> Settings:
