@@ -19,7 +19,8 @@ from mailflow.workflow.reply_tokens import fold
 
 WORDS_FILE = Path(__file__).with_name("words.toml")
 #: what negates the word that follows it (within a few characters)
-NEGATIONS = ("不", "没", "未", "非", "无", "别", "not ", "no ", "n't ")
+NEGATIONS = ("不", "没", "未", "非", "无", "别", "不能", "无法", "未能", "没能", "不可",
+             "not ", "no ", "n't ", "cannot ", "can't ")
 
 
 @dataclass(frozen=True)
