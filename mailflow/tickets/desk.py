@@ -108,7 +108,8 @@ class TicketDesk:
         sent = parsed.date if parsed.date is not None and parsed.date.tzinfo is not None \
             and parsed.date <= now + timedelta(days=1) else now
         local = self.calendar.local(sent)
-        phone = phone_in(f"{parsed.subject}\n{written}")
+        # the number is often in the signature, which the authored text leaves out
+        phone = phone_in(f"{parsed.subject}\n{written}") or phone_in(parsed.text)
         moment = read_moment(f"{parsed.subject}\n{written}".replace(phone, " ") if phone
                              else f"{parsed.subject}\n{written}", local)
         occurred = moment.at if moment is not None else sent
