@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
@@ -139,8 +139,14 @@ class TicketDesk:
                      contract=customer.key, customer_name=customer.name,
                      contact=sender.addr, phone=phone, occurred_at=occurred.isoformat(),
                      occurred_from="text" if moment is not None else "date")
-        self.mail.send(session, now, "customer_receipt", request, ticket,
-                       to=[sender.addr], rule="R-PM-1")
+        if self._receipts_capped(session, sender.addr, now):
+            # a loop with a customer's robot that passed the robot checks stops here
+            audit.record(session, now, "reply_suppressed", mail_id=mail.id,
+                         request_id=request.id, reference=request.reference,
+                         reason=f"more tickets than the hourly cap from {sender.addr}")
+        else:
+            self.mail.send(session, now, "customer_receipt", request, ticket,
+                           to=[sender.addr], rule="R-PM-1")
         desk = self.contracts.customer_service()
         if desk:
             self.mail.send(session, now, "triage_request", request, ticket, to=[desk],
@@ -151,6 +157,14 @@ class TicketDesk:
         self.clock.schedule_response(session, request, ticket, customer, now)
         log.info("ticket opened", reference=request.reference, contract=customer.key)
         return "ticket_opened"
+
+    def _receipts_capped(self, session: Session, sender: str, now: datetime) -> bool:
+        """More tickets from *sender* in the last hour than ``[service]
+        replies_per_sender_per_hour``: the ticket is still opened, its receipt not sent."""
+        opened = session.execute(select(func.count()).select_from(Ticket).where(
+            func.lower(Ticket.contact_email) == sender.lower(),
+            Ticket.opened_at >= db_time(now - timedelta(hours=1)))).scalar_one()
+        return int(opened) > self.settings.service.replies_per_sender_per_hour
 
     # -- replies --------------------------------------------------------------------------
     def _reply(self, session: Session, mail: InboundMail, request: Request, ticket: Ticket,
