@@ -37,6 +37,8 @@ CONTRACT = ["lin.fang@example.test", "ma.chao@example.test"]
     ("满意，打3分", 3),                       # the number is the rating
     ("Very satisfied", 5), ("satisfied", 5), ("not satisfied", 1), ("dissatisfied", 1),
     ("I'd rate it 4 out of 5", 4), ("score: 5", 5), ("OK", 3),
+    ("满意度：3", 3), ("满意度：一般", 3), ("评价：非常满意", 5), ("不错", 4), ("很好，谢谢", 5),
+    ("差评", 1), ("给五星", 5), ("excellent", 5),
 ])
 def test_satisfaction_in_many_wordings_r_pm_5_r_pm_14(text: str, rating: int) -> None:
     assert read_rating(text) == rating
@@ -61,10 +63,17 @@ def test_no_rating_where_none_is_given_r_pm_5(text: str) -> None:
      "ma.chao@example.test"),
     ("Urgent - technical. Engineer: Lin (林芳)", "urgent", "technical",
      "lin.fang@example.test"),
+    # the field names are no values: 紧急程度：一般 is a normal ticket
+    ("紧急程度：一般；问题类别：功能问题；处理人：马超", "normal", "functional",
+     "ma.chao@example.test"),
+    ("紧急程度：紧急\n问题分类：技术问题\n处理工程师：林芳", "urgent", "technical",
+     "lin.fang@example.test"),
+    # 客服 signing the mail is not the engineer
+    ("一般，使用问题，马超今天下班前处理\n何平", "normal", "usage", "ma.chao@example.test"),
 ])
 def test_triage_wordings_r_pm_2(text: str, severity: str, category: str,
                                 engineer: str) -> None:
-    read = read_triage(text, PEOPLE, CONTRACT, BASE)
+    read = read_triage(text, PEOPLE, CONTRACT, BASE, sender="he.ping@example.test")
     assert (read.severity, read.category, read.engineer, read.missing) == \
         (severity, category, engineer, ())
 
@@ -75,6 +84,10 @@ def test_triage_extras_and_what_is_missing_r_pm_2_r_pm_3() -> None:
     # "操作" inside the impact does not make it a usage question
     assert (read.category, read.impact, read.requirement) == \
         ("technical", "全部营业厅无法操作", "先恢复缴费")
+    assert read.due is not None and read.due.at == datetime(2026, 12, 1, 18, 0, tzinfo=SH)
+    read = read_triage("影响范围：全部营业厅，工程师：马超；一般，技术问题", PEOPLE, CONTRACT, BASE)
+    assert (read.impact, read.engineer) == ("全部营业厅", "ma.chao@example.test")
+    read = read_triage("一般，今天下班前", PEOPLE, CONTRACT, BASE, sender="he.ping@example.test")
     assert read.due is not None and read.due.at == datetime(2026, 12, 1, 18, 0, tzinfo=SH)
     read = read_triage("一般，3天内", PEOPLE, CONTRACT, BASE)
     assert read.missing == ("category", "engineer")
@@ -87,7 +100,7 @@ def test_triage_extras_and_what_is_missing_r_pm_2_r_pm_3() -> None:
     ("已解决：重启了服务", {"resolved"}), ("问题已处理完毕", {"resolved"}),
     ("还未解决，需要协助", {"escalate"}), ("搞不定，申请升级", {"escalate"}),
     ("已恢复，业务正常", {"recovered"}), ("系统恢复正常了", {"recovered"}),
-    ("没有解决", set()), ("正在排查", set()),
+    ("已经解决了，是缓存问题", {"resolved"}), ("没有解决", set()), ("正在排查", set()),
 ])
 def test_engineer_replies_r_pm_4_5_10(text: str, says: set[str]) -> None:
     assert engineer_says(text) == says
@@ -96,7 +109,8 @@ def test_engineer_replies_r_pm_4_5_10(text: str, says: set[str]) -> None:
 @pytest.mark.parametrize(("text", "answer"), [
     ("确认", "confirm"), ("确认无误", "confirm"), ("验证通过", "confirm"), ("OK", "confirm"),
     ("退回，客户说还是不行", "reject"), ("不通过", "reject"), ("未解决", "reject"),
-    ("不能确认，客户还在测试", "reject"), ("收到", ""),
+    ("不能确认，客户还在测试", "reject"), ("没有问题，可以回复客户", "confirm"),
+    ("客户说还有问题", "reject"), ("收到", ""),
 ])
 def test_customer_service_check_r_pm_5(text: str, answer: str) -> None:
     assert check_says(text) == answer

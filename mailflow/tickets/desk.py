@@ -234,7 +234,7 @@ class TicketDesk:
                sender: str, text: str, now: datetime) -> str:
         customer = self.contracts.get(ticket.contract)
         read = read_triage(text, self._people(), self.contracts.engineers(customer),
-                           self.calendar.local(now))
+                           self.calendar.local(now), sender=sender)
         if not read.complete:
             audit.record(session, now, "ticket_triage_unclear", actor=sender,
                          mail_id=mail.id, request_id=request.id,
@@ -294,7 +294,8 @@ class TicketDesk:
                       ticket: Ticket, sender: str, text: str, now: datetime) -> str | None:
         says = engineer_says(text)
         urgent = ticket.severity == "urgent"
-        if urgent and (says & {"recovered", "resolved"}):
+        done = bool(says & {"recovered", "resolved"})  # 已恢复 is a result in either flow
+        if urgent and done:
             self._result(session, ticket, text, now, "awaiting_verification")
             self.clock.stop_open(session, request)
             to = [self.contracts.customer_service()]
@@ -305,7 +306,7 @@ class TicketDesk:
                          request_id=request.id, reference=request.reference, rule="R-PM-10",
                          result=text[:1000])
             return "ticket_recovered"
-        if "resolved" in says:
+        if done:
             self._result(session, ticket, text, now, "awaiting_check")
             self.clock.stop_open(session, request)
             self.mail.send(session, now, "check_request", request, ticket,

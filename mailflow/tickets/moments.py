@@ -37,13 +37,15 @@ def cn_number(text: str) -> int | None:
 _NUM = r"(\d{1,2}|[零〇一二两三四五六七八九十]{1,3})"
 _DAYS = {"今天": 0, "今日": 0, "今早": 0, "今晨": 0, "today": 0, "this morning": 0,
          "this afternoon": 0, "tonight": 0, "昨天": -1, "昨日": -1, "昨晚": -1,
-         "yesterday": -1, "前天": -2, "明天": 1, "明日": 1, "tomorrow": 1, "后天": 2}
+         "yesterday": -1, "前天": -2, "明天": 1, "明日": 1, "明早": 1, "明晚": 1, "tomorrow": 1,
+         "后天": 2}
 _PARTS = {"凌晨": 3, "早上": 8, "早晨": 8, "今早": 8, "今晨": 8, "上午": 9, "中午": 12,
-          "下午": 14, "傍晚": 18, "晚上": 20, "昨晚": 20, "夜里": 22, "半夜": 0,
+          "下午": 14, "下班": 18, "傍晚": 18, "晚上": 20, "昨晚": 20, "明晚": 20, "明早": 8,
+          "夜里": 22, "半夜": 0,
           "this morning": 9, "morning": 9, "afternoon": 14, "this afternoon": 14,
           "evening": 19, "tonight": 20, "night": 22}
-_PM_PARTS = {"下午", "傍晚", "晚上", "昨晚", "夜里", "afternoon", "this afternoon", "evening",
-             "tonight", "night"}
+_PM_PARTS = {"下午", "傍晚", "晚上", "昨晚", "明晚", "夜里", "afternoon", "this afternoon",
+             "evening", "tonight", "night"}
 _NOW_WORDS = ("刚才", "刚刚", "just now", "right now")
 
 _DATE = re.compile(r"(?:(\d{4})\s*[年\-/.]\s*)?(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*[日号]?")

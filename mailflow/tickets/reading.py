@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailflow.tickets.moments import Moment, cn_number, read_within
-from mailflow.tickets.words import find, folded, lexicon, negated
+from mailflow.tickets.words import find, folded, lexicon, masked, negated
 
 SEVERITIES = ("urgent", "normal")
 CATEGORIES = ("technical", "functional", "usage")
@@ -21,7 +21,8 @@ _VALUE_END = re.compile(r"[\n;；。]")
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|"
                     r"0\d{2,3}[\s-]?\d{7,8}(?:[\s-]?转\d{1,6})?|400[\s-]?\d{3}[\s-]?\d{4})(?!\d)")
 _RATING_NUMBER = re.compile(
-    r"(?:(?:打|评|给|评分|打分|评价|rating|score|rate)\s*[:：为是了]?\s*([1-5一二三四五])(?!\d)"
+    r"(?:(?:打|评|给|评分|打分|评价|满意度|rating|score|rate)\s*[:：为是了]?\s*"
+    r"([1-5一二三四五])(?![\d般些点])"
     r"|(?<!\d)([1-5一二三四五])\s*(?:分|星|颗星|stars?|points?|/\s*5|out of 5))")
 _BARE_RATING = re.compile(r"^\W*([1-5])\W*$")
 
@@ -60,39 +61,40 @@ def labelled(text: str, label: str) -> tuple[str, list[tuple[int, int]]]:
         start = hit.end + (sep.end() if sep else 0)
         end_match = _VALUE_END.search(low, start)
         end = end_match.start() if end_match else len(low)
+        for other in find(low[start:end], lexicon().labels, negatable=False):
+            # "影响范围：全部营业厅，工程师：林芳": the next labelled part ends this one
+            if other.start > 0 and low[start + other.start - 1] in ",，、 \t":
+                end = start + other.start - 1
+                break
         value = text[start:end].strip(" ，,")
         if value:
             return value, [(hit.start, end)]
     return "", []
 
 
-def _masked(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    chars = list(text)
-    for start, end in spans:
-        for i in range(start, min(end, len(chars))):
-            chars[i] = " "
-    return "".join(chars)
-
-
 def read_triage(text: str, people: Sequence[Person], preferred: Sequence[str],
-                base: datetime) -> Triage:
+                base: datetime, sender: str = "") -> Triage:
     """客服's triage reply (R-PM-2/3): severity, category, engineer, due time, impact and
     the handling requirement. *people* are the directory's; an engineer of the contract
-    (*preferred*) wins over anyone else named."""
+    (*preferred*) wins over anyone else named, and the *sender* (客服 signing the mail) is
+    never the engineer."""
     lex = lexicon()
     impact, impact_spans = labelled(text, "impact")
     requirement, req_spans = labelled(text, "requirement")
     due_text, _ = labelled(text, "due")
-    low = _masked(folded(text), [*impact_spans, *req_spans])
+    names = [(h.start, h.end) for h in find(folded(text), lex.labels, negatable=False)
+             if h.value == "field"]
+    low = masked(folded(text), [*impact_spans, *req_spans, *names])
     severities = [h.value for h in find(low, lex.severity)]
     scores: dict[str, int] = {}
     for hit in find(low, lex.category):
         scores[hit.value] = scores.get(hit.value, 0) + (hit.end - hit.start)
     category = max(scores, key=lambda k: scores[k]) if scores else ""
-    engineer = _engineer(text, people, preferred)
+    engineer = _engineer(text, [p for p in people if p.email.lower() != sender.lower()],
+                         preferred)
     due = read_within(due_text, base) if due_text else None
     if due is None:
-        due = read_within(_masked(text, [*impact_spans, *req_spans]), base)
+        due = read_within(masked(text, [*impact_spans, *req_spans]), base)
     missing = tuple(name for name, value in (
         ("severity", severities[0] if severities else ""), ("category", category),
         ("engineer", engineer)) if not value)
@@ -143,6 +145,7 @@ def read_rating(text: str) -> int | None:
     """A customer's satisfaction, 1–5 (R-PM-5, R-PM-14): a number ("5分", "打4分", "评分：3",
     "4/5", a bare "5") wins over words (非常满意 5, 满意 5, 一般 3, 不满意 1, …). A positive
     word negated ("不是很满意") is a 2. None when the reply gives no rating."""
+    lex = lexicon()
     low = folded(text)
     number = _RATING_NUMBER.search(low)
     if number:
@@ -155,7 +158,9 @@ def read_rating(text: str) -> int | None:
             return int(bare.group(1))
         if line.strip():
             break
-    hits = find(low, lexicon().satisfaction, negatable=False)
+    labels = [(m.start(), m.end()) for word in lex.satisfaction_labels
+              for m in re.finditer(re.escape(word), low)]
+    hits = find(masked(low, labels), lex.satisfaction, negatable=False)
     for hit in hits:
         value = int(hit.value)
         if value >= 4 and negated(low, hit.start):

@@ -39,6 +39,7 @@ class Lexicon:
     engineer: Mapping[str, str]      # folded word → "escalate" | "resolved" | "recovered"
     check: Mapping[str, str]         # folded word → "confirm" | "reject"
     satisfaction: Mapping[str, int]  # folded word → 1..5
+    satisfaction_labels: tuple[str, ...]  # folded words naming the rating, not giving one
 
 
 def _inverted(table: Mapping[str, Any]) -> dict[str, str]:
@@ -52,7 +53,8 @@ def lexicon() -> Lexicon:
         severity=_inverted(data["severity"]), category=_inverted(data["category"]),
         labels=_inverted(data["labels"]), engineer=_inverted(data["engineer"]),
         check=_inverted(data["check"]),
-        satisfaction={folded(w): int(v) for w, v in data["satisfaction"].items()})
+        satisfaction={folded(w): int(v) for w, v in data["satisfaction"].items()},
+        satisfaction_labels=tuple(folded(w) for w in data["satisfaction_labels"]["words"]))
 
 
 #: Traditional characters of the ticket words that reply_tokens.fold does not map itself
@@ -95,6 +97,15 @@ def find(text: str, table: Mapping[str, Any], *, negatable: bool = True) -> list
                 break
         pos += 1
     return hits
+
+
+def masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """*text* with *spans* blanked (same length: offsets stay valid)."""
+    chars = list(text)
+    for start, end in spans:
+        for i in range(max(0, start), min(end, len(chars))):
+            chars[i] = " "
+    return "".join(chars)
 
 
 def _bounded(text: str, start: int, end: int) -> bool:
