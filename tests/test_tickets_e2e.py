@@ -195,8 +195,15 @@ def test_only_contract_customers_open_tickets_r_pm_1(
                                          body="你们的系统打不开了"), at("2026-12-01T10:00"))
     assert got == {} and desk.query(select(Ticket)) == []
     assert [e.detail["reason"] for e in desk.actions("mail_not_answered")]
-    got = report(desk, at("2026-12-01T10:05"), sender=PUBLIC, body="报表导出功能怎么用？")
-    assert PUBLIC in got and ticket(desk).contract == "east-power"
+    sent = at("2026-12-01T10:02")
+    got = desk.send(mailbuild.human_mail(sender=PUBLIC, to=SERVICE, subject="请教",
+                                         body="报表导出功能怎么用？", date=sent),
+                    at("2026-12-01T10:05"))
+    assert PUBLIC in got
+    row = ticket(desk)
+    assert row.contract == "east-power" and row.customer_name == "华东电力公司"
+    # no time in the text: the problem is taken to have started when the mail was written
+    assert row.occurred_at is not None and utc(row.occurred_at) == sent and not row.occurred_text
     # our own staff's mail is no customer ticket
     desk.send(mailbuild.human_mail(sender=ZHANG, to=SERVICE, subject="打印机坏了",
                                    body="三楼打印机无法打印。"), at("2026-12-01T10:10"))

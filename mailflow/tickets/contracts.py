@@ -32,7 +32,12 @@ class Contracts:
                                       "in [[people]]; add them or fix the name")
 
     def _address(self, who: str) -> str | None:
+        """A directory person named by address, name or employee id."""
         person = self.directory.find_by_name(who)
+        if person is None:
+            wanted = who.strip().lower()
+            person = next((p for p in self.directory.people()
+                           if p.employee_id and p.employee_id.lower() == wanted), None)
         return person.email if person is not None else None
 
     def of_sender(self, address: str) -> Customer | None:

@@ -25,7 +25,7 @@ class TicketFigures:
     opened: int
     resolved: int              # closed with a result in the period
     resolved_in_time: int      # within the SLA resolution time
-    by_category: Mapping[str, int]
+    by_category: Mapping[str, int]   # "technical" / "functional" / "usage" (技术/功能/使用问题)
     by_severity: Mapping[str, int]   # "urgent" / "normal"
     ratings: Sequence[int]           # 1..5 (满意=5, 一般=3, 不满意=1)
 

@@ -13,7 +13,7 @@ Times are clock hours (a customer's system is down at night too). 回访 (R-PM-1
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class _Section(BaseModel):
@@ -48,9 +48,12 @@ class Customer(_Section):
     #: mail domains of the customer: any address there may open a ticket
     domains: tuple[str, ...] = ()
     #: single addresses (a contact using a public mailbox such as 163.com)
-    contacts: tuple[str, ...] = ()
-    #: the contract's project manager and engineers: directory addresses or names
-    project_manager: str = ""
+    contacts: tuple[str, ...] = Field(default=(), validation_alias=AliasChoices(
+        "contacts", "contact_addresses", "addresses"))
+    #: the contract's project manager and engineers: directory addresses, names or employee
+    #: ids
+    project_manager: str = Field(default="", validation_alias=AliasChoices(
+        "project_manager", "pm"))
     engineers: tuple[str, ...] = ()
     sla: SlaSet = SlaSet()
     #: 回访 this many days after a ticket is closed (R-PM-14); 0: no 回访
