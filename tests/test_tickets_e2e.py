@@ -204,6 +204,10 @@ def test_only_contract_customers_open_tickets_r_pm_1(
     assert row.contract == "east-power" and row.customer_name == "华东电力公司"
     # no time in the text: the problem is taken to have started when the mail was written
     assert row.occurred_at is not None and utc(row.occurred_at) == sent and not row.occurred_text
+    # R-PM-2: not triaged within the (urgent, before triage) response time: 客服 reminded
+    got = desk.tick(at("2026-12-01T10:35"))
+    assert "尚未分级" in str(got[HE][0]["Subject"]) or "尚未" in text_of(got[HE][0])
+    assert ZHENG in got and rules(desk, "ticket_response_overdue") == ["R-PM-2"]
     # our own staff's mail is no customer ticket
     desk.send(mailbuild.human_mail(sender=ZHANG, to=SERVICE, subject="打印机坏了",
                                    body="三楼打印机无法打印。"), at("2026-12-01T10:10"))

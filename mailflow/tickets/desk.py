@@ -377,19 +377,18 @@ class TicketDesk:
                      request_id=request.id, reference=request.reference, rule="R-PM-5",
                      to=[ticket.contact_email])
         customer = self.contracts.get(ticket.contract)
-        if verify:
-            pm = self.contracts.project_manager(customer)
-            if pm:
-                self.mail.send(session, now, "summary_request", request, ticket, to=[pm],
-                               cc=[sender], rule="R-PM-10")
-                audit.record(session, now, "ticket_summary_requested", actor=sender,
-                             request_id=request.id, reference=request.reference,
-                             rule="R-PM-10", to=[pm])
-        else:
-            self._close(session, mail, request, ticket, sender, now, "R-PM-5")
+        pm = self.contracts.project_manager(customer) if verify else ""
+        if pm:
+            self.mail.send(session, now, "summary_request", request, ticket, to=[pm],
+                           cc=[sender], rule="R-PM-10")
+            audit.record(session, now, "ticket_summary_requested", actor=sender,
+                         request_id=request.id, reference=request.reference,
+                         rule="R-PM-10", to=[pm])
+        else:  # no PM to summarise an emergency: it ends with the verification
+            self._close(session, mail, request, ticket, sender, now, rule)
         if customer is not None:
             self.clock.schedule_follow_up(session, request, customer, now)
-        return "ticket_closed" if not verify else "ticket_verified"
+        return "ticket_verified" if pm else "ticket_closed"
 
     def _close(self, session: Session, mail: InboundMail, request: Request, ticket: Ticket,
                sender: str, now: datetime, rule: str) -> None:
