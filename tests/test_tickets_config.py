@@ -63,3 +63,11 @@ def test_only_customer_service_or_their_delegate_triages_r_pm_2() -> None:
 def test_an_unknown_engineer_is_refused_at_start() -> None:
     with pytest.raises(ConfigError, match="nobody"):
         Contracts(settings(engineers=["nobody"]))
+
+
+def test_service_levels_in_other_units() -> None:
+    sla = Sla.model_validate({"response_minutes": 30, "resolution_days": 3,
+                              "progress_hours": 2})
+    assert (sla.response_hours, sla.resolution_hours, sla.progress_hours) == (0.5, 72.0, 2.0)
+    with pytest.raises(ValueError, match="both"):
+        Sla.model_validate({"response_minutes": 30, "response_hours": 1})

@@ -13,7 +13,9 @@ Times are clock hours (a customer's system is down at night too). 回访 (R-PM-1
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 
 class _Section(BaseModel):
@@ -26,6 +28,22 @@ class Sla(_Section):
     response_hours: float = Field(default=4.0, gt=0)
     resolution_hours: float = Field(default=72.0, gt=0)
     progress_hours: float = Field(default=24.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _other_units(cls, data: Any) -> Any:
+        """``response_minutes = 30`` or ``resolution_days = 3`` mean the same hours."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name in ("response", "resolution", "progress"):
+            for unit, hours in (("minutes", 1 / 60), ("days", 24.0)):
+                value = out.pop(f"{name}_{unit}", None)
+                if value is not None:
+                    if f"{name}_hours" in out:
+                        raise ValueError(f"{name}_hours and {name}_{unit} both given")
+                    out[f"{name}_hours"] = float(value) * hours
+        return out
 
 
 URGENT_DEFAULT = Sla(response_hours=0.5, resolution_hours=4.0, progress_hours=1.0)
