@@ -126,6 +126,10 @@ def test_customer_service_check_r_pm_5(text: str, answer: str) -> None:
     ("下午三点半", datetime(2026, 12, 1, 15, 30)),
     ("2026-11-28 09:15 第一次出现", datetime(2026, 11, 28, 9, 15)),
     ("刚才突然打不开了", datetime(2026, 12, 1, 11, 20)),
+    ("昨天晚上11点开始", datetime(2026, 11, 30, 23, 0)),
+    ("12月3日下午2点", datetime(2026, 12, 3, 14, 0)),
+    ("It has failed since Nov 28 14:00", datetime(2026, 11, 28, 14, 0)),
+    ("on 28th November at 2pm", datetime(2026, 11, 28, 14, 0)),
 ])
 def test_when_the_problem_started_r_pm_1(text: str, when: datetime) -> None:
     found = read_moment(text, BASE)

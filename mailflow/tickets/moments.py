@@ -49,6 +49,10 @@ _PM_PARTS = {"下午", "傍晚", "晚上", "昨晚", "明晚", "夜里", "aftern
 _NOW_WORDS = ("刚才", "刚刚", "just now", "right now")
 
 _DATE = re.compile(r"(?:(\d{4})\s*[年\-/.]\s*)?(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*[日号]?")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_EN_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|"
+                      rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}")
 _CLOCK = re.compile(r"(\d{1,2})\s*[:：]\s*(\d{2})(?:\s*(am|pm))?|"
                     + _NUM + r"\s*(?:点|時|时)\s*(?:(半)|" + _NUM + r"\s*分?)?|"
                     r"(\d{1,2})\s*(am|pm|o'clock)")
@@ -79,7 +83,12 @@ def read_moment(text: str, base: datetime) -> Moment | None:
     if any(w in low for w in _NOW_WORDS):
         word = next(w for w in _NOW_WORDS if w in low)
         return Moment(base, word)
-    return _dated(low, base)
+    found = _dated(low, base)
+    if found is not None and len(low) == len(text):  # the words as written, not folded
+        at = low.find(found.text)
+        if at >= 0:
+            return Moment(found.at, text[at:at + len(found.text)])
+    return found
 
 
 def read_within(text: str, base: datetime) -> Moment | None:
@@ -116,6 +125,16 @@ def _dated(low: str, base: datetime) -> Moment | None:
             start, end = date_match.span()
     else:
         date_match = None
+        english = _EN_DATE.search(low)
+        if english is not None:
+            month = _MONTHS.index(english.group(1) or english.group(4)) + 1
+            try:
+                day = day.replace(month=month, day=int(english.group(2) or english.group(3)))
+            except ValueError:
+                english = None
+            else:
+                start, end = english.span()
+                date_match = english
     relative = None
     if date_match is None:
         for word, offset in sorted(_DAYS.items(), key=lambda kv: -len(kv[0])):
@@ -152,6 +171,7 @@ def _dated(low: str, base: datetime) -> Moment | None:
 
 
 def _plausible_date(match: re.Match[str]) -> bool:
+    """A month and a day (a phone number's digits are neither)."""
     return 1 <= int(match.group(2)) <= 12 and 1 <= int(match.group(3)) <= 31
 
 
