@@ -125,6 +125,14 @@ def test_ticket_from_intake_to_satisfaction_and_follow_up_r_pm_1_2_3_4_5_14(
     assert rules(desk, "ticket_overdue") == ["R-PM-4"]
 
     # R-PM-5: the result → 客服 checks → the customer gets it and is asked to rate
+    got = desk.send(reply(dispatch, sender=LIN, body="已处理，请客户再试。"),
+                    t0 + timedelta(hours=4, minutes=30))
+    (check,) = got[HE]
+    assert ticket(desk).status == "awaiting_check"
+    # 客服's check fails: back to the engineer with the reason
+    got = desk.send(reply(check, sender=HE, body="退回：客户反馈自助终端仍无法缴费。"),
+                    t0 + timedelta(hours=4, minutes=40))
+    assert "自助终端仍无法缴费" in text_of(got[LIN][0]) and ticket(desk).status == "in_progress"
     got = desk.send(reply(dispatch, sender=LIN, body="已解决：防火墙策略已调整，缴费恢复正常。"),
                     t0 + timedelta(hours=5))
     (check,) = got[HE]
