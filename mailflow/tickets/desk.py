@@ -181,12 +181,13 @@ class TicketDesk:
         engineers = {a.lower() for a in (ticket.engineer, *self.contracts.engineers(customer))
                      if a}
         pm = self.contracts.project_manager(customer).lower()
-        if sender.lower() in engineers and ticket.status == "in_progress":
-            handled = self.from_engineer(session, mail, request, ticket, sender, text, now)
-            if handled is not None:
-                return handled
+        # the PM first: their plan may well say "升级" or "恢复正常" without reporting either
         if sender.lower() == pm and ticket.severity == "urgent":
             handled = self.from_pm(session, mail, request, ticket, sender, text, now)
+            if handled is not None:
+                return handled
+        if sender.lower() in engineers and ticket.status == "in_progress":
+            handled = self.from_engineer(session, mail, request, ticket, sender, text, now)
             if handled is not None:
                 return handled
         if ticket.status == "awaiting_triage" and read_triage(
