@@ -254,6 +254,12 @@ def config_check() -> None:
     echo(f"forms: {s.forms.definitions_dir}")
     echo(f"directory: {len(s.people)} people, {len(s.departments)} departments, "
          f"{len(s.systems)} systems")
+    if s.customers:  # maintenance contracts: their people must be in the directory
+        from mailflow.tickets.contracts import Contracts
+
+        contracts = Contracts(s)
+        echo(f"customers: {len(s.customers)} contracts, 客服 "
+             f"{contracts.customer_service() or '(none: set [roles] customer_service)'}")
     for risk in s.plaintext_password_hosts():
         warn(risk)
     for key, directory in (("[service] templates_dir", s.service.templates_dir),

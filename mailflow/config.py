@@ -31,6 +31,7 @@ from mailflow.reports.settings import (
     ReportSchedule,
     check_references,
 )
+from mailflow.tickets.settings import Customer
 
 Security = Literal["tls", "starttls", "none"]
 ENV_PREFIX = "MAILFLOW_"
@@ -511,6 +512,7 @@ class Settings(_Section):
     project_summary: ProjectSummarySettings = ProjectSummarySettings()
     plans: PlansSettings = PlansSettings()
     fault_recurrence: FaultRecurrenceSettings = FaultRecurrenceSettings()
+    customers: tuple[Customer, ...] = ()  # maintenance contracts (mailflow/tickets)
 
     @model_validator(mode="after")
     def _no_password_in_clear(self) -> Settings:

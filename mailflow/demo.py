@@ -41,7 +41,14 @@ from mailflow.display import TableValue
 from mailflow.errors import MailflowError
 from mailflow.paths import DEMO_DIR
 from mailflow.service import Service
-from mailflow.store.models import ApprovalStep, AuditEvent, InboundMail, OutboxMessage, Request
+from mailflow.store.models import (
+    ApprovalStep,
+    AuditEvent,
+    InboundMail,
+    OutboxMessage,
+    Request,
+    Ticket,
+)
 from mailflow.templates import Templates
 
 #: left in a directory the demo made: only such a directory is ever deleted by the next run
@@ -68,6 +75,11 @@ DEMO_STEPS = (
              "变更计划结束：请操作人员报告结果 / the change ends, its result is asked for"),
     DemoStep("2026-11-26T09:30+08:00", "later/result",
              "王五回复“成功”：变更结果通告（R-CH-5） / the result notice"),
+    DemoStep("2026-11-26T10:00+08:00", "later/reports",
+             "故障申告（R-FN-1）；客户来信，开出工单（R-PM-1） / a fault, a customer ticket"),
+    DemoStep("2026-11-26T10:06+08:00", "later/triage",
+             "故障 5 分钟未排除：升级（R-FN-2）；客服分级、派单（R-PM-2/3） "
+             "/ the fault escalated, the ticket triaged and dispatched"),
 )
 #: the morning the sample mails were written (the first pass)
 DEMO_NOW = DEMO_STEPS[0].now
@@ -104,6 +116,8 @@ STATUS_ZH = {
     "change_rescheduled": "变更改期：已通知",
     "change_cancelled": "变更取消：已通知",
     "data_delivered": "数据已加密交付",
+    "ticket_opened": "客户反馈：已开工单并回执（R-PM-1）",
+    "ticket_dispatched": "客服分级：已派单（R-PM-2/3）",
 }
 STEP_ZH = {"open": "（等待答复）", "planned": "（尚未送审）", "closed": "（已结束）"}
 #: the token secret of the demo: fixed, so the sample replies (scripts/make_demo_mails.py)
@@ -138,7 +152,12 @@ DEMO_DIRECTORY = {
         {"key": "marketing", "name": "市场部", "manager": "feng.tao@example.com",
          "interface_persons": ["zhang.wei@example.com"]},
     ],
-    "roles": {"it_manager": "wang.jun@example.com", "leader_in_charge": "wu.gang@example.com"},
+    "roles": {"it_manager": "wang.jun@example.com", "leader_in_charge": "wu.gang@example.com",
+              "customer_service": "he.ping@example.com"},
+    # a maintenance contract: its customer's mail opens tickets (R-PM-1), 何平 triages them
+    "customers": [{"key": "east-power", "name": "华东电力公司",
+                   "domains": ["eastpower.example.cn"], "project_manager": "郑丽",
+                   "engineers": ["王五", "林芳"]}],
     "approvals": {
         "token_secret": DEMO_TOKEN_SECRET,
         "handlers": {"data_extraction": "lin.fang@example.com",
@@ -210,6 +229,7 @@ def run_demo(directory: Path, console: Console) -> None:
         _print_mails(service, console)
         _print_forms(service, settings, console)
         _print_approvals(service, console)
+        _print_tickets(service, console)
         _print_replies(service, settings, console)
         with service.factory() as session:
             blobs = session.execute(select(func.count()).select_from(InboundMail)).scalar_one()
@@ -317,6 +337,30 @@ def _print_approvals(service: Service, console: Console) -> None:
         console.print(table)
 
 
+def _print_tickets(service: Service, console: Console) -> None:
+    """The customer tickets (R-PM-1…3): what was recorded, how 客服 triaged, who has it."""
+    words = service.templates.words
+    table = Table(title="客户工单 / customer tickets")
+    for col in ("编号", "客户名称", "联系方式", "问题出现时间", "紧急程度", "类别", "工程师",
+                "完成时间", "状态"):
+        table.add_column(col, overflow="fold")
+    with service.factory() as session:
+        rows = session.execute(select(Ticket, Request).join(
+            Request, Request.id == Ticket.request_id).order_by(Ticket.id)).all()
+        mail = service.tickets.mail
+        for ticket, request in rows:
+            c = mail.context(request, ticket)
+            table.add_row(*(Text(cell) for cell in (
+                request.reference, ticket.customer_name,
+                f"{ticket.contact_email} {ticket.contact_phone}".strip(), c["occurred_at"],
+                words("tickets/_words", "severity", {"code": ticket.severity}),
+                words("tickets/_words", "category", {"code": ticket.category}),
+                c["engineer_name"], c["due"],
+                words("tickets/_words", "status", {"code": ticket.status}))))
+    if rows:
+        console.print(table)
+
+
 def _print_replies(service: Service, settings: Settings, console: Console) -> None:
     table = Table(title="发出的回复 / replies sent")
     for col in ("收件人", "主题", "附件"):
@@ -344,6 +388,11 @@ def _print_replies(service: Service, settings: Settings, console: Console) -> No
          lambda r: r.purpose == "departments_change_notice"),
         ("系统变更结果通告 / the result notice (R-CH-5)",
          lambda r: r.purpose == "departments_change_result"),
+        ("故障升级 / a fault escalated (R-FN-2)", lambda r: r.purpose == "fault_escalation"),
+        ("客户工单回执 / the customer's receipt (R-PM-1)",
+         lambda r: r.purpose == "tickets/customer_receipt"),
+        ("派单 / the dispatch to the engineer (R-PM-3)",
+         lambda r: r.purpose == "tickets/dispatch"),
     )
     for title, wanted in samples:
         sample = next((r for r in rows if wanted(r)), None)

@@ -66,6 +66,10 @@ ReplyReader = Callable[[Session, InboundMail, ParsedMail, RequestMatch, datetime
 #: recognises a plain mail (no form) as a request a kind allows by mail (R-DP-2): the
 #: sender's address, subject and text in, a PlainRequest or None out
 PlainRecogniser = Callable[[str, str, str, str], PlainRequest | None]
+#: customer tickets (mailflow/tickets): a contract customer's new mail, or any mail in a
+#: ticket's thread; the mail's status, or None when it is not the desk's
+TicketHook = Callable[[Session, InboundMail, ParsedMail, RequestMatch | None, datetime],
+                      str | None]
 
 
 class Reception:
@@ -80,8 +84,10 @@ class Reception:
         reply_readers: Sequence[ReplyReader] = (),
         plain_requests: PlainRecogniser | None = None,
         on_registered: Sequence[Callable[[Session, Request, datetime], None]] = (),
+        tickets: TicketHook | None = None,
     ) -> None:
         self._settings = settings
+        self._tickets = tickets
         self._on_registered = tuple(on_registered)
         self._plain_requests = plain_requests
         self._approvals = approvals
@@ -120,6 +126,11 @@ class Reception:
             return "unanswerable"
         if match is not None:
             self._link(session, mail, parsed, match, now)
+        if self._tickets is not None:
+            # before the answer policy: a contract customer's mail is answered (R-PM-1)
+            ticket_status = self._tickets(session, mail, parsed, match, now)
+            if ticket_status is not None:
+                return ticket_status
         tokens = tokens_in(parsed, self._settings.smtp.from_address) \
             if self._approvals is not None else []
         if match is not None and not tokens:

@@ -62,6 +62,7 @@ from mailflow.store.db import (
 from mailflow.store.models import OutboxMessage, utc
 from mailflow.systemd import Notifier
 from mailflow.templates import Templates
+from mailflow.tickets.desk import TicketDesk
 from mailflow.workflow import decisions as approval_due
 from mailflow.workflow import due as due_module
 from mailflow.workflow.decisions import Approvals
@@ -131,6 +132,8 @@ class Service:
                                                  self.reports.faults.on_transition]})
         # service-desk times of plain requests (R-SD-1, R-SD-2)
         self.service_desk = ServiceDesk(settings, self.lifecycle)
+        # customer maintenance tickets (R-PM-1…5, R-PM-10, R-PM-14)
+        self.tickets = TicketDesk(settings, self.lifecycle)
         self.reception = Reception(settings, self.templates,
                                    self.read_ahead.examine if examine else None, blanks, titles,
                                    self.approvals, [self.service_desk.handle_reply,
@@ -138,7 +141,8 @@ class Service:
                                                     self.lifecycle.handle_reply,
                                                     DataDelivery(self.lifecycle).handle_reply],
                                    _plain_requests(settings),
-                                   [self.service_desk.on_registered])
+                                   [self.service_desk.on_registered],
+                                   self.tickets if self.tickets.enabled else None)
         self._after_commit_hook = after_commit
         self.worker = worker or lease.worker_identity()
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
@@ -159,7 +163,8 @@ class Service:
         for kind, handler in self.lifecycle.handlers().items():
             self.register_due_handler(kind, handler)
         for kind, handler in (*self.escalations.handlers().items(),
-                              *self.service_desk.handlers().items()):
+                              *self.service_desk.handlers().items(),
+                              *self.tickets.handlers().items()):
             self.register_due_handler(kind, handler)
         # the weekly meeting's notice (R-MT-6): its next time is due work, kept scheduled
         self.weekly_meeting = WeeklyMeeting(self.lifecycle.sender)

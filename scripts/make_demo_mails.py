@@ -219,8 +219,37 @@ def change_result() -> list[bytes]:
                   sent=datetime(2026, 11, 26, 9, 12, tzinfo=CST))]
 
 
+def fault_and_ticket() -> list[bytes]:
+    """A business department reports a fault by a plain mail (R-FN-1: the handler at once, 5
+    minutes unresolved → escalated, R-FN-2), and a contract customer reports a problem, which
+    opens a customer ticket (R-PM-1), on the morning after the change."""
+    return [
+        gbk_mail(17, "刘洋", "liu.yang@example.com", "故障：财务报表系统无法登录",
+                 "各位好：\n\n财务报表系统从9点50分开始无法登录，提示“服务不可用”，"
+                 "财务部全员受影响，月结工作无法进行。\n\n刘洋\n分机 8021"),
+        _mail(18, "周晓梅", "zhou.xm@eastpower.example.cn", "营业厅缴费页面打不开",
+              "您好：\n\n今天上午9点40分左右开始，我们营业厅的缴费页面打不开，提示连接超时，"
+              "目前只能手工收费。麻烦尽快处理。\n\n周晓梅\n华东电力公司 信息中心\n"
+              "电话 138-1234-5678",
+              client="Microsoft Outlook 16.0", sent=datetime(2026, 11, 26, 9, 52, tzinfo=CST)),
+    ]
+
+
+def ticket_triage() -> list[bytes]:
+    """客服 何平 triages the customer's ticket (REQ-2026-000010) by replying to the triage
+    request (R-PM-2): normal, a usage question, for 王五, with the impact and a due time."""
+    subject = "回复: 【待分级】客户反馈：华东电力公司：营业厅缴费页面打不开 [REQ-2026-000010]"
+    body = ("一般，使用问题，派给王五处理。\n影响范围：城东营业厅\n"
+            "处理要求：电话指导营业员清理浏览器缓存，不行再上门\n今天17:00前完成\n\n何平\n\n"
+            "-----原始邮件-----\n发件人: IT管理部 流程服务 <it-flow@example.com>\n"
+            "> 客户 华东电力公司 反馈了一个问题")
+    return [_mail(19, "何平", "he.ping@example.com", subject, body, client="Foxmail 7.2",
+                  sent=datetime(2026, 11, 26, 10, 4, tzinfo=CST))]
+
+
 #: the mails of the demo's later passes (mailflow/demo.py DEMO_STEPS), by folder
-LATER = {"approvals": change_approvals, "result": change_result}
+LATER = {"approvals": change_approvals, "result": change_result,
+         "reports": fault_and_ticket, "triage": ticket_triage}
 
 
 def main() -> None:

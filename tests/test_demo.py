@@ -46,7 +46,8 @@ def test_demo_takes_in_archives_and_acknowledges(tmp_path: Path) -> None:
     assert "张伟" in out  # decoded GBK sender name in the table
     # the filled forms of all four kinds were read into fields, the bad ones answered
     flat = "".join(out.split())
-    assert flat.count("读取的字段") == 5  # four kinds, and 钱敏's corrected form
+    # four kinds, 钱敏's corrected form, and 刘洋's fault reported by plain mail
+    assert flat.count("读取的字段") == 6
     for title in ("业务数据提取申请表", "系统帐号申请表", "系统变更申请表", "会议纪要"):
         assert f"{title}·读取的字段" in flat
     assert "使用目的" in flat and "仅限市场部经营分析组内部使用" in flat
@@ -63,6 +64,7 @@ def test_demo_takes_in_archives_and_acknowledges(tmp_path: Path) -> None:
     # the sample Maildir in the repository is untouched (the demo works on a copy)
     assert len(list((DEMO_DIR / "maildir" / "cur").iterdir())) == len(first)
     assert_change_notices(replies, out)
+    assert_fault_and_ticket(replies, out)
 
 
 def assert_change_notices(replies: list[EmailMessage], out: str) -> None:
@@ -107,6 +109,24 @@ def assert_change_notices(replies: list[EmailMessage], out: str) -> None:
     assert "系统变更通知 / the change notice (R-CH-4)" in out
     assert "系统变更结果通告 / the result notice (R-CH-5)" in out
     assert "变更结果报告：结果通告已发出" in flat
+
+
+def assert_fault_and_ticket(replies: list[EmailMessage], out: str) -> None:
+    """刘洋's fault REQ-2026-000009 escalated after 5 minutes (R-FN-1/2); 周晓梅's customer
+    ticket REQ-2026-000010 opened (R-PM-1), triaged by 何平 and dispatched to 王五 (R-PM-2/3)."""
+    flat = "".join(out.split())
+    fault = [str(r["Subject"]) for r in replies if "REQ-2026-000009" in str(r["Subject"])]
+    assert any("故障升级" in s for s in fault) and "故障升级/afaultescalated(R-FN-2)" in flat
+    ticket = {str(r["To"]): r for r in replies if "REQ-2026-000010" in str(r["Subject"])}
+    receipt = next(r for to, r in ticket.items() if "zhou.xm@eastpower.example.cn" in to)
+    assert "工单编号 REQ-2026-000010" in str(receipt["Subject"])
+    assert any("待分级" in str(r["Subject"]) for to, r in ticket.items() if "he.ping" in to)
+    dispatch = next(r for to, r in ticket.items() if "wangwu" in to)
+    assert "派单" in str(dispatch["Subject"]) and "2026-11-26 17:00" in str(dispatch["Subject"])
+    # the ticket as recorded: 客户名称, 联系方式 (with the phone from the signature), the
+    # time the problem started read from the text, the triage
+    assert "华东电力公司" in flat and "138-1234-5678" in flat and "2026-11-2609:40" in flat
+    assert "一般│使用问题│王五│2026-11-2617:00│处理中" in flat
 
 
 def test_demo_gives_the_same_account_every_run(tmp_path: Path) -> None:

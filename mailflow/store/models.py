@@ -324,3 +324,53 @@ class DueWork(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+#: where a customer ticket stands (mailflow/tickets): waiting for 客服's triage (R-PM-2),
+#: with the engineer (R-PM-3/4), the engineer's result waiting for 客服's check (R-PM-5), an
+#: emergency's recovery waiting for verification and its summary for the PM (R-PM-10), closed
+TICKET_STATUSES = ("awaiting_triage", "in_progress", "awaiting_check",
+                   "awaiting_verification", "awaiting_summary", "closed")
+
+
+class Ticket(Base):
+    """A customer's maintenance ticket (R-PM-1…5, R-PM-10, R-PM-14).
+
+    Its number, mails, audit events and due work are those of its ``request`` row (kind
+    ``customer_ticket``), so threading, the record and the clock work as for every request;
+    this row holds what the rules ask to record about the ticket itself."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (CheckConstraint(_one_of("status", TICKET_STATUSES),
+                                      name="ck_ticket_status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id"), unique=True)
+    contract: Mapped[str] = mapped_column(String(60), index=True)
+    customer_name: Mapped[str] = mapped_column(Text, default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    contact_name: Mapped[str] = mapped_column(Text, default="")
+    contact_phone: Mapped[str] = mapped_column(String(60), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    occurred_text: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(30), default="awaiting_triage")
+    severity: Mapped[str] = mapped_column(String(10), default="")
+    category: Mapped[str] = mapped_column(String(20), default="")
+    impact: Mapped[str] = mapped_column(Text, default="")
+    requirement: Mapped[str] = mapped_column(Text, default="")
+    engineer: Mapped[str] = mapped_column(String(320), default="")
+    triaged_by: Mapped[str] = mapped_column(String(320), default="")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sla_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    result: Mapped[str] = mapped_column(Text, default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    plan: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rating_text: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    triaged_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
