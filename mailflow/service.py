@@ -48,7 +48,7 @@ from mailflow.notices.weekly import WeeklyMeeting
 from mailflow.private import private_dir, private_file, sqlite_files
 from mailflow.readahead import ReadAhead
 from mailflow.reception import PlainRecogniser, Reception
-from mailflow.reports.stage import ReportsStage
+from mailflow.reports.stage import ReportsStage, ticket_source
 from mailflow.store import lease, outbox
 from mailflow.store.archive import Archive
 from mailflow.store.db import (
@@ -126,7 +126,7 @@ class Service:
         # escalations on the clock and closing by reply, as kinds declare them (faults)
         self.escalations = Escalations(self.lifecycle, self.approvals)
         # monthly reports, the project calendar, the fault "three times" rule (R-FN-7)
-        self.reports = ReportsStage(settings, self.escalations)
+        self.reports = ReportsStage(settings, self.escalations, ticket_source(settings))
         self.factory.configure(info={LISTENERS: [self.lifecycle.on_transition,
                                                  self.escalations.on_transition,
                                                  self.reports.faults.on_transition]})

@@ -28,6 +28,8 @@ def report(
 ) -> None:
     """Render a monthly service report into --out (nothing is sent)."""
     from mailflow.reports.render import ReportMaker, parse_month
+    from mailflow.reports.settings import contracts_of
+    from mailflow.reports.stage import ticket_source
     from mailflow.store.db import make_engine, session_factory, upgrade
     from mailflow.templates import Templates
 
@@ -37,10 +39,10 @@ def report(
     except ValueError as exc:
         raise OperatorError(f"--month: {exc}; write e.g. --month 2026-11") from exc
     if contract is not None and contract != "internal" and \
-            contract not in {c.key for c in config.contracts}:
-        known = ", ".join(c.key for c in config.contracts) or "none configured"
+            contract not in {c.key for c in contracts_of(config)}:
+        known = ", ".join(c.key for c in contracts_of(config)) or "none configured"
         raise OperatorError(f"--contract: unknown contract {contract!r} (known: {known}); "
-                            "add it to [[contracts]] in the config")
+                            "add it to [[contracts]] or [[customers]] in the config")
     language = lang or config.service.language
     if language not in ("zh", "en"):
         raise OperatorError(f"--lang: {language!r} is neither zh nor en")
@@ -50,7 +52,8 @@ def report(
     try:
         upgrade(engine)
         with session_factory(engine)() as session:
-            made = ReportMaker(config, templates).make(session, first, contract)
+            made = ReportMaker(config, templates, ticket_source(config)).make(
+                session, first, contract)
     finally:
         engine.dispose()
     out.mkdir(parents=True, exist_ok=True)

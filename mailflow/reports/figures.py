@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
-from mailflow.reports.settings import Contract
+from mailflow.reports.settings import Contract, contracts_of
 from mailflow.reports.systems import fault_system, fold, known_system, systems_named
 from mailflow.store.models import AuditEvent, Request, db_time, utc
 
@@ -171,10 +171,17 @@ def fault_system_name(settings: Settings, name: str) -> str:
     return known_system(settings, name) or fold(name)
 
 
+def labelled(counts: Mapping[str, int], prefix: str, words: Mapping[str, str]
+             ) -> list[tuple[str, int]]:
+    """A ticket count per code ("technical", "urgent") as the report's words name it (the
+    ticket desk stores codes; an unknown code is shown as it is)."""
+    return sorted((words.get(f"{prefix}_{code}", code), count) for code, count in counts.items())
+
+
 def find_contract(settings: Settings, key: str | None) -> Contract | None:
     if key is None or key == "internal":
         return None
-    for contract in settings.contracts:
+    for contract in contracts_of(settings):
         if contract.key == key:
             return contract
     raise KeyError(key)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailflow.reports.figures import labelled
 from mailflow.templates import Templates
 
 if TYPE_CHECKING:
@@ -139,11 +140,11 @@ def render_xlsx(words: Mapping[str, str], context: Mapping[str, Any],
         tickets.append([words["no_tickets"]])
     else:
         tickets.append([words["category"], words["count"]])
-        for label, count in sorted(figures.tickets.by_category.items()):
+        for label, count in labelled(figures.tickets.by_category, "category", words):
             tickets.append([label, count])
         tickets.append([])
         tickets.append([words["severity"], words["count"]])
-        for label, count in sorted(figures.tickets.by_severity.items()):
+        for label, count in labelled(figures.tickets.by_severity, "severity", words):
             tickets.append([label, count])
     pictures = book.create_sheet(words["sheet_charts"][:31])
     row = 1

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from mailflow.config import Settings
 from mailflow.mail.compose import named_message_id
 from mailflow.reports.mailing import queue, resolve
-from mailflow.reports.settings import Project
+from mailflow.reports.settings import Project, contracts_of
 from mailflow.store import audit
 from mailflow.store.models import DueWork, InboundMail, db_time
 from mailflow.templates import Templates
@@ -88,7 +88,7 @@ class ProjectCalendar:
 
     # -- R-SP-9: the project summary report -------------------------------------------------
     def _context(self, project: Project, pm: str) -> dict[str, Any]:
-        contract = next((c for c in self.settings.contracts if c.key == project.contract),
+        contract = next((c for c in contracts_of(self.settings) if c.key == project.contract),
                         None)
         return {"project_name": project.name, "project_key": project.key,
                 "contract_name": contract.name if contract else project.contract,

@@ -20,7 +20,14 @@ from mailflow.config import Settings
 from mailflow.documents.definitions import FormCatalog, load_catalog
 from mailflow.mail.compose import InlineImage, OutgoingAttachment
 from mailflow.reports import charts
-from mailflow.reports.figures import Figures, MetMissed, TicketSource, collect, find_contract
+from mailflow.reports.figures import (
+    Figures,
+    MetMissed,
+    TicketSource,
+    collect,
+    find_contract,
+    labelled,
+)
 from mailflow.reports.office import render_docx, render_xlsx
 from mailflow.templates import RenderedMessage, Templates
 
@@ -220,8 +227,8 @@ class ReportMaker:
                         for m in metrics],
             "kinds": kinds,
             "tickets": None if figures.tickets is None else {
-                "categories": sorted(figures.tickets.by_category.items()),
-                "severities": sorted(figures.tickets.by_severity.items())},
+                "categories": labelled(figures.tickets.by_category, "category", words),
+                "severities": labelled(figures.tickets.by_severity, "severity", words)},
             "charts": [{"cid": c.cid, "title": c.title, "name": c.name} for c in made],
         }
         content = self.templates.render("reports/monthly_report", context)

@@ -109,14 +109,26 @@ class FaultRecurrenceSettings(_Section):
     supervisor_rule: str = "R-FN-2"
 
 
+def contracts_of(settings: Any) -> tuple[Contract, ...]:
+    """Every contract a report or project may name: the ``[[contracts]]`` and each customer
+    of ``[[customers]]`` (the ticket desk's maintenance contracts, mailflow/tickets) not
+    listed there, whose requests are those from its domains and contact addresses. One key
+    thus names the same customer for tickets, reports and the project calendar."""
+    listed = {c.key for c in settings.contracts}
+    return tuple(settings.contracts) + tuple(
+        Contract(key=c.key, name=c.name, customer=c.name, requester_domains=tuple(c.domains),
+                 requesters=tuple(c.contacts))
+        for c in getattr(settings, "customers", ()) if c.key not in listed)
+
+
 def check_references(settings: Any) -> None:
     """What the reports' sections name must exist (``Settings`` calls this on load, so
     ``mailflow config check`` names the mistake): a report's contract, a project's contract,
     and every recipient or PM as an address, a person of ``[[people]]`` (name or employee id)
     or a role."""
-    contracts = {c.key for c in settings.contracts}
-    if len(contracts) != len(settings.contracts):
+    if len({c.key for c in settings.contracts}) != len(settings.contracts):
         raise ValueError("contracts: two entries have the same key")
+    contracts = {c.key for c in contracts_of(settings)}
     keys = [p.key for p in settings.projects]
     if len(set(keys)) != len(keys):
         raise ValueError("projects: two entries have the same key")
@@ -132,7 +144,7 @@ def check_references(settings: Any) -> None:
     for report in settings.reports:
         if report.report != "internal" and report.report not in contracts:
             raise ValueError(f"reports: report {report.report!r} is neither \"internal\" nor "
-                             "a [[contracts]] key")
+                             "a [[contracts]] or [[customers]] key")
         for spec in report.to:
             if not known(spec):
                 raise ValueError(f"reports: {spec!r} is no address, person of [[people]] or "

@@ -1,8 +1,9 @@
 """The reports stage as the service wires it: the monthly reports, the project calendar and
 the fault "three times" rule, their due-work handlers and the transition listener.
 
-``tickets`` is where customer-ticket figures come from (a ``TicketSource``); None until a
-ticket system is wired in, and the reports then say there is no ticket data.
+``tickets`` is where customer-ticket figures come from (a ``TicketSource``): the ticket desk's
+(mailflow/tickets) when ``[[customers]]`` are configured; without customers there are no
+tickets, and the reports say there is no ticket data.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from mailflow.reports.figures import TicketSource
 from mailflow.reports.monthly import MonthlyReports
 from mailflow.reports.projects import ProjectCalendar
 from mailflow.workflow.due import DueHandler
+
+
+def ticket_source(settings: Settings) -> TicketSource | None:
+    """The ticket desk's figures (R-PM-13: 问题解决率, 客户满意度) when it has customers."""
+    if not settings.customers:
+        return None
+    from mailflow.tickets.figures import ticket_figures
+    return ticket_figures
 
 
 class ReportsStage:
