@@ -176,23 +176,42 @@ class Pages:
             return self.error(request, 403, self.ctx.words.forbidden)
         return record
 
-    async def record(self, request: Request) -> Response:
+    async def _open(self, request: Request, *, form: bool = False
+                    ) -> tuple[SignedIn, Record] | Response:
+        """The signed-in user and the record the URL names, or the response that refuses:
+        the sign-in page, a missing CSRF token (*form*: a POST), 404 or 403. Every page of
+        one record starts here, so none can forget a check."""
         user = self.user(request)
         if user is None:
             return RedirectResponse("/login", status_code=303)
+        if form and not self.checked_form(request, await request.form()):
+            return self.error(request, 403, self.ctx.words.forbidden)
         record = self._record(request, user)
         if isinstance(record, Response):
             return record
+        return user, record
+
+    def _hand_over(self, user: SignedIn, record: Record, action: str, data: bytes,
+                   filename: str, media_type: str, /, **audited: Any) -> Response:
+        """A download of the record (a file, or its export): audited, then always an
+        attachment, never rendered by the browser."""
+        note(self.ctx, action, actor=self.actor(user), request_ids=[record.request_id],
+             **audited)
+        return _attachment(data, filename, media_type)
+
+    async def record(self, request: Request) -> Response:
+        opened = await self._open(request)
+        if isinstance(opened, Response):
+            return opened
+        user, record = opened
         note(self.ctx, "record_viewed", actor=self.actor(user), request_ids=[record.request_id])
         return self.page(request, "record.html", r=record)
 
     async def mail(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        record = self._record(request, user)
-        if isinstance(record, Response):
-            return record
+        opened = await self._open(request)
+        if isinstance(opened, Response):
+            return opened
+        user, record = opened
         direction = request.path_params["direction"]
         mail = record.mail(direction, int(request.path_params["mail_id"]))
         if mail is None or direction not in ("in", "out"):
@@ -217,12 +236,10 @@ class Pages:
             return bytes(row.raw) if row is not None else b""
 
     async def download(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        record = self._record(request, user)
-        if isinstance(record, Response):
-            return record
+        opened = await self._open(request)
+        if isinstance(opened, Response):
+            return opened
+        user, record = opened
         digest = request.path_params["sha256"]
         found = record.file(digest)
         mail = next((m for m in (*record.mails_in, *record.mails_out)
@@ -237,20 +254,14 @@ class Pages:
             data = self.ctx.archive.get(digest)
         except MailflowError:  # removed by a confirmed retention deletion
             return self.error(request, 404, self.ctx.words.deleted)
-        note(self.ctx, "file_downloaded", actor=self.actor(user),
-             request_ids=[record.request_id], sha256=digest, filename=name)
-        return _attachment(data, name, "application/octet-stream")
+        return self._hand_over(user, record, "file_downloaded", data, name,
+                               "application/octet-stream", sha256=digest, filename=name)
 
     async def export(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        form = await request.form()
-        if not self.checked_form(request, form):
-            return self.error(request, 403, self.ctx.words.forbidden)
-        record = self._record(request, user)
-        if isinstance(record, Response):
-            return record
+        opened = await self._open(request, form=True)
+        if isinstance(opened, Response):
+            return opened
+        user, record = opened
         import tempfile
 
         s = self.settings
@@ -260,9 +271,9 @@ class Pages:
                      s.service.language, self.now(), self.ctx.labels
                      ).write(session, [record], target)
             data = target.read_bytes()
-        note(self.ctx, "record_exported", actor=self.actor(user),
-             request_ids=[record.request_id], references=[record.reference])
-        return _attachment(data, f"{record.reference}.zip", "application/zip")
+        return self._hand_over(user, record, "record_exported", data,
+                               f"{record.reference}.zip", "application/zip",
+                               references=[record.reference])
 
     # -- retention ---------------------------------------------------------------------
     async def retention(self, request: Request) -> Response:
