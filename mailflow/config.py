@@ -432,6 +432,14 @@ class ApprovalSettings(_Section):
         return next((c for c in self.chains if c.kind == kind), None)
 
 
+def approval_authserv_ids(settings: Settings) -> tuple[str, ...]:
+    """The receiving servers whose Authentication-Results vouch for a decision:
+    ``[approvals] trusted_authserv_ids``, or, not set, ``[service] trusted_authserv_ids``
+    (the same receiving servers vouch for receipts, so a deployment names them once)."""
+    own = tuple(t for t in settings.approvals.trusted_authserv_ids if t.strip())
+    return own or tuple(t for t in settings.service.trusted_authserv_ids if t.strip())
+
+
 class Delegation(_Section):
     """*who* is away: *to* decides in their place from *from_date* to *to_date* inclusive."""
 

@@ -27,7 +27,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailflow.config import Settings
+from mailflow.config import Settings, approval_authserv_ids
 from mailflow.display import ValueDisplay
 from mailflow.documents.definitions import FieldDef, FormCatalog, load_catalog
 from mailflow.errors import ArchiveError
@@ -300,7 +300,7 @@ class Approvals:
             return self._refuse(session, mail, parsed, step, "not_the_approver", now,
                                 where=where)
         if self._settings.approvals.require_authentication and not authenticated(
-                parsed, sender, self._settings.approvals.trusted_authserv_ids):
+                parsed, sender, approval_authserv_ids(self._settings)):
             return self._refuse(session, mail, parsed, step, "not_authenticated", now,
                                 where=where)
         if step.status != "open" or request.status != Status.AWAITING_APPROVAL:
