@@ -183,17 +183,25 @@ class Approvals:
         delegates = chains.delegates(self._settings, step.approver, self._today(now))
         step.delegate = delegates[0] if delegates else ""
         session.flush()
-        to = [self._party(step.delegate or step.approver)]
-        cc = [self._party(step.approver)] if step.delegate else []
-        self._send_approval_mail(session, request, step, now, "approval_request", "request",
-                                 to, cc)
-        audit.record(session, now, "approval_requested", request_id=request.id,
-                     reference=request.reference, step_id=step.id, round=step.round,
-                     position=step.position, total=self._total(session, step),
-                     approver=step.approver, delegate=step.delegate, rule=step.rule)
-        due.schedule(session, kind=REMINDER, request_id=request.id, key=f"step-{step.id}",
-                     due_at=self._calendar.add_working_hours(
-                         now, self._settings.approvals.reminder_after_working_hours),
+        self._ask(session, request, step, now, "approval_request", "request",
+                  "approval_requested", REMINDER,
+                  self._settings.approvals.reminder_after_working_hours,
+                  round=step.round, position=step.position, total=self._total(session, step),
+                  approver=step.approver, delegate=step.delegate, rule=step.rule)
+
+    def _ask(self, session: Session, request: Request, step: ApprovalStep, now: datetime,
+             template: str, purpose: str, action: str, then: str, after_hours: float,
+             **audited: Any) -> None:
+        """Mail *step*'s approver (their delegate, when one is active, with the approver in
+        Cc), audit it as *action*, and schedule *then* (the reminder, the escalation)
+        *after_hours* working hours on: asking and reminding are the same steps."""
+        self._send_approval_mail(session, request, step, now, template, purpose,
+                                 [self._party(step.delegate or step.approver)],
+                                 [self._party(step.approver)] if step.delegate else [])
+        audit.record(session, now, action, request_id=request.id,
+                     reference=request.reference, step_id=step.id, **audited)
+        due.schedule(session, kind=then, request_id=request.id, key=f"step-{step.id}",
+                     due_at=self._calendar.add_working_hours(now, after_hours),
                      payload={"step_id": step.id})
 
     def _send_approval_mail(self, session: Session, request: Request, step: ApprovalStep,
@@ -643,15 +651,9 @@ class Approvals:
         assert request is not None
         step.reminded_at = db_time(now)
         self._follow_delegation(session, request, step, now)
-        self._send_approval_mail(session, request, step, now, "approval_reminder", "reminder",
-                                 [self._party(step.delegate or step.approver)],
-                                 [self._party(step.approver)] if step.delegate else [])
-        audit.record(session, now, "approval_reminded", request_id=request.id,
-                     reference=request.reference, step_id=step.id, approver=step.approver)
-        due.schedule(session, kind=ESCALATION, request_id=request.id, key=f"step-{step.id}",
-                     due_at=self._calendar.add_working_hours(
-                         now, self._settings.approvals.escalate_after_working_hours),
-                     payload={"step_id": step.id})
+        self._ask(session, request, step, now, "approval_reminder", "reminder",
+                  "approval_reminded", ESCALATION,
+                  self._settings.approvals.escalate_after_working_hours, approver=step.approver)
 
     def _follow_delegation(self, session: Session, request: Request, step: ApprovalStep,
                            now: datetime) -> None:
