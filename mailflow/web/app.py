@@ -15,6 +15,7 @@ Safety, in one place:
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
@@ -54,6 +55,25 @@ from .auth import Authenticator, SignedIn, new_token, same_token
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+#: a page of one record as written, and as Starlette calls it
+RecordPage = Callable[["Pages", Request, SignedIn, Record], Awaitable[Response]]
+PageMethod = Callable[["Pages", Request], Awaitable[Response]]
+
+
+def _of_record(*, form: bool = False) -> Callable[[RecordPage], PageMethod]:
+    """A page of one record: called with the signed-in user and the record only once
+    ``Pages._open`` let them through (CSRF checked first for a *form* POST)."""
+    def wrap(page: RecordPage) -> PageMethod:
+        @functools.wraps(page)
+        async def handler(self: Pages, request: Request) -> Response:
+            opened = await self._open(request, form=form)
+            if isinstance(opened, Response):
+                return opened
+            return await page(self, request, *opened)
+        return handler
+    return wrap
 
 
 class Pages:
@@ -199,19 +219,13 @@ class Pages:
              **audited)
         return _attachment(data, filename, media_type)
 
-    async def record(self, request: Request) -> Response:
-        opened = await self._open(request)
-        if isinstance(opened, Response):
-            return opened
-        user, record = opened
+    @_of_record()
+    async def record(self, request: Request, user: SignedIn, record: Record) -> Response:
         note(self.ctx, "record_viewed", actor=self.actor(user), request_ids=[record.request_id])
         return self.page(request, "record.html", r=record)
 
-    async def mail(self, request: Request) -> Response:
-        opened = await self._open(request)
-        if isinstance(opened, Response):
-            return opened
-        user, record = opened
+    @_of_record()
+    async def mail(self, request: Request, user: SignedIn, record: Record) -> Response:
         direction = request.path_params["direction"]
         mail = record.mail(direction, int(request.path_params["mail_id"]))
         if mail is None or direction not in ("in", "out"):
@@ -235,11 +249,8 @@ class Pages:
             row = session.get(OutboxMessage, mail_id)
             return bytes(row.raw) if row is not None else b""
 
-    async def download(self, request: Request) -> Response:
-        opened = await self._open(request)
-        if isinstance(opened, Response):
-            return opened
-        user, record = opened
+    @_of_record()
+    async def download(self, request: Request, user: SignedIn, record: Record) -> Response:
         digest = request.path_params["sha256"]
         found = record.file(digest)
         mail = next((m for m in (*record.mails_in, *record.mails_out)
@@ -257,11 +268,8 @@ class Pages:
         return self._hand_over(user, record, "file_downloaded", data, name,
                                "application/octet-stream", sha256=digest, filename=name)
 
-    async def export(self, request: Request) -> Response:
-        opened = await self._open(request, form=True)
-        if isinstance(opened, Response):
-            return opened
-        user, record = opened
+    @_of_record(form=True)
+    async def export(self, request: Request, user: SignedIn, record: Record) -> Response:
         import tempfile
 
         s = self.settings
