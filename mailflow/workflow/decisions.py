@@ -17,7 +17,7 @@ unclear reply changes nothing and the approver is asked for 同意 or 驳回.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -402,16 +402,8 @@ class Approvals:
 
     def _rejected(self, session: Session, mail: InboundMail, request: Request,
                   step: ApprovalStep, now: datetime) -> None:
-        asked: list[Party] = []
-        for other in self._round(session, request.id, step.round):
-            if other.status in ("open", "planned"):
-                if other.status == "open":  # a parallel approver still asked (R-CH-3)
-                    asked.append(self._party(other.delegate or other.approver))
-                other.status = "closed"
-                due.cancel(session, kind=REMINDER, request_id=request.id,
-                           key=f"step-{other.id}")
-                due.cancel(session, kind=ESCALATION, request_id=request.id,
-                           key=f"step-{other.id}")
+        # a parallel approver still asked (R-CH-3) is told no answer is needed any more
+        asked = self._close(session, request, self._round(session, request.id, step.round))
         advance(session, request, Event.REJECTED, now, rule=step.rule, actor=step.decided_by,
                 mail_id=mail.id, step_id=step.id, reason=step.reason)
         self._notify_requester(session, request, step, "rejected", now)
@@ -422,6 +414,22 @@ class Approvals:
                        "reason": step.reason}
             self._send(session, now, "approval_closed", context, asked, [], request,
                        mail_id=mail.id)
+
+    def _close(self, session: Session, request: Request, steps: Iterable[ApprovalStep]
+               ) -> list[Party]:
+        """Close those of *steps* still open or planned (the request was rejected or
+        withdrawn), their reminders and escalations with them; the people who had been
+        asked, to tell them no answer is needed any more."""
+        asked: list[Party] = []
+        for step in steps:
+            if step.status not in ("open", "planned"):
+                continue
+            if step.status == "open":
+                asked.append(self._party(step.delegate or step.approver))
+            step.status = "closed"
+            for kind in (REMINDER, ESCALATION):
+                due.cancel(session, kind=kind, request_id=request.id, key=f"step-{step.id}")
+        return asked
 
     def _hand_over(self, session: Session, request: Request, step: ApprovalStep,
                    now: datetime) -> None:
@@ -581,16 +589,9 @@ class Approvals:
         withdrawn = allowed(request.status, Event.WITHDRAWN)
         told: list[Party] = []
         if withdrawn:
-            for step in session.scalars(select(ApprovalStep).where(
-                    ApprovalStep.request_id == request.id,
-                    ApprovalStep.status.in_(("open", "planned")))).all():
-                if step.status == "open":
-                    told.append(self._party(step.delegate or step.approver))
-                step.status = "closed"
-                due.cancel(session, kind=REMINDER, request_id=request.id,
-                           key=f"step-{step.id}")
-                due.cancel(session, kind=ESCALATION, request_id=request.id,
-                           key=f"step-{step.id}")
+            told = self._close(session, request, session.scalars(select(ApprovalStep).where(
+                ApprovalStep.request_id == request.id,
+                ApprovalStep.status.in_(("open", "planned")))).all())
             advance(session, request, Event.WITHDRAWN, now, rule=rule,
                     actor=request.requester_email, mail_id=mail.id)
         else:
