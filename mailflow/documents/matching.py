@@ -297,12 +297,11 @@ def _similarities(text: str, choices: Sequence[str], scorer: Callable[..., float
 
 class _Scorer:
     """One form's targets prepared for scoring, once per form: every target's labels and
-    their canonical forms in one flat list, each with its characters counted; and each label
-    the documents bring scored against all of them once (a form arrives many times with the
-    same labels). Cached per form rather than per (label, target) pair: a cache keyed by
-    the target and the lexicon hashed both on every lookup, which cost more than it saved."""
-
-    _MAX_LABELS = 8192  # remembered labels; beyond, the memory starts again
+    their canonical forms in one flat list, each with its characters counted. A label the
+    documents bring is scored against all of them at once, and remembered (``_scores``: a
+    form arrives many times with the same labels). Remembered per form and label rather
+    than per (label, target) pair: a cache keyed by the target and the lexicon hashed both
+    on every lookup, which cost more than it saved."""
 
     def __init__(self, form: FormDef) -> None:
         self.lex = form.lexicon
@@ -313,31 +312,16 @@ class _Scorer:
         self.bags = [Counter(c) for c in self.canons]
         self.english = [i for i, c in enumerate(self.canons) if c.isascii()]
         self.english_canons = [self.canons[i] for i in self.english]
-        self._canonical: dict[str, str] = {}
-        self._scores: dict[tuple[str, ...], tuple[float, ...]] = {}
-
-    def canonical(self, label: str) -> str:
-        canon = self._canonical.get(label)
-        if canon is None:
-            if len(self._canonical) >= self._MAX_LABELS:
-                self._canonical.clear()
-            canon = self._canonical[label] = self.lex.canonical(label)
-        return canon
 
     def scores(self, forms: tuple[str, ...]) -> tuple[float, ...]:
         """How well a label (its normalised alternatives) names each target, in the order
         of ``targets``, before value evidence."""
-        known = self._scores.get(forms)
-        if known is None:
-            if len(self._scores) >= self._MAX_LABELS:
-                self._scores.clear()
-            known = self._scores[forms] = self._score(forms)
-        return known
+        return _scores(self, forms)
 
-    def _score(self, forms: tuple[str, ...]) -> tuple[float, ...]:
+    def score(self, forms: tuple[str, ...]) -> tuple[float, ...]:
         best = [0.0] * len(self.targets)
         for label in forms:
-            canon = self.canonical(label)
+            canon = _canonical(self, label)
             similar = _similarities(canon, self.canons, fuzz.ratio)
             if canon.isascii() and self.english:
                 # "affected departments" = "departments affected"
@@ -353,6 +337,19 @@ class _Scorer:
                 if score > best[owner]:
                     best[owner] = score
         return tuple(best)
+
+
+# bounded for a long-running service: a few MB at most, whatever documents come
+@lru_cache(maxsize=8192)
+def _scores(scorer: _Scorer, forms: tuple[str, ...]) -> tuple[float, ...]:
+    return scorer.score(forms)
+
+
+@lru_cache(maxsize=8192)
+def _canonical(scorer: _Scorer, label: str) -> str:
+    """*label* with synonyms folded by *scorer*'s lexicon (keyed by the scorer, hashed by
+    identity: the lexicon's own hash walks every synonym)."""
+    return scorer.lex.canonical(label)
 
 
 @lru_cache(maxsize=64)
