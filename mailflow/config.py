@@ -13,9 +13,17 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mailflow.errors import ConfigError
 
@@ -164,20 +172,40 @@ def _clock_time(value: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
-class CalendarSettings(_Section):
+def _checked_clock_time(value: str) -> str:
+    _clock_time(value)
+    return value
+
+
+#: a time of day written "HH:MM", checked when the config is read, kept as written
+ClockTime = Annotated[str, AfterValidator(_checked_clock_time)]
+
+
+class _Hours(_Section):
+    """A section with a start and an end time of day (the fields *_hours* names): their
+    checks and their ``time`` values in one place for every such section."""
+
+    _hours: ClassVar[tuple[str, str]]
+
+    @property
+    def start_time(self) -> time:
+        return _clock_time(getattr(self, self._hours[0]))
+
+    @property
+    def end_time(self) -> time:
+        return _clock_time(getattr(self, self._hours[1]))
+
+
+class CalendarSettings(_Hours):
     """The working-day calendar (R-GEN-2): working hours, and overrides of the official
     holiday table (a company's own day off, or a year chinese-calendar does not know yet)."""
 
-    work_start: str = "09:00"
-    work_end: str = "18:00"
+    _hours: ClassVar[tuple[str, str]] = ("work_start", "work_end")
+
+    work_start: ClockTime = "09:00"
+    work_end: ClockTime = "18:00"
     holidays: tuple[date, ...] = ()
     workdays: tuple[date, ...] = ()
-
-    @field_validator("work_start", "work_end")
-    @classmethod
-    def _is_clock_time(cls, value: str) -> str:
-        _clock_time(value)
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> CalendarSettings:
@@ -192,44 +220,24 @@ class CalendarSettings(_Section):
             )
         return self
 
-    @property
-    def start_time(self) -> time:
-        return _clock_time(self.work_start)
 
-    @property
-    def end_time(self) -> time:
-        return _clock_time(self.work_end)
-
-
-class WeeklyMeetingSettings(_Section):
+class WeeklyMeetingSettings(_Hours):
     """The weekly meeting (R-MT-6, Thursdays 16:00–18:00 by default) and its notice (R-MT-1),
     sent automatically *notice_hours_before* the start; none on a day that is not a
     working day (R-GEN-2)."""
 
+    _hours: ClassVar[tuple[str, str]] = ("start", "end")
+
     enabled: bool = False
     day_of_week: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "thu"
-    start: str = "16:00"
-    end: str = "18:00"
+    start: ClockTime = "16:00"
+    end: ClockTime = "18:00"
     title: str = "周例会"
     place: str = ""
     host: str = ""
     attendees: tuple[str, ...] = ()
     agenda: str = ""
     notice_hours_before: float = Field(default=24.0, ge=0)
-
-    @field_validator("start", "end")
-    @classmethod
-    def _is_clock_time(cls, value: str) -> str:
-        _clock_time(value)
-        return value
-
-    @property
-    def start_time(self) -> time:
-        return _clock_time(self.start)
-
-    @property
-    def end_time(self) -> time:
-        return _clock_time(self.end)
 
 
 class ServiceDeskSettings(_Section):
@@ -432,6 +440,14 @@ class ApprovalSettings(_Section):
 
     def chain_for(self, kind: str) -> Chain | None:
         return next((c for c in self.chains if c.kind == kind), None)
+
+
+def approval_authserv_ids(settings: Settings) -> tuple[str, ...]:
+    """The receiving servers whose Authentication-Results vouch for a decision:
+    ``[approvals] trusted_authserv_ids``, or, not set, ``[service] trusted_authserv_ids``
+    (the same receiving servers vouch for receipts, so a deployment names them once)."""
+    own = tuple(t for t in settings.approvals.trusted_authserv_ids if t.strip())
+    return own or tuple(t for t in settings.service.trusted_authserv_ids if t.strip())
 
 
 class Delegation(_Section):

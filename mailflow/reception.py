@@ -333,9 +333,7 @@ class Reception:
     def _confirm(self, session: Session, mail: InboundMail, request: Request,
                  proposal: dict[str, Any], now: datetime) -> None:
         """Complete *request* with the reading its "please correct" reply proposed."""
-        previous = {"status": request.status, "kind": request.kind,
-                    "problems": [p.get("code") for p in request.problems
-                                 if isinstance(p, dict)]}
+        previous = _before(request)
         fields = proposal.get("fields")
         request.kind = str(proposal.get("kind") or request.kind)
         request.fields = dict(fields) if isinstance(fields, dict) else {}
@@ -344,16 +342,8 @@ class Reception:
         request.form_version = proposal.get("version") if isinstance(
             proposal.get("version"), int) else request.form_version
         request.title = _title_of(request.fields) or request.title
-        request.problems = []
-        request.updated_at = db_time(now)
-        session.flush()
-        chain = self._settings.approvals.chain_for(request.kind)
-        advance(session, request, Event.RESUBMITTED, now, rule=chain.rule if chain else "",
-                actor=request.requester_email, mail_id=mail.id)
-        audit.record(session, now, "request_confirmed", actor=request.requester_email,
-                     mail_id=mail.id, request_id=request.id, reference=request.reference,
-                     kind=request.kind, status=request.status, previous=previous,
-                     confirmed=proposal.get("confirmed", []))
+        self._resubmitted(session, mail, request, now, "request_confirmed", previous,
+                          confirmed=proposal.get("confirmed", []))
 
     def _resubmit(
         self, session: Session, mail: InboundMail, request: Request, form: AcceptedForm,
@@ -361,24 +351,30 @@ class Reception:
     ) -> None:
         reading = form.reading
         attachment_ids = {a.sha256: a.id for a in mail.attachments}
-        previous = {"status": request.status, "kind": request.kind,
-                    "problems": [p.get("code") for p in request.problems
-                                 if isinstance(p, dict)]}
+        previous = _before(request)
         request.kind = reading.kind
         request.title = _title_of(reading.values) or request.title
         request.form_version = reading.version
         request.fields = reading.json_values()
         request.field_labels = dict(reading.labels)
-        request.problems = []
         request.attachment_id = attachment_ids.get(form.attachment_sha256)
+        self._resubmitted(session, mail, request, now, "request_resubmitted", previous)
+
+    def _resubmitted(self, session: Session, mail: InboundMail, request: Request,
+                     now: datetime, action: str, previous: dict[str, Any],
+                     **audited: Any) -> None:
+        """*request* holds its corrected reading (a corrected form, or the reading a
+        "please correct" reply proposed, confirmed): its problems are gone and it goes on
+        as a new submission would, the change audited with what it was *previous*ly."""
+        request.problems = []
         request.updated_at = db_time(now)
         session.flush()
         chain = self._settings.approvals.chain_for(request.kind)
         advance(session, request, Event.RESUBMITTED, now, rule=chain.rule if chain else "",
                 actor=request.requester_email, mail_id=mail.id)
-        audit.record(session, now, "request_resubmitted", actor=request.requester_email,
+        audit.record(session, now, action, actor=request.requester_email,
                      mail_id=mail.id, request_id=request.id, reference=request.reference,
-                     kind=request.kind, status=request.status, previous=previous)
+                     kind=request.kind, status=request.status, previous=previous, **audited)
 
     def _register(
         self,
@@ -596,6 +592,12 @@ def _original_subject(session: Session, request: Request) -> str:
 
 #: a request's title is one line of a list or a subject line, not a paragraph
 MAX_TITLE_CHARS = 80
+
+
+def _before(request: Request) -> dict[str, Any]:
+    """What a request was before a correction: audited beside what it became."""
+    return {"status": request.status, "kind": request.kind,
+            "problems": [p.get("code") for p in request.problems if isinstance(p, dict)]}
 
 
 def _title_of(values: Any) -> str:

@@ -209,6 +209,27 @@ def test_required_authentication_accepts_only_a_trusted_servers_dmarc_pass(
     assert desk.request().status == "with_handler"
 
 
+def test_required_authentication_falls_back_to_the_service_trusted_servers(
+    mailstack: Any, database_url: str, tmp_path: Path, catalog: FormCatalog
+) -> None:
+    # [approvals] trusted_authserv_ids not set: [service] trusted_authserv_ids vouch
+    # (receipts are answered regardless here: only the decision's check is under test)
+    desk = Desk(mailstack, database_url, tmp_path, approvals={"require_authentication": True})
+    assert desk.settings.approvals.trusted_authserv_ids == ()
+    desk.settings = desk.settings.model_copy(update={"service": desk.settings.service.model_copy(
+        update={"trusted_authserv_ids": ("mx.example.test",),
+                "require_authentication": "never"})})
+    ask = asked(desk, catalog, "minutes", ZHENG)
+    desk.send(reply(ask, sender=ZHENG, body="同意"))
+    untrusted = "mx.evil.test; dmarc=pass header.from=example.test"
+    desk.send(reply(ask, sender=ZHENG, body="同意", headers={"Authentication-Results": untrusted}))
+    assert [r for _, r in refusals(desk)] == ["not_authenticated", "not_authenticated"]
+    assert desk.request().status == "awaiting_approval"
+    trusted = "mx.example.test; dkim=pass header.d=example.test"
+    desk.send(reply(ask, sender=ZHENG, body="同意", headers={"Authentication-Results": trusted}))
+    assert desk.request().status == "with_handler"
+
+
 def test_ambiguous_from_cve_2023_27043_decides_nothing_and_the_approver_is_told(
     desk: Desk, catalog: FormCatalog
 ) -> None:

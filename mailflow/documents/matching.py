@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from mailflow.documents.definitions import FieldType, FormDef
 from mailflow.documents.layout import RawValue, raw_text
@@ -256,17 +256,20 @@ def choice_evidence(value: RawValue | None, target: Target) -> float:
 # --- scoring ----------------------------------------------------------------------------------
 
 
-def _pair_score(label: str, canon: str, key: str, key_canon: str) -> float:
+def _pair_score(label: str, canon: str, key: str, key_canon: str, similar: float,
+                bags: tuple[Mapping[str, int], Mapping[str, int]]) -> float:
+    """One label alternative against one of a target's labels. *similar* is their
+    character similarity (0–100: ``fuzz.ratio``, for two English texts the better of it and
+    ``fuzz.token_sort_ratio``), *bags* their characters counted: both computed for all keys
+    at once by ``_Scorer``."""
     if label == key:
         return WEIGHTS.exact
     if canon == key_canon:
         return WEIGHTS.synonym
-    similar = fuzz.ratio(canon, key_canon)
-    if canon.isascii() and key_canon.isascii():  # "affected departments" = "departments affected"
-        similar = max(similar, fuzz.token_sort_ratio(canon, key_canon))
     best = similar / 100 * WEIGHTS.fuzzy
     if _has_cjk(canon) and min(len(canon), len(key_canon)) >= 3:
-        common = sum((Counter(canon) & Counter(key_canon)).values())
+        mine, theirs = bags
+        common = sum(min(n, theirs[c]) for c, n in mine.items() if c in theirs)
         best = max(best, 2 * common / (len(canon) + len(key_canon)) * WEIGHTS.bag)
     short, long = sorted((canon, key_canon), key=len)
     if len(short) >= 2 and short in long:
@@ -283,17 +286,75 @@ def _pair_score(label: str, canon: str, key: str, key_canon: str) -> float:
     return best
 
 
-@lru_cache(maxsize=65536)
-def label_score(forms: tuple[str, ...], target: Target, lex: Lexicon) -> float:
-    """How well a label (its normalised alternatives) names *target*, before value evidence."""
-    best = 0.0
-    for label in forms:
-        canon = lex.canonical(label)
-        for key, key_canon in zip(target.keys, target.canon, strict=True):
-            best = max(best, _pair_score(label, canon, key, key_canon))
-            if best >= WEIGHTS.exact:
-                return best
-    return best
+def _similarities(text: str, choices: Sequence[str], scorer: Callable[..., float]
+                  ) -> list[float]:
+    """*scorer*(text, choice) for every choice, in their order, in one call into rapidfuzz."""
+    found = [0.0] * len(choices)
+    for _, score, index in process.extract(text, choices, scorer=scorer, limit=None):
+        found[index] = score
+    return found
+
+
+class _Scorer:
+    """One form's targets prepared for scoring, once per form: every target's labels and
+    their canonical forms in one flat list, each with its characters counted. A label the
+    documents bring is scored against all of them at once, and remembered (``_scores``: a
+    form arrives many times with the same labels). Remembered per form and label rather
+    than per (label, target) pair: a cache keyed by the target and the lexicon hashed both
+    on every lookup, which cost more than it saved."""
+
+    def __init__(self, form: FormDef) -> None:
+        self.lex = form.lexicon
+        self.targets = targets(form)
+        self.owner = [i for i, t in enumerate(self.targets) for _ in t.keys]
+        self.keys = [k for t in self.targets for k in t.keys]
+        self.canons = [c for t in self.targets for c in t.canon]
+        self.bags = [Counter(c) for c in self.canons]
+        self.english = [i for i, c in enumerate(self.canons) if c.isascii()]
+        self.english_canons = [self.canons[i] for i in self.english]
+
+    def scores(self, forms: tuple[str, ...]) -> tuple[float, ...]:
+        """How well a label (its normalised alternatives) names each target, in the order
+        of ``targets``, before value evidence."""
+        return _scores(self, forms)
+
+    def score(self, forms: tuple[str, ...]) -> tuple[float, ...]:
+        best = [0.0] * len(self.targets)
+        for label in forms:
+            canon = _canonical(self, label)
+            similar = _similarities(canon, self.canons, fuzz.ratio)
+            if canon.isascii() and self.english:
+                # "affected departments" = "departments affected"
+                for i, score in zip(self.english, _similarities(
+                        canon, self.english_canons, fuzz.token_sort_ratio), strict=True):
+                    similar[i] = max(similar[i], score)
+            bag = Counter(canon)
+            for i, owner in enumerate(self.owner):
+                if best[owner] >= WEIGHTS.exact:
+                    continue
+                score = _pair_score(label, canon, self.keys[i], self.canons[i], similar[i],
+                                    (bag, self.bags[i]))
+                if score > best[owner]:
+                    best[owner] = score
+        return tuple(best)
+
+
+# bounded for a long-running service: a few MB at most, whatever documents come
+@lru_cache(maxsize=8192)
+def _scores(scorer: _Scorer, forms: tuple[str, ...]) -> tuple[float, ...]:
+    return scorer.score(forms)
+
+
+@lru_cache(maxsize=8192)
+def _canonical(scorer: _Scorer, label: str) -> str:
+    """*label* with synonyms folded by *scorer*'s lexicon (keyed by the scorer, hashed by
+    identity: the lexicon's own hash walks every synonym)."""
+    return scorer.lex.canonical(label)
+
+
+@lru_cache(maxsize=64)
+def _scorer(form: FormDef) -> _Scorer:
+    return _Scorer(form)
 
 
 @dataclass(frozen=True)
@@ -364,7 +425,8 @@ def assign(form: FormDef, labels: Mapping[str, RawValue | None],
     (text, its column, the column of the filled cell left of it): a text in a column of
     values scores less."""
     lex = form.lexicon
-    all_targets = targets(form)
+    scorer = _scorer(form)
+    all_targets = scorer.targets
     options = _options(form)
     pairs: list[tuple[float, bool, str, Target]] = []
     scores: dict[str, tuple[tuple[Target, float], ...]] = {}
@@ -375,8 +437,7 @@ def assign(form: FormDef, labels: Mapping[str, RawValue | None],
             continue  # "帐号注销" is an answer to 申请类型, not a label
         kind = value_kind(value)
         found: list[tuple[Target, float, bool]] = []
-        for target in all_targets:
-            base = label_score(forms, target, lex)
+        for target, base in zip(all_targets, scorer.scores(forms), strict=True):
             if base < WEIGHTS.propose - WEIGHTS.type_fits - WEIGHTS.choice_is:
                 continue
             exact = base >= WEIGHTS.exact

@@ -598,25 +598,18 @@ class Lifecycle:
                       mail_id: int | None = None) -> None:
         """R-CH-5: the result notice, at once, to the change notice's people."""
         facts = self.facts(request.fields)
-        deadline = deadlines.result_notice(self.calendar, facts.end or facts.start or now)
-        lateness = deadlines.lateness(self.calendar, deadline, now)
-        audit.record(session, now, "change_result_recorded", actor=actor, mail_id=mail_id,
-                     request_id=request.id, succeeded=result.succeeded, reason=result.reason)
-        due.cancel(session, kind=RESULT_CHASE, request_id=request.id)
-        plan = self.notice_plan(facts)
-        if plan.to:
-            context = {**self.change_context(request, plan),
-                       "result": {"succeeded": result.succeeded, "reason": result.reason,
-                                  "kept_window": result.kept_window,
-                                  "window_note": result.window_note,
-                                  "remaining_issues": result.remaining_issues,
-                                  "notes": result.notes},
-                       "late": lateness.late,
-                       "deadline": self.sender.deadline_context(deadline, lateness)}
-            self.sender.queue(session, now, template="notices/departments_change_result",
-                              context=context, to=plan.to, cc=plan.cc, request=request,
-                              formal=self.formal("change_result", request),
-                              deadline=deadline, lateness=lateness)
+        lateness = self._report_recorded(
+            session, request, now, actor=actor, mail_id=mail_id,
+            action="change_result_recorded", chase=RESULT_CHASE,
+            deadline=deadlines.result_notice(self.calendar, facts.end or facts.start or now),
+            plan=self.notice_plan(facts), template="notices/departments_change_result",
+            formal_name="change_result",
+            words={"result": {"succeeded": result.succeeded, "reason": result.reason,
+                              "kept_window": result.kept_window,
+                              "window_note": result.window_note,
+                              "remaining_issues": result.remaining_issues,
+                              "notes": result.notes}},
+            succeeded=result.succeeded, reason=result.reason)
         if facts.complex_change:
             summary_due = deadlines.summary_report(self.calendar, facts.end or now)
             due.schedule(session, kind=SUMMARY_CHASE, request_id=request.id,
@@ -631,28 +624,42 @@ class Lifecycle:
                        mail_id: int | None = None) -> None:
         """R-CH-6: the summary report to the business departments' managers."""
         facts = self.facts(request.fields)
-        deadline = deadlines.summary_report(self.calendar, facts.end or facts.start or now)
-        lateness = deadlines.lateness(self.calendar, deadline, now)
-        audit.record(session, now, "change_summary_recorded", actor=actor, mail_id=mail_id,
-                     request_id=request.id)
-        due.cancel(session, kind=SUMMARY_CHASE, request_id=request.id)
-        plan = summary_report_plan(self.resolver, self.label(CHANGE, "affected_departments"),
-                                   facts.affected)
-        if plan.to:
-            context = {**self.change_context(request, plan),
-                       "summary": {"background": summary.background,
-                                   "completed": summary.completed,
-                                   "difficulty": summary.difficulty,
-                                   "significance": summary.significance},
-                       "late": lateness.late,
-                       "deadline": self.sender.deadline_context(deadline, lateness)}
-            self.sender.queue(session, now, template="notices/managers_change_summary",
-                              context=context, to=plan.to, cc=plan.cc, request=request,
-                              formal=self.formal("change_summary", request),
-                              deadline=deadline, lateness=lateness)
+        lateness = self._report_recorded(
+            session, request, now, actor=actor, mail_id=mail_id,
+            action="change_summary_recorded", chase=SUMMARY_CHASE,
+            deadline=deadlines.summary_report(self.calendar, facts.end or facts.start or now),
+            plan=summary_report_plan(self.resolver, self.label(CHANGE, "affected_departments"),
+                                     facts.affected),
+            template="notices/managers_change_summary", formal_name="change_summary",
+            words={"summary": {"background": summary.background,
+                               "completed": summary.completed,
+                               "difficulty": summary.difficulty,
+                               "significance": summary.significance}})
         if request.status == Status.WITH_HANDLER:
             advance(session, request, Event.DONE, now, rule="R-CH-6", actor=actor,
                     mail_id=mail_id, late=lateness.late)
+
+    def _report_recorded(self, session: Session, request: Request, now: datetime, *,
+                         actor: str, mail_id: int | None, action: str, chase: str,
+                         deadline: deadlines.Deadline, plan: RecipientPlan, template: str,
+                         formal_name: str, words: Mapping[str, Any],
+                         **audited: Any) -> deadlines.Lateness:
+        """A report recorded (the result, R-CH-5, or the summary, R-CH-6): the same steps
+        for both, so they cannot drift apart. It is audited, its chase stops, and its
+        notice goes to *plan*'s people at once, measured against *deadline*."""
+        lateness = deadlines.lateness(self.calendar, deadline, now)
+        audit.record(session, now, action, actor=actor, mail_id=mail_id,
+                     request_id=request.id, **audited)
+        due.cancel(session, kind=chase, request_id=request.id)
+        if plan.to:
+            context = {**self.change_context(request, plan), **words,
+                       "late": lateness.late,
+                       "deadline": self.sender.deadline_context(deadline, lateness)}
+            self.sender.queue(session, now, template=template, context=context, to=plan.to,
+                              cc=plan.cc, request=request,
+                              formal=self.formal(formal_name, request),
+                              deadline=deadline, lateness=lateness)
+        return lateness
 
     def handle_reply(self, session: Session, mail: InboundMail, parsed: ParsedMail,
                      match: RequestMatch, now: datetime) -> str | None:

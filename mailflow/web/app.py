@@ -15,6 +15,7 @@ Safety, in one place:
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
@@ -54,6 +55,25 @@ from .auth import Authenticator, SignedIn, new_token, same_token
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+#: a page of one record as written, and as Starlette calls it
+RecordPage = Callable[["Pages", Request, SignedIn, Record], Awaitable[Response]]
+PageMethod = Callable[["Pages", Request], Awaitable[Response]]
+
+
+def _of_record(*, form: bool = False) -> Callable[[RecordPage], PageMethod]:
+    """A page of one record: called with the signed-in user and the record only once
+    ``Pages._open`` let them through (CSRF checked first for a *form* POST)."""
+    def wrap(page: RecordPage) -> PageMethod:
+        @functools.wraps(page)
+        async def handler(self: Pages, request: Request) -> Response:
+            opened = await self._open(request, form=form)
+            if isinstance(opened, Response):
+                return opened
+            return await page(self, request, *opened)
+        return handler
+    return wrap
 
 
 class Pages:
@@ -176,23 +196,36 @@ class Pages:
             return self.error(request, 403, self.ctx.words.forbidden)
         return record
 
-    async def record(self, request: Request) -> Response:
+    async def _open(self, request: Request, *, form: bool = False
+                    ) -> tuple[SignedIn, Record] | Response:
+        """The signed-in user and the record the URL names, or the response that refuses:
+        the sign-in page, a missing CSRF token (*form*: a POST), 404 or 403. Every page of
+        one record starts here, so none can forget a check."""
         user = self.user(request)
         if user is None:
             return RedirectResponse("/login", status_code=303)
+        if form and not self.checked_form(request, await request.form()):
+            return self.error(request, 403, self.ctx.words.forbidden)
         record = self._record(request, user)
         if isinstance(record, Response):
             return record
+        return user, record
+
+    def _hand_over(self, user: SignedIn, record: Record, action: str, data: bytes,
+                   filename: str, media_type: str, /, **audited: Any) -> Response:
+        """A download of the record (a file, or its export): audited, then always an
+        attachment, never rendered by the browser."""
+        note(self.ctx, action, actor=self.actor(user), request_ids=[record.request_id],
+             **audited)
+        return _attachment(data, filename, media_type)
+
+    @_of_record()
+    async def record(self, request: Request, user: SignedIn, record: Record) -> Response:
         note(self.ctx, "record_viewed", actor=self.actor(user), request_ids=[record.request_id])
         return self.page(request, "record.html", r=record)
 
-    async def mail(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        record = self._record(request, user)
-        if isinstance(record, Response):
-            return record
+    @_of_record()
+    async def mail(self, request: Request, user: SignedIn, record: Record) -> Response:
         direction = request.path_params["direction"]
         mail = record.mail(direction, int(request.path_params["mail_id"]))
         if mail is None or direction not in ("in", "out"):
@@ -216,13 +249,8 @@ class Pages:
             row = session.get(OutboxMessage, mail_id)
             return bytes(row.raw) if row is not None else b""
 
-    async def download(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        record = self._record(request, user)
-        if isinstance(record, Response):
-            return record
+    @_of_record()
+    async def download(self, request: Request, user: SignedIn, record: Record) -> Response:
         digest = request.path_params["sha256"]
         found = record.file(digest)
         mail = next((m for m in (*record.mails_in, *record.mails_out)
@@ -237,20 +265,11 @@ class Pages:
             data = self.ctx.archive.get(digest)
         except MailflowError:  # removed by a confirmed retention deletion
             return self.error(request, 404, self.ctx.words.deleted)
-        note(self.ctx, "file_downloaded", actor=self.actor(user),
-             request_ids=[record.request_id], sha256=digest, filename=name)
-        return _attachment(data, name, "application/octet-stream")
+        return self._hand_over(user, record, "file_downloaded", data, name,
+                               "application/octet-stream", sha256=digest, filename=name)
 
-    async def export(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        form = await request.form()
-        if not self.checked_form(request, form):
-            return self.error(request, 403, self.ctx.words.forbidden)
-        record = self._record(request, user)
-        if isinstance(record, Response):
-            return record
+    @_of_record(form=True)
+    async def export(self, request: Request, user: SignedIn, record: Record) -> Response:
         import tempfile
 
         s = self.settings
@@ -260,9 +279,9 @@ class Pages:
                      s.service.language, self.now(), self.ctx.labels
                      ).write(session, [record], target)
             data = target.read_bytes()
-        note(self.ctx, "record_exported", actor=self.actor(user),
-             request_ids=[record.request_id], references=[record.reference])
-        return _attachment(data, f"{record.reference}.zip", "application/zip")
+        return self._hand_over(user, record, "record_exported", data,
+                               f"{record.reference}.zip", "application/zip",
+                               references=[record.reference])
 
     # -- retention ---------------------------------------------------------------------
     async def retention(self, request: Request) -> Response:

@@ -4,7 +4,8 @@ require_authentication)
 Anyone can write a manager's address in From. When the receiving server checks DKIM and
 DMARC, it says so in an ``Authentication-Results`` header (RFC 8601), but any server on the
 way, or the sender, can add such a header too. So only headers whose authserv-id is one of
-``trusted_authserv_ids`` (our own receiving servers) count, and only a ``dmarc=pass`` for the
+``trusted_authserv_ids`` (our own receiving servers; for decisions ``[approvals]``'s, else
+``[service]``'s: config.approval_authserv_ids) count, and only a ``dmarc=pass`` for the
 From domain, or a ``dkim=pass`` whose signing domain (header.d) is the From domain.
 """
 

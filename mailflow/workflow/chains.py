@@ -136,9 +136,7 @@ def _approvers(directory: Directory, chain: Chain, spec: str, requester: str,
         department = directory.department_of(requester)
         if department is None:
             raise ChainProblem("no_department", requester)
-        if not department.manager:
-            raise ChainProblem("no_manager", department.name)
-        return [(department.manager, "requester_manager")]
+        return [(_manager(department), "requester_manager")]
     if name == "role":
         return [(_role(directory, argument), argument)]
     if name == "system_owner":  # R-AC-2: the business department owning the permissions
@@ -148,29 +146,28 @@ def _approvers(directory: Directory, chain: Chain, spec: str, requester: str,
         owner = _owner(directory, system)
         if owner is None:
             raise ChainProblem("unknown_system", system)
-        if not owner.manager:
-            raise ChainProblem("no_manager", owner.name)
-        return [(owner.manager, "system_owner")]
+        return [(_manager(owner), "system_owner")]
     if name == "department_managers":  # R-CH-3: every cooperating department
-        found: list[tuple[str, str]] = []
-        for department_name in _names(fields.get(argument)):
-            try:
-                department = directory.department(department_name)
-            except DirectoryError:
-                raise ChainProblem("unknown_department", department_name) from None
-            if not department.manager:
-                raise ChainProblem("no_manager", department.name)
-            found.append((department.manager, "department_manager"))
-        return found
+        return [(_manager(_department(directory, written)), "department_manager")
+                for written in _names(fields.get(argument))]
     if name == "department":  # seed 002 产品申请: the marketing department's manager
-        try:
-            department = directory.department(argument)
-        except DirectoryError:
-            raise ChainProblem("unknown_department", argument) from None
-        if not department.manager:
-            raise ChainProblem("no_manager", department.name)
-        return [(department.manager, "department_manager")]
+        return [(_manager(_department(directory, argument)), "department_manager")]
     raise ChainProblem("bad_chain", f"{chain.kind}: {spec}")
+
+
+def _department(directory: Directory, written: str) -> Department:
+    """The department *written* names; one the directory does not know stops the chain."""
+    try:
+        return directory.department(written)
+    except DirectoryError:
+        raise ChainProblem("unknown_department", written) from None
+
+
+def _manager(department: Department) -> str:
+    """*department*'s manager; a department without one stops the chain."""
+    if not department.manager:
+        raise ChainProblem("no_manager", department.name)
+    return department.manager
 
 
 def _owner(directory: Directory, system: str) -> Department | None:

@@ -17,7 +17,7 @@ unclear reply changes nothing and the approver is asked for 同意 or 驳回.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailflow.config import Settings
+from mailflow.config import Settings, approval_authserv_ids
 from mailflow.display import ValueDisplay
 from mailflow.documents.definitions import FieldDef, FormCatalog, load_catalog
 from mailflow.errors import ArchiveError
@@ -183,17 +183,25 @@ class Approvals:
         delegates = chains.delegates(self._settings, step.approver, self._today(now))
         step.delegate = delegates[0] if delegates else ""
         session.flush()
-        to = [self._party(step.delegate or step.approver)]
-        cc = [self._party(step.approver)] if step.delegate else []
-        self._send_approval_mail(session, request, step, now, "approval_request", "request",
-                                 to, cc)
-        audit.record(session, now, "approval_requested", request_id=request.id,
-                     reference=request.reference, step_id=step.id, round=step.round,
-                     position=step.position, total=self._total(session, step),
-                     approver=step.approver, delegate=step.delegate, rule=step.rule)
-        due.schedule(session, kind=REMINDER, request_id=request.id, key=f"step-{step.id}",
-                     due_at=self._calendar.add_working_hours(
-                         now, self._settings.approvals.reminder_after_working_hours),
+        self._ask(session, request, step, now, "approval_request", "request",
+                  "approval_requested", REMINDER,
+                  self._settings.approvals.reminder_after_working_hours,
+                  round=step.round, position=step.position, total=self._total(session, step),
+                  approver=step.approver, delegate=step.delegate, rule=step.rule)
+
+    def _ask(self, session: Session, request: Request, step: ApprovalStep, now: datetime,
+             template: str, purpose: str, action: str, then: str, after_hours: float,
+             **audited: Any) -> None:
+        """Mail *step*'s approver (their delegate, when one is active, with the approver in
+        Cc), audit it as *action*, and schedule *then* (the reminder, the escalation)
+        *after_hours* working hours on: asking and reminding are the same steps."""
+        self._send_approval_mail(session, request, step, now, template, purpose,
+                                 [self._party(step.delegate or step.approver)],
+                                 [self._party(step.approver)] if step.delegate else [])
+        audit.record(session, now, action, request_id=request.id,
+                     reference=request.reference, step_id=step.id, **audited)
+        due.schedule(session, kind=then, request_id=request.id, key=f"step-{step.id}",
+                     due_at=self._calendar.add_working_hours(now, after_hours),
                      payload={"step_id": step.id})
 
     def _send_approval_mail(self, session: Session, request: Request, step: ApprovalStep,
@@ -300,7 +308,7 @@ class Approvals:
             return self._refuse(session, mail, parsed, step, "not_the_approver", now,
                                 where=where)
         if self._settings.approvals.require_authentication and not authenticated(
-                parsed, sender, self._settings.approvals.trusted_authserv_ids):
+                parsed, sender, approval_authserv_ids(self._settings)):
             return self._refuse(session, mail, parsed, step, "not_authenticated", now,
                                 where=where)
         if step.status != "open" or request.status != Status.AWAITING_APPROVAL:
@@ -394,16 +402,8 @@ class Approvals:
 
     def _rejected(self, session: Session, mail: InboundMail, request: Request,
                   step: ApprovalStep, now: datetime) -> None:
-        asked: list[Party] = []
-        for other in self._round(session, request.id, step.round):
-            if other.status in ("open", "planned"):
-                if other.status == "open":  # a parallel approver still asked (R-CH-3)
-                    asked.append(self._party(other.delegate or other.approver))
-                other.status = "closed"
-                due.cancel(session, kind=REMINDER, request_id=request.id,
-                           key=f"step-{other.id}")
-                due.cancel(session, kind=ESCALATION, request_id=request.id,
-                           key=f"step-{other.id}")
+        # a parallel approver still asked (R-CH-3) is told no answer is needed any more
+        asked = self._close(session, request, self._round(session, request.id, step.round))
         advance(session, request, Event.REJECTED, now, rule=step.rule, actor=step.decided_by,
                 mail_id=mail.id, step_id=step.id, reason=step.reason)
         self._notify_requester(session, request, step, "rejected", now)
@@ -414,6 +414,22 @@ class Approvals:
                        "reason": step.reason}
             self._send(session, now, "approval_closed", context, asked, [], request,
                        mail_id=mail.id)
+
+    def _close(self, session: Session, request: Request, steps: Iterable[ApprovalStep]
+               ) -> list[Party]:
+        """Close those of *steps* still open or planned (the request was rejected or
+        withdrawn), their reminders and escalations with them; the people who had been
+        asked, to tell them no answer is needed any more."""
+        asked: list[Party] = []
+        for step in steps:
+            if step.status not in ("open", "planned"):
+                continue
+            if step.status == "open":
+                asked.append(self._party(step.delegate or step.approver))
+            step.status = "closed"
+            for kind in (REMINDER, ESCALATION):
+                due.cancel(session, kind=kind, request_id=request.id, key=f"step-{step.id}")
+        return asked
 
     def _hand_over(self, session: Session, request: Request, step: ApprovalStep,
                    now: datetime) -> None:
@@ -573,16 +589,9 @@ class Approvals:
         withdrawn = allowed(request.status, Event.WITHDRAWN)
         told: list[Party] = []
         if withdrawn:
-            for step in session.scalars(select(ApprovalStep).where(
-                    ApprovalStep.request_id == request.id,
-                    ApprovalStep.status.in_(("open", "planned")))).all():
-                if step.status == "open":
-                    told.append(self._party(step.delegate or step.approver))
-                step.status = "closed"
-                due.cancel(session, kind=REMINDER, request_id=request.id,
-                           key=f"step-{step.id}")
-                due.cancel(session, kind=ESCALATION, request_id=request.id,
-                           key=f"step-{step.id}")
+            told = self._close(session, request, session.scalars(select(ApprovalStep).where(
+                ApprovalStep.request_id == request.id,
+                ApprovalStep.status.in_(("open", "planned")))).all())
             advance(session, request, Event.WITHDRAWN, now, rule=rule,
                     actor=request.requester_email, mail_id=mail.id)
         else:
@@ -643,15 +652,9 @@ class Approvals:
         assert request is not None
         step.reminded_at = db_time(now)
         self._follow_delegation(session, request, step, now)
-        self._send_approval_mail(session, request, step, now, "approval_reminder", "reminder",
-                                 [self._party(step.delegate or step.approver)],
-                                 [self._party(step.approver)] if step.delegate else [])
-        audit.record(session, now, "approval_reminded", request_id=request.id,
-                     reference=request.reference, step_id=step.id, approver=step.approver)
-        due.schedule(session, kind=ESCALATION, request_id=request.id, key=f"step-{step.id}",
-                     due_at=self._calendar.add_working_hours(
-                         now, self._settings.approvals.escalate_after_working_hours),
-                     payload={"step_id": step.id})
+        self._ask(session, request, step, now, "approval_reminder", "reminder",
+                  "approval_reminded", ESCALATION,
+                  self._settings.approvals.escalate_after_working_hours, approver=step.approver)
 
     def _follow_delegation(self, session: Session, request: Request, step: ApprovalStep,
                            now: datetime) -> None:
