@@ -100,6 +100,12 @@ class Conversions:
             del self._jobs[key]
         return job.future.result()
 
+    def in_flight(self, key: str) -> bool:
+        """Is the reading of the mail *key* still going on?"""
+        with self._lock:
+            job = self._jobs.get(key)
+            return job is not None and job.finished_at is None
+
     def busy(self) -> bool:
         """Is any reading still in flight?"""
         with self._lock:
@@ -156,10 +162,10 @@ class Conversions:
             future.set_result(read)
 
     def _done(self, job: _Job, _future: Future[Read]) -> None:
-        with self._idle:
+        with self._idle:  # both at once: whoever sees it finished also sees ``settled``
             job.finished_at = time.monotonic()
+            self._finished.set()
             self._idle.notify_all()
-        self._finished.set()
 
     def _drop_unclaimed(self) -> None:
         now = time.monotonic()

@@ -130,7 +130,7 @@ class _Waiting:
     reading: Reading
     attachment_puts: list[Future[str]] | None = None
     prepared: _Prepared | None = None
-    converting: bool = False  # read in the background: left for a later pass
+    converting: str = ""  # read in the background (its raw SHA-256): for a later pass
 
     def archive_attachments(self, archive: Archive, writers: ThreadPoolExecutor) -> None:
         if self.prepared is None and self.attachment_puts is None:
@@ -209,6 +209,9 @@ class Intake:
         self._factory = factory
         self._worker = worker  # named in each mail_received event: who took the mail in
         self._settle_seconds = settle_seconds  # what one mail's background reading may take
+        # mails left in the source while read in the background, by (source, uid): passes
+        # meanwhile skip them without parsing them again (a hostile mail may be large)
+        self._converting: dict[tuple[str, str], str] = {}
         self._max_bytes = max_message_bytes
         self._archive = archive
         self._clock = clock
@@ -260,13 +263,19 @@ class Intake:
     ) -> dict[str, list[str]]:
         moves: dict[str, list[str]] = {"processed": [], "quarantine": []}
         known = self._known_positions(source_key, [m.uid for m in batch])
+        background = self._reader.background
         todo: list[FetchedMail] = []
         for fetched in batch:
+            converting = self._converting.get((source_key, fetched.uid), "")
             if fetched.uid in known:
                 # committed before, but the move did not happen (crash): just move it now
                 report.already_done += 1
                 moves[known[fetched.uid]].append(fetched.uid)
+            elif converting and background is not None and background.in_flight(converting):
+                report.converting += 1  # still being read: nothing to do with it yet
+                report.outcomes.append((fetched.uid, "converting", ""))
             else:
+                self._converting.pop((source_key, fetched.uid), None)
                 todo.append(fetched)
         readings = self._reader.read([self._parseable(fetched.raw) for fetched in todo])
         # archive first: every raw mail is written (fsynced, side by side) before it is recorded
@@ -288,6 +297,7 @@ class Intake:
             group = self._prepare(front, writers)
             for mail in front:
                 if mail.converting:  # archived; recorded by a later pass
+                    self._converting[(source_key, mail.fetched.uid)] = mail.converting
                     waiting.remove(mail)
                     report.converting += 1
                     report.outcomes.append((mail.fetched.uid, "converting", ""))
@@ -356,7 +366,7 @@ class Intake:
         prepared = []
         for item in group:
             if item.prepared is None:
-                item.converting = False
+                item.converting = ""
                 parsed = item.reading.parsed()
                 digest = item.raw_put.result()  # cannot archive the raw mail: stop the pass
                 errors = [put.exception() for put in item.attachment_puts or ()]
@@ -368,7 +378,7 @@ class Intake:
                 if classification.answerable and parsed.sender is not None and (
                         self._max_bytes is None or len(item.fetched.raw) <= self._max_bytes
                 ) and not self._reader.examine_ahead(parsed, digest):
-                    item.converting = True
+                    item.converting = digest
                     item.attachment_puts = None
                     continue
                 item.prepared = _Prepared(item.fetched, digest, body_hash(item.fetched.raw),

@@ -76,8 +76,11 @@ log = structlog.get_logger(__name__)
 
 
 MAILBOX_LEASE = "mailbox"
-#: while a mail is read in the background, the loop looks this often whether it has ended
-CONVERSION_POLL_SECONDS = 0.5
+#: while a mail is read in the background, the loop looks this often whether it has ended.
+#: Not shorter: Dovecot (and real servers, more) tell an IDLE client of new mail only some
+#: time after it came (500 ms), and a slice ending in that time delays the news to the next
+#: one; at 2 s that costs ordinary mail little latency (bench --stall)
+CONVERSION_POLL_SECONDS = 2.0
 #: refused logins in a row before ``run`` stops trying: AD-backed mail servers lock an
 #: account after a few wrong passwords, and retrying the same one can never succeed
 AUTH_ATTEMPTS = 3
@@ -446,12 +449,18 @@ class Service:
         """Wait for new mail (IDLE) or *timeout*; while a mail is read in the background,
         in short slices, so that the pass taking it in runs as soon as its reading ends."""
         conversions = self.conversions
-        if conversions is None or not conversions.busy():
+        if conversions is None:
             source.wait(timeout)
             return
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            if source.wait(min(left, CONVERSION_POLL_SECONDS)) or conversions.settled():
+            busy = conversions.busy()  # first: one ending after this is ``settled`` below
+            if conversions.settled():  # ended since the pass began: take that mail in now
+                return
+            if not busy:
+                source.wait(left)
+                return
+            if source.wait(min(left, CONVERSION_POLL_SECONDS)):
                 return
 
     def _wait_timeout(self) -> float:
