@@ -158,10 +158,13 @@ class ImapSource:
                 # is never reported again, so it counts too (short waits: conversions.py)
                 _, after = self.client.idle_done()
                 responses += after
+            if not _news(responses):
+                # servers tell an IDLE client of new mail late (Dovecot: 500 ms), so mail of
+                # the wait's last moments is not told yet: a NOOP sees it at once
+                responses += self.client.noop()[1]
         except IMAP_ERRORS as exc:
             raise SourceError(f"IMAP IDLE failed: {exc}") from exc
-        return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT")
-                   for r in responses)
+        return _news(responses)
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -241,6 +244,12 @@ class MaildirSource:
 
     def close(self) -> None:
         self._box = None
+
+
+def _news(responses: list[Any]) -> bool:
+    """Do these untagged responses say that mail came?"""
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT")
+               for r in responses)
 
 
 def probe_imap(settings: MailboxSettings) -> None:
