@@ -169,3 +169,24 @@ def test_other_mails_are_answered_while_a_hostile_mail_converts_then_it_once(
     assert [row.sha256 for row in rows] == [sha256_hex(hostile)]  # recorded once
     archived = settings.storage.resolved_archive_dir()
     assert sum(1 for p in archived.rglob(sha256_hex(hostile) + "*") if p.is_file()) == 1
+
+
+def test_a_short_idle_wait_reports_mail_that_came_just_before_it_ended(
+    mailstack: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    """While a mail converts, the loop waits in short IDLE slices; Dovecot tells an IDLE
+    client of new mail only 500 ms after it came, so a slice shorter than that used to end
+    without the news, and the mail waited for a later pass. Now DONE's answer and a NOOP
+    count: a mail that is there when a short wait ends is reported by that wait."""
+    from mailflow.mail.sources import make_source
+
+    settings = stack_settings(mailstack.dovecot, mailstack.smtp, sqlite_url, tmp_path)
+    source = make_source(settings.mailbox)
+    source.open()
+    try:
+        assert source.wait(0.05) is False  # nothing came
+        mailstack.dovecot.append(SERVICE, mailbuild.human_mail(
+            sender="staff0@example.test", to=SERVICE, subject="新邮件", body="…"))
+        assert source.wait(0.05) is True
+    finally:
+        source.close()
