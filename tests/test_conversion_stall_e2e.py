@@ -16,8 +16,6 @@ listener still holds LibreOffice's request; none about time.
 
 from __future__ import annotations
 
-import socket
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,86 +27,17 @@ from mailflow.store.archive import sha256_hex
 from mailflow.store.models import InboundMail
 from mailflow_testing import mailbuild
 from mailflow_testing.config_file import write_config
+from mailflow_testing.listener import HoldingListener
 from tests.stack import SERVICE, query, stack_settings
 from tests.test_conversion_background import filled
 from tests.test_run_loop import start, stop
-from tests.test_security_office import PNG, SOFFICE, linked_picture_doc
+from tests.test_security_office import SOFFICE, linked_picture_doc
 
 DOC = "application/msword"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 HOSTILE = "attacker@example.test"
 ORDINARY = [f"staff{i}@example.test" for i in range(4)]
 needs_soffice = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not installed")
-
-
-class HoldingListener:
-    """An HTTP listener on 127.0.0.1: answers with a picture, or, while holding, accepts
-    each connection, reads its request and never answers (until ``release``)."""
-
-    def __init__(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._server.getsockname()[1]
-        self._lock = threading.Lock()
-        self._holding = False
-        self.held: list[socket.socket] = []
-        self.requests_held = threading.Event()  # a request is being held right now
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def hold(self) -> None:
-        with self._lock:
-            self._holding = True
-
-    def release(self) -> None:
-        with self._lock:
-            self._holding = False
-            held, self.held = self.held, []
-        for conn in held:
-            _answer(conn)
-
-    def holding(self) -> bool:
-        with self._lock:
-            return self._holding and bool(self.held)
-
-    def close(self) -> None:
-        self.release()
-        self._server.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._server.accept()
-            except OSError:
-                return
-            _read_request(conn)
-            with self._lock:
-                if self._holding:
-                    self.held.append(conn)
-                    self.requests_held.set()
-                    continue
-            _answer(conn)
-
-
-def _read_request(conn: socket.socket) -> None:
-    conn.settimeout(10)
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            data += chunk
-    except OSError:
-        return
-
-
-def _answer(conn: socket.socket) -> None:
-    try:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: "
-                     + str(len(PNG)).encode() + b"\r\nConnection: close\r\n\r\n" + PNG)
-    except OSError:
-        pass
-    finally:
-        conn.close()
 
 
 def form_mail(catalog: FormCatalog, sender: str) -> bytes:
@@ -143,7 +72,7 @@ def test_other_mails_are_answered_while_a_hostile_mail_converts_then_it_once(
         proc = start(write_config(settings, tmp_path / "config.toml"), tmp_path)
         try:
             dovecot.append(SERVICE, hostile)  # first
-            assert listener.requests_held.wait(180), "LibreOffice never asked for the picture"
+            assert listener.request_held.wait(180), "LibreOffice never asked for the picture"
             for who in ORDINARY:  # then the ordinary form mails, while it is converted
                 dovecot.append(SERVICE, form_mail(catalog, who))
             smtp.wait_for(len(ORDINARY), timeout=120)
