@@ -46,6 +46,9 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
                         help="decisions: approval replies appended one at a time (50)")
     parser.add_argument("--gap", type=float, default=0.2,
                         help="latency: pause after each acknowledgment, seconds (0.2)")
+    parser.add_argument("--stall", action="store_true",
+                        help="latency: measured while a hostile mail is being converted "
+                             "(LibreOffice held on a linked picture; issue 20)")
     parser.add_argument("--only", default=",".join(PARTS),
                         help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--profile", action="store_true",
@@ -120,11 +123,21 @@ def _table(results: dict[str, Any], tp: ThroughputResult | None, lat: LatencyRes
         verdicts["p50"] = lat.p50 < TARGETS["p50"]
         verdicts["p95"] = lat.p95 < TARGETS["p95"]
         n = len(lat.samples)
-        table.add_row(f"latency p50 ({n} mails, IDLE)", f"{lat.p50:.3f} s",
+        during = ""
+        if lat.stalled_throughout is not None:
+            during = ", while a hostile mail converts"
+            verdicts["stall"] = lat.stalled_throughout
+            table.add_row("hostile conversion in flight through every sample",
+                          "yes" if lat.stalled_throughout else "no", "yes",
+                          _verdict(lat.stalled_throughout))
+        table.add_row(f"latency p50 ({n} mails, IDLE{during})", f"{lat.p50:.3f} s",
                       f"< {TARGETS['p50']} s", _verdict(verdicts["p50"]))
         table.add_row("latency p95", f"{lat.p95:.3f} s", f"< {TARGETS['p95']} s",
                       _verdict(verdicts["p95"]))
         table.add_row("latency max", f"{lat.max:.3f} s", "", "")
+        if lat.hostile_answered_after is not None:
+            table.add_row("hostile mail answered, after its release",
+                          f"{lat.hostile_answered_after:.1f} s", "", "")
     if dec is not None and dec.samples:
         verdicts["decision_p50"] = dec.p50 < TARGETS["decision_p50"]
         table.add_row(f"decision latency p50 ({len(dec.samples)} replies, IDLE)",
@@ -168,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "parts": options.parts,
         "options": {"mails": options.mails, "latency": options.latency, "gap": options.gap,
-                    "decisions": options.decisions},
+                    "decisions": options.decisions, "stall": options.stall},
         "database": "PostgreSQL" if options.postgres else "SQLite",
         "note": options.note,
         "git": _git(),
@@ -197,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if "latency" in options.parts:
         with _database(options.postgres) as url:
             lat = run_latency(options.latency, gap=options.gap, progress=progress,
-                              database_url=url)
+                              database_url=url, stall=options.stall)
         results["latency"] = lat.as_json()
         save()
     if "decisions" in options.parts:

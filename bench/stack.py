@@ -46,7 +46,7 @@ def write_config(settings: Settings, path: Path) -> Path:
     """The settings as the TOML file ``mailflow --config`` reads."""
     data = json.loads(settings.model_dump_json(exclude_none=True))
     lines: list[str] = []
-    for section in ("mailbox", "smtp", "storage"):
+    for section in ("mailbox", "smtp", "storage", "forms"):
         lines.append(f"[{section}]")
         lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in data[section].items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

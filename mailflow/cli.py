@@ -124,7 +124,9 @@ def run(
         i, d = report.intake, report.delivery
         echo(f"taken in {i.taken_in}, duplicates {i.duplicates}, already done {i.already_done}, "
              f"quarantined {i.quarantined}; due work done {report.due_done}; sent {d.sent}, "
-             f"deferred {d.deferred}, failed {d.failed}")
+             f"deferred {d.deferred}, failed {d.failed}"
+             # mails whose conversion outlasted the wait stay in the inbox for the next run
+             + (f"; still converting {i.converting}" if i.converting else ""))
         return
     service.run_forever()
 

@@ -163,6 +163,8 @@ class FormsSettings(_Section):
     conversion_memory_mb: int = Field(default=2048, ge=0)
     conversion_budget_seconds: float = Field(default=60.0, gt=0)
     max_office_attachments: int = Field(default=10, ge=1)
+    # mails converted side by side in the background, off the intake pass (0: in the pass)
+    conversion_workers: int = Field(default=2, ge=0, le=16)
 
 
 def _clock_time(value: str) -> time:

@@ -13,6 +13,12 @@ recording a mail, and each archived blob waits ~2 ms for fsync; so the fsyncs of
 side by side in threads while the mails are parsed, and one commit covers the mails recorded
 in ~0.3 s. The group is bounded in time so the mailbox lease (renewed after each commit)
 and other writers waiting for SQLite's lock are never held up long.
+
+Why some mails wait (issue 20): a mail whose .doc/.xls need LibreOffice is archived and then
+left in the inbox, unrecorded, while it is read in the background (conversions.py); the pass
+goes on with the others, and a later pass (the first after the reading ended) records it
+like any other mail. Until then nothing about it is in the database, so a crash simply
+reads it again.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class IntakeReport:
     duplicates: int = 0
     quarantined: int = 0
     already_done: int = 0
+    converting: int = 0  # left in the inbox while LibreOffice reads them (a later pass)
     outcomes: list[tuple[str, str, str]] = field(default_factory=list)  # (uid, status, detail)
 
 
@@ -123,6 +130,7 @@ class _Waiting:
     reading: Reading
     attachment_puts: list[Future[str]] | None = None
     prepared: _Prepared | None = None
+    converting: str = ""  # read in the background (its raw SHA-256): for a later pass
 
     def archive_attachments(self, archive: Archive, writers: ThreadPoolExecutor) -> None:
         if self.prepared is None and self.attachment_puts is None:
@@ -196,9 +204,14 @@ class Intake:
         read_ahead: ReadAhead | None = None,
         max_message_bytes: int | None = None,
         worker: str = "",
+        settle_seconds: float = 60.0,
     ) -> None:
         self._factory = factory
         self._worker = worker  # named in each mail_received event: who took the mail in
+        self._settle_seconds = settle_seconds  # what one mail's background reading may take
+        # mails left in the source while read in the background, by (source, uid): passes
+        # meanwhile skip them without parsing them again (a hostile mail may be large)
+        self._converting: dict[tuple[str, str], str] = {}
         self._max_bytes = max_message_bytes
         self._archive = archive
         self._clock = clock
@@ -209,9 +222,26 @@ class Intake:
         self._reader = read_ahead or ReadAhead()
 
     def run(self, source: MailSource, batch_size: int = 100,
-            progress: Progress | None = None) -> IntakeReport:
-        """Take in everything waiting in *source* now; *progress* hears of each batch done."""
+            progress: Progress | None = None, *, settle: bool = True) -> IntakeReport:
+        """Take in everything waiting in *source* now; *progress* hears of each batch done.
+
+        Mails being converted in the background are left in *source*; with *settle*
+        (``run --once``, a released mail: not the loop, which goes on serving) this then
+        waits for their readings, each bounded by the mail's conversion budget, and takes
+        them in too."""
         report = IntakeReport()
+        self._pass(source, batch_size, progress, report)
+        background = self._reader.background
+        while report.converting and settle and background is not None:
+            settled = background.wait(self._settle_seconds)
+            report.converting = 0
+            self._pass(source, batch_size, progress, report)
+            if not settled:
+                break
+        return report
+
+    def _pass(self, source: MailSource, batch_size: int, progress: Progress | None,
+              report: IntakeReport) -> None:
         done = 0
         # the read-ahead worker is forked before the archive threads exist (pass_ first)
         with self._reader.pass_(), \
@@ -223,7 +253,6 @@ class Intake:
                 done += len(batch)
                 if progress is not None:
                     progress("taking in", done, getattr(source, "waiting", None))
-        return report
 
     def _take_batch(
         self,
@@ -234,13 +263,19 @@ class Intake:
     ) -> dict[str, list[str]]:
         moves: dict[str, list[str]] = {"processed": [], "quarantine": []}
         known = self._known_positions(source_key, [m.uid for m in batch])
+        background = self._reader.background
         todo: list[FetchedMail] = []
         for fetched in batch:
+            converting = self._converting.get((source_key, fetched.uid), "")
             if fetched.uid in known:
                 # committed before, but the move did not happen (crash): just move it now
                 report.already_done += 1
                 moves[known[fetched.uid]].append(fetched.uid)
+            elif converting and background is not None and background.in_flight(converting):
+                report.converting += 1  # still being read: nothing to do with it yet
+                report.outcomes.append((fetched.uid, "converting", ""))
             else:
+                self._converting.pop((source_key, fetched.uid), None)
                 todo.append(fetched)
         readings = self._reader.read([self._parseable(fetched.raw) for fetched in todo])
         # archive first: every raw mail is written (fsynced, side by side) before it is recorded
@@ -258,7 +293,16 @@ class Intake:
             while (count < min(1 if alone else GROUP_SIZE, len(waiting))
                    and waiting[count].ready()):
                 count += 1
-            group = self._prepare([waiting[i] for i in range(count)], writers)
+            front = [waiting[i] for i in range(count)]
+            group = self._prepare(front, writers)
+            for mail in front:
+                if mail.converting:  # archived; recorded by a later pass
+                    self._converting[(source_key, mail.fetched.uid)] = mail.converting
+                    waiting.remove(mail)
+                    report.converting += 1
+                    report.outcomes.append((mail.fetched.uid, "converting", ""))
+            if not group:
+                continue
             try:
                 taken, failed = self._record_group(source_key, group)
             except DB_UNAVAILABLE:
@@ -322,16 +366,21 @@ class Intake:
         prepared = []
         for item in group:
             if item.prepared is None:
+                item.converting = ""
                 parsed = item.reading.parsed()
                 digest = item.raw_put.result()  # cannot archive the raw mail: stop the pass
                 errors = [put.exception() for put in item.attachment_puts or ()]
                 error = next((e for e in errors if isinstance(e, Exception)), None)
                 classification = classify(parsed, self._own)
+                # forms are read (converted) now, outside the transaction: never under the
+                # database's write lock; one that needs LibreOffice is read in the
+                # background and the mail waits, archived, for a later pass (issue 20)
                 if classification.answerable and parsed.sender is not None and (
-                        self._max_bytes is None or len(item.fetched.raw) <= self._max_bytes):
-                    # forms are read (converted) now, outside the transaction: never under
-                    # the database's write lock (issue 20)
-                    self._reader.examine_ahead(parsed)
+                        self._max_bytes is None or len(item.fetched.raw) <= self._max_bytes
+                ) and not self._reader.examine_ahead(parsed, digest):
+                    item.converting = digest
+                    item.attachment_puts = None
+                    continue
                 item.prepared = _Prepared(item.fetched, digest, body_hash(item.fetched.raw),
                                           parsed, classification, error)
                 item.attachment_puts = None

@@ -10,6 +10,9 @@ Nothing here changes what happens to a mail: the worker runs the same ``parse_ma
 same examiner; whatever does not come back from it (the worker died, a result could not be
 sent) is simply done again here, where an error surfaces exactly as without read-ahead.
 
+A mail whose forms need LibreOffice is not read here nor in the worker: it goes to the
+background (conversions.py), and ``examine_ahead`` says the mail must wait for a later pass.
+
 The worker is forked at the start of an intake pass that needs it and shut down at its end,
 so an idle service holds no extra process; it exits on its own if this process dies.
 """
@@ -29,6 +32,7 @@ from types import MappingProxyType
 
 import structlog
 
+from mailflow.conversions import Conversions
 from mailflow.documents.outcome import FormsOutcome
 from mailflow.documents.reading import FormReading
 from mailflow.mail.parse import ParsedMail, parse_mail
@@ -41,11 +45,14 @@ Examiner = Callable[[ParsedMail], FormsOutcome]
 MIN_BATCH = 8
 
 _worker_examine: Examiner | None = None  # in the worker: inherited through fork
+_worker_defers: Callable[[ParsedMail], bool] | None = None  # read in the background instead
 
 
-def _start_worker(examine: Examiner | None, parent: int) -> None:
-    global _worker_examine
+def _start_worker(examine: Examiner | None, parent: int,
+                  defers: Callable[[ParsedMail], bool] | None = None) -> None:
+    global _worker_examine, _worker_defers
     _worker_examine = examine
+    _worker_defers = defers
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service to handle
 
     def orphaned() -> None:  # kill -9 of the service must not leave the worker behind
@@ -59,7 +66,7 @@ def _start_worker(examine: Examiner | None, parent: int) -> None:
 def _read(raw: bytes) -> tuple[ParsedMail, FormsOutcome | None]:
     """In the worker: parse, and examine the forms (None: do that in the service)."""
     parsed = parse_mail(raw)
-    if _worker_examine is None:
+    if _worker_examine is None or (_worker_defers is not None and _worker_defers(parsed)):
         return parsed, None
     try:
         return parsed, _portable(_worker_examine(parsed))
@@ -102,12 +109,20 @@ class ReadAhead:
     """The intake's reader. ``examine`` is what the responder calls: the worker's result for
     that very ParsedMail when there is one, else the examiner run here."""
 
-    def __init__(self, examine: Examiner | None = None, *, workers: int = 1) -> None:
+    def __init__(self, examine: Examiner | None = None, *, workers: int = 1,
+                 background: Conversions | None = None) -> None:
         self._examine = examine
         self._workers = workers
+        self._background = background if examine is not None else None
         self._pool: ProcessPoolExecutor | None = None
         self._active = False
         self._outcomes: dict[int, tuple[ParsedMail, FormsOutcome]] = {}
+        #: readings from the background that raised: raised again by ``examine``
+        self._errors: dict[int, tuple[ParsedMail, Exception]] = {}
+
+    @property
+    def background(self) -> Conversions | None:
+        return self._background
 
     @property
     def examines(self) -> bool:
@@ -124,7 +139,7 @@ class ReadAhead:
             yield
         finally:
             self._active = False
-            self._outcomes.clear()
+            self.forget()
             pool, self._pool = self._pool, None
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -146,35 +161,54 @@ class ReadAhead:
         found = self._outcomes.get(id(parsed))
         if found is not None and found[0] is parsed:
             return found[1]
+        failed = self._errors.get(id(parsed))
+        if failed is not None and failed[0] is parsed:
+            raise failed[1]
         assert self._examine is not None, "examine() without an examiner"
         return self._examine(parsed)
 
-    def examine_ahead(self, parsed: ParsedMail) -> None:
+    def examine_ahead(self, parsed: ParsedMail, key: str = "") -> bool:
         """Read *parsed*'s forms now, before the recording transaction opens (issue 20): a
         LibreOffice conversion takes seconds, and inside the transaction it would hold
         SQLite's write lock all that time. Kept until ``forget``; an error is left for
-        ``examine`` to raise where it is handled as always (quarantine)."""
+        ``examine`` to raise where it is handled as always (quarantine).
+
+        A mail that needs LibreOffice (and has a *key*, its raw SHA-256) is read in the
+        background instead: False while that reading is in flight, and the mail must wait
+        for a later pass; True once its reading is here."""
         if self._examine is None:
-            return
+            return True
         found = self._outcomes.get(id(parsed))
         if found is not None and found[0] is parsed:
-            return
+            return True
+        if self._background is not None and key and self._background.needs(parsed):
+            read = self._background.take(key, parsed)
+            if read is None:
+                return False
+            if isinstance(read, Exception):
+                self._errors[id(parsed)] = (parsed, read)
+            else:
+                self._outcomes[id(parsed)] = (parsed, read)
+            return True
         try:
             outcome = self._examine(parsed)
         except Exception:
-            return
+            return True
         self._outcomes[id(parsed)] = (parsed, outcome)
+        return True
 
     def forget(self) -> None:
         """Drop results nobody asked for (robots are never examined)."""
         self._outcomes.clear()
+        self._errors.clear()
 
     def _pool_or_none(self) -> ProcessPoolExecutor | None:
         if self._pool is None:
             try:
                 self._pool = ProcessPoolExecutor(
                     self._workers, mp_context=multiprocessing.get_context("fork"),
-                    initializer=_start_worker, initargs=(self._examine, os.getpid()),
+                    initializer=_start_worker, initargs=(self._examine, os.getpid(),
+                              self._background.needs if self._background else None),
                 )
             except (OSError, ValueError) as exc:
                 log.warning("no read-ahead worker; reading in the service", error=str(exc))

@@ -4,6 +4,9 @@
 workflow/due.py) and sends what is due (cron, tests, the demo).
 ``run_forever`` stays up: IMAP IDLE for near-instant pickup with polling as the fallback,
 reconnects with backoff when the server drops, and stops cleanly on SIGTERM/SIGINT.
+A mail whose .doc/.xls LibreOffice converts is read in the background (conversions.py):
+the loop goes on answering the others and runs a pass as soon as that reading ends;
+``run_once`` waits for it at the end (bounded by the mail's conversion budget).
 
 Both read the mailbox only while holding the ``mailbox`` lease (store/lease.py), renewed during
 long intake passes, so of several processes exactly one reads at a time; the others send.
@@ -31,6 +34,7 @@ from sqlalchemy.engine import make_url
 from mailflow.alerts import queue_admin_alert
 from mailflow.clock import Clock, SystemClock
 from mailflow.config import Settings
+from mailflow.conversions import Conversions
 from mailflow.delivery import DeliveryReport, OutboxDelivery
 from mailflow.documents.outcome import FormsOutcome
 from mailflow.errors import AuthError, ConfigError, SourceError
@@ -74,6 +78,11 @@ log = structlog.get_logger(__name__)
 
 
 MAILBOX_LEASE = "mailbox"
+#: while a mail is read in the background, the loop looks this often whether it has ended.
+#: Not shorter: Dovecot (and real servers, more) tell an IDLE client of new mail only some
+#: time after it came (500 ms), and a slice ending in that time delays the news to the next
+#: one; at 2 s that costs ordinary mail little latency (bench --stall)
+CONVERSION_POLL_SECONDS = 2.0
 #: refused logins in a row before ``run`` stops trying: AD-backed mail servers lock an
 #: account after a few wrong passwords, and retrying the same one can never succeed
 AUTH_ATTEMPTS = 3
@@ -116,10 +125,16 @@ class Service:
         self.templates = settings.templates()
         check_templates(self.templates)
         self._source = source
-        examine, blanks, titles = _forms_wiring(settings)
+        examine, converts, blanks, titles = _forms_wiring(settings)
+        # mails LibreOffice must convert are read in background threads, off the intake
+        # pass: a slow or hostile one never holds up the others (issue 20)
+        workers = settings.forms.conversion_workers
+        self.conversions = (Conversions(examine, converts, workers)
+                            if examine is not None and converts is not None and workers
+                            else None)
         # the read-ahead worker parses mails and reads their forms on the second core, ahead
         # of the recording transaction (conversions never run under the database lock)
-        self.read_ahead = ReadAhead(examine)
+        self.read_ahead = ReadAhead(examine, background=self.conversions)
         self.approvals = Approvals(settings, self.templates, self.archive, titles)
         # notices follow a change or minutes through their transitions (notices/lifecycle.py)
         self.lifecycle = Lifecycle(settings, self.templates)
@@ -148,7 +163,8 @@ class Service:
         self.intake = Intake(self.factory, self.archive, clock, self.reception,
                              settings.own_addresses, after_commit=self._after_commit,
                              max_message_bytes=settings.mailbox.max_message_bytes,
-                             read_ahead=self.read_ahead, worker=self.worker)
+                             read_ahead=self.read_ahead, worker=self.worker,
+                             settle_seconds=settings.forms.conversion_budget_seconds)
         self.transport = transport or make_transport(
             settings.smtp, settings.storage.resolved_outbox_dir()
         )
@@ -188,10 +204,14 @@ class Service:
     def new_source(self) -> MailSource:
         return self._source or make_source(self.settings.mailbox)
 
-    def take_in(self, source: MailSource, progress: Progress | None = None) -> IntakeReport:
+    def take_in(self, source: MailSource, progress: Progress | None = None, *,
+                settle: bool = True) -> IntakeReport:
+        """One intake pass; with *settle*, mails converted in the background are waited
+        for and taken in too (``run --once``); the loop does not wait (``settle=False``)."""
         if self._holding:
             source = _LeaseGuardedSource(source, self._keep_lease)
-        return self.intake.run(source, self.settings.mailbox.fetch_batch, progress)
+        return self.intake.run(source, self.settings.mailbox.fetch_batch, progress,
+                               settle=settle)
 
     def register_due_handler(self, kind: str, handler: DueHandler) -> None:
         """Add (or replace) the handler of one kind of due work in this process."""
@@ -258,11 +278,11 @@ class Service:
             self._renewed_at = time.monotonic()
         return held
 
-    def _take_in_holding(self, source: MailSource, progress: Progress | None = None
-                         ) -> IntakeReport:
+    def _take_in_holding(self, source: MailSource, progress: Progress | None = None, *,
+                         settle: bool = True) -> IntakeReport:
         self._holding, self._lease_lost = True, False
         try:
-            return self.take_in(source, progress)
+            return self.take_in(source, progress, settle=settle)
         finally:
             self._holding = False
 
@@ -418,7 +438,9 @@ class Service:
             if not self._hold_lease():
                 log.info("mailbox lease lost; standing by", worker=self.worker)
                 return
-            self._take_in_holding(source)
+            if self.conversions is not None:
+                self.conversions.settled()  # this pass takes in what finished so far
+            self._take_in_holding(source, settle=False)
             if self._lease_lost:
                 log.info("mailbox lease lost; standing by", worker=self.worker)
                 return
@@ -431,9 +453,27 @@ class Service:
             try:
                 if self._stop.is_set():
                     return
-                source.wait(timeout)
+                self._wait_for_news(source, timeout)
             finally:
                 self._waiting = False
+
+    def _wait_for_news(self, source: MailSource, timeout: float) -> None:
+        """Wait for new mail (IDLE) or *timeout*; while a mail is read in the background,
+        in short slices, so that the pass taking it in runs as soon as its reading ends."""
+        conversions = self.conversions
+        if conversions is None:
+            source.wait(timeout)
+            return
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            busy = conversions.busy()  # first: one ending after this is ``settled`` below
+            if conversions.settled():  # ended since the pass began: take that mail in now
+                return
+            if not busy:
+                source.wait(left)
+                return
+            if source.wait(min(left, CONVERSION_POLL_SECONDS)):
+                return
 
     def _wait_timeout(self) -> float:
         """Sleep until the next poll, or sooner when an outbox retry falls due.
@@ -472,6 +512,8 @@ class Service:
             self._waiting = False
 
     def close(self) -> None:
+        if self.conversions is not None:
+            self.conversions.close()
         with contextlib.suppress(Exception):
             self._loop.run_until_complete(self.transport.close())
         self._loop.close()
@@ -609,14 +651,16 @@ def _forms_wiring(
     settings: Settings,
 ) -> tuple[
     Callable[[ParsedMail], FormsOutcome] | None,
+    Callable[[ParsedMail], bool] | None,
     Callable[[Sequence[str]], list[OutgoingAttachment]] | None,
     dict[str, str],
 ]:
-    """Form reading is optional until the definitions exist (see mailflow.documents)."""
+    """Form reading is optional until the definitions exist (see mailflow.documents):
+    the examiner, whether it would convert a mail, the blank forms, the kinds' titles."""
     try:
         from mailflow.documents.examine import FormDesk
     except ImportError:
-        return None, None, {}
+        return None, None, None, {}
     desk = FormDesk.from_settings(settings)
-    return desk.examine, desk.blank_forms, desk.titles(settings.service.language)
+    return desk.examine, desk.converts, desk.blank_forms, desk.titles(settings.service.language)
 

@@ -129,6 +129,12 @@ class FormDesk:
             raise known
         return known
 
+    def converts(self, mail: ParsedMail) -> bool:
+        """Would examining *mail* start LibreOffice (a .doc/.xls, by its bytes, and a
+        converter)? Such a mail is read in the background (conversions.py), off the pass."""
+        return self.converter is not None and any(
+            att.data.startswith(_OLE_MAGIC) for att in mail.attachments)
+
     def titles(self, language: str) -> dict[str, str]:
         return {
             kind: (form.title_zh if language == "zh" else form.title_en)

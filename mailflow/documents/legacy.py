@@ -131,11 +131,19 @@ class LegacyConverter:
             return result.read_bytes()
 
     def _boxed(self, command: list[str]) -> list[str]:
-        """*command* inside the box: limits first (they are inherited), then no network."""
+        """*command* inside the box: limits first (they are inherited), then no network.
+
+        Outermost, coreutils ``timeout`` kills the whole group a little after our own
+        deadline: conversions run in background threads (conversions.py), and when the
+        service dies (kill -9) nobody is left to stop a LibreOffice stalled on a hostile
+        document; it must not live on past its timeout."""
         prefix: list[str] = []
+        killer = shutil.which("timeout")
+        if killer:
+            prefix = [killer, "--signal=KILL", f"{math.ceil(self.timeout_s) + 5}s"]
         prlimit = shutil.which("prlimit")
         if prlimit:
-            prefix = [prlimit, f"--cpu={math.ceil(self.timeout_s) + 1}"]
+            prefix += [prlimit, f"--cpu={math.ceil(self.timeout_s) + 1}"]
             if self.memory_bytes > 0:
                 prefix.append(f"--as={self.memory_bytes}")
             prefix.append("--")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import imapclient
 import structlog
@@ -148,15 +148,23 @@ class ImapSource:
         if not self._s.idle or not self.client.has_capability("IDLE"):
             time.sleep(timeout)
             return False
+        responses: list[Any] = []
         try:
             self.client.idle()
             try:
-                responses = self.client.idle_check(timeout=timeout)
+                responses = list(self.client.idle_check(timeout=timeout))
             finally:
-                self.client.idle_done()
+                # news that came in just as the wait ended arrives with DONE's answer: it
+                # is never reported again, so it counts too (short waits: conversions.py)
+                _, after = self.client.idle_done()
+                responses += after
+            if not _news(responses):
+                # servers tell an IDLE client of new mail late (Dovecot: 500 ms), so mail of
+                # the wait's last moments is not told yet: a NOOP sees it at once
+                responses += self.client.noop()[1]
         except IMAP_ERRORS as exc:
             raise SourceError(f"IMAP IDLE failed: {exc}") from exc
-        return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+        return _news(responses)
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -236,6 +244,12 @@ class MaildirSource:
 
     def close(self) -> None:
         self._box = None
+
+
+def _news(responses: list[Any]) -> bool:
+    """Do these untagged responses say that mail came?"""
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT")
+               for r in responses)
 
 
 def probe_imap(settings: MailboxSettings) -> None:

@@ -118,7 +118,8 @@ def release(service: Service, mail_id: int, *, actor: str, now: datetime) -> Rel
                 .order_by(Request.id)).scalars())
             audit.record(session, now, "mail_release_processed", actor=actor,
                          mail_id=new.id, released_mail_id=mail_id, status=new.status)
-    status = report.outcomes[0][1] if report.outcomes else "not taken in"
+    # the last outcome: a mail converted in the background is "converting" first
+    status = report.outcomes[-1][1] if report.outcomes else "not taken in"
     return Released(mail_id, new.id if new is not None else None, status, references)
 
 
