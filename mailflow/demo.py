@@ -153,6 +153,7 @@ DEMO_DIRECTORY = {
          "interface_persons": ["zhang.wei@example.com"]},
     ],
     "roles": {"it_manager": "wang.jun@example.com", "leader_in_charge": "wu.gang@example.com",
+              "it_supervisor": "wang.jun@example.com",
               "customer_service": "he.ping@example.com"},
     # a maintenance contract: its customer's mail opens tickets (R-PM-1), 何平 triages them
     "customers": [{"key": "east-power", "name": "华东电力公司",
@@ -160,8 +161,9 @@ DEMO_DIRECTORY = {
                    "engineers": ["王五", "林芳"]}],
     "approvals": {
         "token_secret": DEMO_TOKEN_SECRET,
+        # 赵敏 takes faults (R-FN-1); unresolved after 5 minutes her supervisor 王军 is told
         "handlers": {"data_extraction": "lin.fang@example.com",
-                     "system_change": "wangwu@example.com"},
+                     "system_change": "wangwu@example.com", "fault": "zhao.min@example.com"},
         "chains": [
             {"kind": "data_extraction", "rule": "R-DX-2", "steps": [
                 {"approvers": ["requester_manager"]},

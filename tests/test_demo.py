@@ -117,6 +117,13 @@ def assert_fault_and_ticket(replies: list[EmailMessage], out: str) -> None:
     flat = "".join(out.split())
     fault = [str(r["Subject"]) for r in replies if "REQ-2026-000009" in str(r["Subject"])]
     assert any("故障升级" in s for s in fault) and "故障升级/afaultescalated(R-FN-2)" in flat
+    # the handler 赵敏 got it at once (R-FN-1); her supervisor 王军 is told after 5 minutes
+    escalation = next(r for r in replies if "REQ-2026-000009" in str(r["Subject"])
+                      and "故障升级" in str(r["Subject"]))
+    assert "wang.jun@example.com" in str(escalation["To"])
+    assert "受理人员：赵敏" in escalation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert any("zhao.min@example.com" in str(r["To"]) for r in replies
+               if "REQ-2026-000009" in str(r["Subject"]))
     ticket = {str(r["To"]): r for r in replies if "REQ-2026-000010" in str(r["Subject"])}
     receipt = next(r for to, r in ticket.items() if "zhou.xm@eastpower.example.cn" in to)
     assert "工单编号 REQ-2026-000010" in str(receipt["Subject"])
