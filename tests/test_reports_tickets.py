@@ -14,7 +14,7 @@ from mailflow.config import Settings
 from mailflow.reports.render import ReportMaker
 from mailflow.reports.stage import ticket_source
 from mailflow.store.db import make_engine, session_factory, transaction, upgrade
-from tests.test_tickets_figures import add
+from tests.test_tickets_figures import add, add_december
 
 DEC = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -33,16 +33,10 @@ def test_r_pm_13_a_customer_contract_report_counts_its_real_tickets(
     engine = make_engine(database_url)
     upgrade(engine)
     factory = session_factory(engine)
-    day = timedelta(days=1)
     with transaction(factory) as s:
-        add(s, 1, opened=DEC + day, severity="urgent", category="technical", result="ok",
-            resolved_at=DEC + day * 1.1, sla_due_at=DEC + day * 1.2, closed_at=DEC + day * 2,
-            status="closed", rating=5, rated_at=DEC + day * 3)
-        add(s, 2, opened=DEC + day * 2, severity="normal", category="usage", result="ok",
-            resolved_at=DEC + day * 9, sla_due_at=DEC + day * 5, closed_at=DEC + day * 9,
-            status="closed", rating=3, rated_at=DEC + day * 10)
-        add(s, 3, opened=DEC + day * 4, severity="normal", category="usage")
-        add(s, 4, contract="west", opened=DEC + day, severity="urgent", category="technical")
+        add_december(s)
+        add(s, 4, contract="west", opened=DEC + timedelta(days=1), severity="urgent",
+            category="technical")
     source = ticket_source(settings)
     assert source is not None
     with factory() as session:

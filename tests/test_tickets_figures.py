@@ -36,22 +36,27 @@ def add(session: Session, n: int, *, contract: str = "east", opened: datetime = 
     session.flush()
 
 
+def add_december(s: Session) -> None:
+    """Three tickets of contract "east" in December: one resolved within its SLA and rated 5,
+    one resolved late and rated 3, one still open."""
+    day = timedelta(days=1)
+    add(s, 1, opened=DEC + day, severity="urgent", category="technical", result="ok",
+        resolved_at=DEC + day * 1.1, sla_due_at=DEC + day * 1.2, closed_at=DEC + day * 2,
+        status="closed", rating=5, rated_at=DEC + day * 3)
+    add(s, 2, opened=DEC + day * 2, severity="normal", category="usage", result="ok",
+        resolved_at=DEC + day * 9, sla_due_at=DEC + day * 5, closed_at=DEC + day * 9,
+        status="closed", rating=3, rated_at=DEC + day * 10)
+    add(s, 3, opened=DEC + day * 4, severity="normal", category="usage")
+
+
 def test_ticket_figures_of_a_month_and_a_contract_r_pm_13(database_url: str) -> None:
     engine = make_engine(database_url)
     upgrade(engine)
     factory = session_factory(engine)
     day = timedelta(days=1)
     with transaction(factory) as s:
-        # resolved within its SLA, rated 5
-        add(s, 1, opened=DEC + day, severity="urgent", category="technical", result="ok",
-            resolved_at=DEC + day * 1.1, sla_due_at=DEC + day * 1.2, closed_at=DEC + day * 2,
-            status="closed", rating=5, rated_at=DEC + day * 3)
-        # resolved late, rated 3
-        add(s, 2, opened=DEC + day * 2, severity="normal", category="usage", result="ok",
-            resolved_at=DEC + day * 9, sla_due_at=DEC + day * 5, closed_at=DEC + day * 9,
-            status="closed", rating=3, rated_at=DEC + day * 10)
-        # still open; not triaged yet
-        add(s, 3, opened=DEC + day * 4, severity="normal", category="usage")
+        add_december(s)  # resolved within its SLA (5), late (3), still open
+        # not triaged yet
         add(s, 4, opened=DEC + day * 5, status="awaiting_triage")
         # opened in November, closed in December, its rating given in January
         add(s, 5, opened=DEC - day * 3, severity="normal", category="functional", result="x",
