@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from mailflow.tickets.registering import Report, read_report, register_words, retriage_asked
+from mailflow.tickets.registering import (
+    Report,
+    change_clauses,
+    read_report,
+    register_words,
+    retriage_asked,
+)
 from mailflow.tickets.settings import Customer
 
 EAST = Customer(key="east-power", name="华东电力公司", domains=("customer.test",),
@@ -76,3 +82,14 @@ def test_other_mail_of_customer_service_is_no_report_r_pm_1(text: str) -> None:
 ])
 def test_retriage_asked_by_meaning_r_pm_2(text: str, asked: bool) -> None:
     assert retriage_asked(text) is asked
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("由一般改为紧急", "由一般改为紧急"),
+    ("转派给马超，他比较熟悉网络", ""),                       # a remark changes no category
+    ("林芳外出，由一般改为紧急，转派给马超处理，技术问题。", "由一般改为紧急\n技术问题"),
+    ("类别改为功能问题", "类别改为功能问题"),
+    ("客户说很紧急，改派马超", ""),                           # what the customer said
+])
+def test_retriage_values_only_from_clauses_that_set_them_r_pm_2(text: str, kept: str) -> None:
+    assert change_clauses(text) == kept

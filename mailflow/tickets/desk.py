@@ -49,6 +49,7 @@ from mailflow.tickets.reading import (
     read_triage,
 )
 from mailflow.tickets.registering import (
+    change_clauses,
     other_people,
     read_report,
     register_words,
@@ -371,9 +372,12 @@ class TicketDesk:
         an upgrade to 紧急 starts the emergency flow at once (R-PM-10)."""
         customer = self.contracts.get(ticket.contract)
         local = self.calendar.local(now)
-        cue = min(h.start for h in find(folded(text), register_words().retriage))
-        # what follows the cue is the new value: "由一般改为紧急" is urgent
-        after = read_triage(text[cue:], self._people(), [], local, sender=sender)
+        cue = min(h.start for h in find(folded(text), register_words().retriage,
+                                        negatable=False))
+        # what follows the change word is the new value: "由一般改为紧急" is urgent; only
+        # clauses that set a value count ("他熟悉网络" changes no category)
+        after = read_triage(change_clauses(text[cue:]) + "\n" + change_clauses(text[:cue]),
+                            self._people(), [], local, sender=sender)
         preferred = [a for a in self.contracts.engineers(customer)
                      if a.lower() != ticket.engineer.lower()]
         named = read_triage(text, other_people(self._people(), sender, ticket.engineer),

@@ -20,7 +20,7 @@ from typing import Any
 
 from mailflow.tickets.reading import Person, phone_in
 from mailflow.tickets.settings import Customer
-from mailflow.tickets.words import WORDS_FILE, find, folded, masked
+from mailflow.tickets.words import WORDS_FILE, find, folded, lexicon, masked
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 #: company suffixes a 客服 may leave out ("华东电力" for 华东电力公司)
@@ -152,7 +152,36 @@ def read_report(text: str, customers: Sequence[Customer],
 
 def retriage_asked(text: str) -> bool:
     """客服's reply asks to change a dispatched ticket ("改为紧急", "转派给马超")."""
-    return bool(find(folded(text), register_words().retriage))
+    return bool(find(folded(text), register_words().retriage, negatable=False))
+
+
+_CLAUSE = re.compile(r"[^，,。.；;、\n!！?？]+")  # on folded text: 。 is "."
+
+
+def change_clauses(text: str) -> str:
+    """The clauses of 客服's re-triage reply that set a value: from the first change word
+    on, those with a change word or a field name ("改为紧急", "类别：功能问题"), and anywhere
+    a clause that is nothing but a value ("技术问题"). A remark such as "他熟悉网络" is left
+    out, so a word in it changes nothing."""
+    words = register_words()
+    lex = lexicon()
+    low = folded(text)
+    cues = find(low, words.retriage, negatable=False)
+    start = cues[0].start if cues else len(low)
+    kept: list[str] = []
+    for clause in _CLAUSE.finditer(low):
+        part = clause.group(0)
+        values = find(part, {**lex.severity, **lex.category}, negatable=False)
+        if not values:
+            continue
+        rest = masked(part, [(h.start, h.end) for h in values])
+        bare = len(re.sub(r"[\s的为是:：]", "", rest)) == 0
+        said = clause.end() > start and (
+            find(part, words.retriage, negatable=False) or any(v == "field" for v in (
+                h.value for h in find(part, lex.labels, negatable=False))))
+        if bare or said:
+            kept.append(text[clause.start():clause.end()])
+    return "\n".join(kept)
 
 
 def other_people(people: Sequence[Person], *addresses: str) -> list[Person]:
