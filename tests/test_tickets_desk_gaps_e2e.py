@@ -70,17 +70,28 @@ def test_customer_service_registers_phone_and_online_reports_r_pm_1(
     ack = next(m for m in got[HE] if "已登记并派单" in str(m["Subject"]))
     assert "告知客户" in text_of(ack) and CUSTOMER not in got            # nobody to mail
 
+    # a customer's mail forwarded by 客服 (their words below the forward line): channel mail
+    got = desk.send(mailbuild.human_mail(
+        sender=HE, to=SERVICE, subject="转发: 报表导出失败",
+        body="请登记，一般，功能问题，工程师：林芳\n\n---------- Forwarded message ---------\n"
+             "From: 李娜 <li.na.1980@163.test>\nSubject: 报表导出失败\n\n"
+             "月报导出按钮点了没反应。\n李娜 13700001111"), t0 + timedelta(minutes=15))
+    third = tickets(desk)[2]
+    assert (third.channel, third.contact_email, third.contact_name, third.contact_phone,
+            third.engineer, third.category) == ("mail", "li.na.1980@163.test", "李娜",
+                                                "13700001111", LIN, "functional")
+    assert "没反应" in third.description and "li.na.1980@163.test" in got
     # a report naming no contract customer: what to add, no ticket
     got = desk.send(mailbuild.human_mail(
         sender=HE, to=SERVICE, subject="客户来电报障",
         body="有客户来电反映系统登录不了，联系人：王先生，电话 13900001111。"),
         t0 + timedelta(minutes=20))
     assert "华东电力公司" in text_of(got[HE][0]) and "客户：" in text_of(got[HE][0])
-    assert len(tickets(desk)) == 2 and rules(desk, "ticket_register_unclear") == ["R-PM-1"]
+    assert len(tickets(desk)) == 3 and rules(desk, "ticket_register_unclear") == ["R-PM-1"]
     # 客服's own mail that is no report opens nothing
     desk.send(mailbuild.human_mail(sender=HE, to=SERVICE, subject="请问",
                                    body="下周三的部门例会改到几点？"), t0 + timedelta(minutes=30))
-    assert len(tickets(desk)) == 2
+    assert len(tickets(desk)) == 3
 
 
 def test_customer_service_retriages_a_dispatched_ticket_r_pm_2_r_pm_10(

@@ -202,9 +202,22 @@ class TicketDesk:
         not read as one (the reception goes on with it)."""
         written = authored_text(parsed.text, parsed.html).strip()[:MAX_TEXT]
         whole = f"{parsed.subject}\n{written}"
-        read = read_report(whole, list(self.contracts.customers.values()),
-                           self.contracts.of_sender)
-        if not read.is_report(register_words().threshold):
+        own = written  # 客服's own words: their triage, if they give one
+        customers = list(self.contracts.customers.values())
+        read = read_report(whole, customers, self.contracts.of_sender)
+        threshold = register_words().threshold
+        if read.customer is None or not read.is_report(threshold):
+            # a customer's mail forwarded by 客服: what they wrote is below 客服's own words
+            # (the authored text leaves it out), their signature's phone with it
+            text = parsed.text or ""
+            at = text.find(written) if written else -1
+            below = text[at + len(written):] if at >= 0 else text
+            forwarded = read_report(f"{parsed.subject}\n{below}", customers,
+                                    self.contracts.of_sender)
+            if forwarded.customer is not None and forwarded.is_report(threshold):
+                read, written = forwarded, below.strip()[:MAX_TEXT]
+                whole = f"{parsed.subject}\n{written}"
+        if not read.is_report(threshold):
             return None
         if read.customer is None:
             audit.record(session, now, "ticket_register_unclear", actor=sender,
@@ -233,10 +246,10 @@ class TicketDesk:
             channel=read.channel, registered_by=sender)
         self._receipt(session, mail, request, ticket, now)
         self.clock.schedule_response(session, request, ticket, customer, now)
-        triaged = read_triage(written, self._people(), self.contracts.engineers(customer),
+        triaged = read_triage(own, self._people(), self.contracts.engineers(customer),
                               local, sender=sender).complete
         if triaged:  # 客服 triaged in the same mail (R-PM-2/3): dispatched at once
-            self.triage(session, mail, request, ticket, sender, written, now)
+            self.triage(session, mail, request, ticket, sender, own, now)
         self.mail.send(session, now, "registered", request, ticket, to=[sender],
                        rule="R-PM-1", extra={"triaged": triaged})
         log.info("ticket registered", reference=request.reference, contract=customer.key,
