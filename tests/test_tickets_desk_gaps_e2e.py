@@ -118,6 +118,9 @@ def test_customer_service_retriages_a_dispatched_ticket_r_pm_2_r_pm_10(
     assert event.detail["rule"] == "R-PM-2" and event.detail["changes"] == {
         "severity": ["normal", "urgent"], "category": ["usage", "technical"],
         "engineer": [LIN, MA]}
+    # a change word but nothing that changes: 客服 is told how to write it
+    got = desk.send(reply(dispatch, sender=HE, body="改为紧急"), t0 + timedelta(minutes=40))
+    assert "转派给" in text_of(got[HE][0]) and len(desk.actions("ticket_retriaged")) == 1
     # the urgent resolution time (2 h from opening) now runs: overdue at 12:00
     got = desk.tick(t0 + timedelta(hours=2))
     assert any("延长" in str(m["Subject"]) for m in got[CUSTOMER])
