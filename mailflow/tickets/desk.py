@@ -2,6 +2,10 @@
 read by who sent it and where the ticket stands.
 
     customer mail ──R-PM-1──▶ awaiting_triage   receipt with the number; 客服 asked to triage
+    客服's own mail reporting a phone/online report ──R-PM-1──▶ the same, with its channel
+        (客服 gets the number; a triage in the same mail dispatches at once)
+    客服 "改为紧急 / 转派给马超" on a dispatched ticket ──R-PM-2──▶ re-triaged (old engineer
+        told, the new one gets the 派单, an upgrade to 紧急 starts R-PM-10)
     客服 "紧急/一般 + 类别 + 工程师" ──R-PM-2/3──▶ in_progress   派单 to the engineer
         urgent: the emergency flow at once (R-PM-10): PM and the contract's engineers told,
         the PM asked for the 应急处理方案 (their reply forwarded to the engineers)
