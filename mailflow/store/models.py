@@ -351,6 +351,10 @@ class Ticket(Base):
     contact_email: Mapped[str] = mapped_column(String(320), default="")
     contact_name: Mapped[str] = mapped_column(Text, default="")
     contact_phone: Mapped[str] = mapped_column(String(60), default="")
+    #: how the report came in (R-PM-1): "mail", "phone" or "online"
+    channel: Mapped[str] = mapped_column(String(10), default="mail", server_default="mail")
+    #: 客服 who registered a phone or online report on the customer's behalf
+    registered_by: Mapped[str] = mapped_column(String(320), default="", server_default="")
     description: Mapped[str] = mapped_column(Text, default="")
     occurred_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     occurred_text: Mapped[str] = mapped_column(Text, default="")

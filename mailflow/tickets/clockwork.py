@@ -62,8 +62,18 @@ class Clockwork:
         due.schedule(session, kind=PROGRESS, request_id=request.id, key="R-PM-4",
                      due_at=_minute(now) + timedelta(hours=sla.progress_hours))
         if ticket.sla_due_at is not None:
-            due.schedule(session, kind=OVERDUE, request_id=request.id, key="R-PM-4",
-                         due_at=max(utc(ticket.sla_due_at), _minute(now)))
+            # one row per resolution time: a check returned to the engineer (退回) schedules
+            # the same row, which once done stays done (the customer is told once); a
+            # re-triage to another severity moves the time, a new period told anew
+            period = utc(ticket.sla_due_at)
+            due.schedule(session, kind=OVERDUE, request_id=request.id,
+                         key=f"R-PM-4@{period.isoformat()}",
+                         due_at=max(period, _minute(now)))
+            for stale in session.execute(select(DueWork).where(
+                    DueWork.kind == OVERDUE, DueWork.request_id == request.id,
+                    DueWork.status == "pending",
+                    DueWork.key != f"R-PM-4@{period.isoformat()}")).scalars():
+                stale.status = "cancelled"  # the old period's, before a re-triage
         audit.record(session, now, "deadlines_set", request_id=request.id,
                      reference=request.reference, rule="R-PM-4",
                      deadlines={"R-PM-4": utc(ticket.sla_due_at).isoformat()}
@@ -133,6 +143,11 @@ class Clockwork:
         if found is None or found[1].status != "in_progress":
             return
         request, ticket = found
+        period = utc(ticket.sla_due_at).isoformat() if ticket.sla_due_at else None
+        if self._overdue_told(session, request, period):
+            # R-PM-4: a check returned to the engineer (退回) schedules the open ticket's work
+            # again; the customer was already told for this resolution time, once is enough
+            return
         note = self._latest_note(session, request)
         desk = self.contracts.customer_service()
         pm = self.contracts.project_manager(self.contracts.get(ticket.contract))
@@ -144,8 +159,7 @@ class Clockwork:
                        extra={"what": "resolution", "note": note})
         audit.record(session, now, "ticket_overdue", request_id=request.id,
                      reference=request.reference, rule="R-PM-4",
-                     sla_due_at=utc(ticket.sla_due_at).isoformat() if ticket.sla_due_at
-                     else None, told=[ticket.contact_email, desk, pm])
+                     sla_due_at=period, told=[ticket.contact_email, desk, pm])
 
     def follow_up_due(self, session: Session, work: DueWork, now: datetime) -> None:
         """R-PM-14: 回访 — satisfaction and needs, answered into the same record."""
@@ -160,6 +174,15 @@ class Clockwork:
         audit.record(session, now, FOLLOWED_UP, request_id=request.id,
                      reference=request.reference, rule="R-PM-14", to=[ticket.contact_email])
         ticket.updated_at = db_time(now)
+
+    @staticmethod
+    def _overdue_told(session: Session, request: Request, period: str | None) -> bool:
+        """Was the overdue mail sent for the resolution time *period* already? A new period
+        (a re-triage to another severity moves it) is told again."""
+        events = session.execute(select(AuditEvent).where(
+            AuditEvent.request_id == request.id,
+            AuditEvent.action == "ticket_overdue")).scalars()
+        return any(e.detail.get("sla_due_at") == period for e in events)
 
     @staticmethod
     def _latest_note(session: Session, request: Request) -> str:

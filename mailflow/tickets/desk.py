@@ -2,6 +2,10 @@
 read by who sent it and where the ticket stands.
 
     customer mail ──R-PM-1──▶ awaiting_triage   receipt with the number; 客服 asked to triage
+    客服's own mail reporting a phone/online report ──R-PM-1──▶ the same, with its channel
+        (客服 gets the number; a triage in the same mail dispatches at once)
+    客服 "改为紧急 / 转派给马超" on a dispatched ticket ──R-PM-2──▶ re-triaged (old engineer
+        told, the new one gets the 派单, an upgrade to 紧急 starts R-PM-10)
     客服 "紧急/一般 + 类别 + 工程师" ──R-PM-2/3──▶ in_progress   派单 to the engineer
         urgent: the emergency flow at once (R-PM-10): PM and the contract's engineers told,
         the PM asked for the 应急处理方案 (their reply forwarded to the engineers)
@@ -39,7 +43,7 @@ from mailflow.store.rows import insert_row
 from mailflow.tickets import clockwork
 from mailflow.tickets.contracts import Contracts
 from mailflow.tickets.messages import TicketMail
-from mailflow.tickets.moments import read_moment
+from mailflow.tickets.moments import Moment, read_moment
 from mailflow.tickets.reading import (
     Person,
     check_says,
@@ -48,7 +52,15 @@ from mailflow.tickets.reading import (
     read_rating,
     read_triage,
 )
+from mailflow.tickets.registering import (
+    change_clauses,
+    other_people,
+    read_report,
+    register_words,
+    retriage_asked,
+)
 from mailflow.tickets.settings import Customer
+from mailflow.tickets.words import find, folded
 from mailflow.workflow import due
 from mailflow.workflow.authored import authored_text
 from mailflow.workflow.matching import RequestMatch
@@ -85,6 +97,9 @@ class TicketDesk:
         if match is None:
             customer = self.contracts.of_sender(sender)
             if customer is None:
+                if self.contracts.is_customer_service(sender,
+                                                      self.calendar.local(now).date()):
+                    return self.register(session, mail, parsed, sender, now)
                 return None
             return self.open(session, mail, parsed, customer, now)
         if match.request.kind != KIND:
@@ -113,40 +128,11 @@ class TicketDesk:
         moment = read_moment(f"{parsed.subject}\n{written}".replace(phone, " ") if phone
                              else f"{parsed.subject}\n{written}", local)
         occurred = moment.at if moment is not None else sent
-        request = Request(
-            reference=next_reference(session, self.settings.service.reference_prefix,
-                                     self.calendar.local(now).year),
-            kind=KIND, status=Status.SUBMITTED.value, title=parsed.subject or description[:60],
-            requester_email=sender.addr, requester_name=sender.name, source_mail_id=mail.id,
-            fields={"customer_name": customer.name, "contact": sender.addr,
-                    "contact_phone": phone, "description": description,
-                    "occurred_at": occurred.isoformat()},
-            created_at=db_time(now), updated_at=db_time(now))
-        insert_row(session, request)
-        ticket = Ticket(
-            request_id=request.id, contract=customer.key, customer_name=customer.name,
-            contact_email=sender.addr, contact_name=sender.name, contact_phone=phone,
-            description=description, occurred_at=db_time(occurred),
-            occurred_text=moment.text if moment is not None else "",
-            status="awaiting_triage", opened_at=db_time(now), updated_at=db_time(now))
-        session.add(ticket)
-        session.flush()
-        audit.record(session, now, "request_created", actor=sender.addr, mail_id=mail.id,
-                     request_id=request.id, reference=request.reference, kind=KIND,
-                     status=request.status)
-        audit.record(session, now, "ticket_opened", actor=sender.addr, mail_id=mail.id,
-                     request_id=request.id, reference=request.reference, rule="R-PM-1",
-                     contract=customer.key, customer_name=customer.name,
-                     contact=sender.addr, phone=phone, occurred_at=occurred.isoformat(),
-                     occurred_from="text" if moment is not None else "date")
-        if self._receipts_capped(session, sender.addr, now):
-            # a loop with a customer's robot that passed the robot checks stops here
-            audit.record(session, now, "reply_suppressed", mail_id=mail.id,
-                         request_id=request.id, reference=request.reference,
-                         reason=f"more tickets than the hourly cap from {sender.addr}")
-        else:
-            self.mail.send(session, now, "customer_receipt", request, ticket,
-                           to=[sender.addr], rule="R-PM-1")
+        request, ticket = self._create(
+            session, mail, customer, now, title=parsed.subject or description[:60],
+            contact_email=sender.addr, contact_name=sender.name, phone=phone,
+            description=description, occurred=occurred, moment=moment, actor=sender.addr)
+        self._receipt(session, mail, request, ticket, now)
         desk = self.contracts.customer_service()
         if desk:
             self.mail.send(session, now, "triage_request", request, ticket, to=[desk],
@@ -158,9 +144,127 @@ class TicketDesk:
         log.info("ticket opened", reference=request.reference, contract=customer.key)
         return "ticket_opened"
 
+    def _create(self, session: Session, mail: InboundMail, customer: Customer,
+                now: datetime, *, title: str, contact_email: str, contact_name: str,
+                phone: str, description: str, occurred: datetime, moment: Moment | None,
+                actor: str, channel: str = "mail", registered_by: str = ""
+                ) -> tuple[Request, Ticket]:
+        """R-PM-1: the request and ticket rows with 客户名称, 联系方式, 问题描述,
+        问题出现时间 and the channel the report came by, and their audit events."""
+        request = Request(
+            reference=next_reference(session, self.settings.service.reference_prefix,
+                                     self.calendar.local(now).year),
+            kind=KIND, status=Status.SUBMITTED.value, title=title[:200],
+            requester_email=contact_email or actor, requester_name=contact_name,
+            source_mail_id=mail.id,
+            fields={"customer_name": customer.name, "contact": contact_email,
+                    "contact_name": contact_name, "contact_phone": phone,
+                    "description": description, "occurred_at": occurred.isoformat(),
+                    "channel": channel},
+            created_at=db_time(now), updated_at=db_time(now))
+        insert_row(session, request)
+        ticket = Ticket(
+            request_id=request.id, contract=customer.key, customer_name=customer.name,
+            contact_email=contact_email, contact_name=contact_name, contact_phone=phone,
+            channel=channel, registered_by=registered_by,
+            description=description, occurred_at=db_time(occurred),
+            occurred_text=moment.text if moment is not None else "",
+            status="awaiting_triage", opened_at=db_time(now), updated_at=db_time(now))
+        session.add(ticket)
+        session.flush()
+        audit.record(session, now, "request_created", actor=actor, mail_id=mail.id,
+                     request_id=request.id, reference=request.reference, kind=KIND,
+                     status=request.status)
+        audit.record(session, now, "ticket_opened", actor=actor, mail_id=mail.id,
+                     request_id=request.id, reference=request.reference, rule="R-PM-1",
+                     contract=customer.key, customer_name=customer.name,
+                     contact=contact_email, phone=phone, occurred_at=occurred.isoformat(),
+                     occurred_from="text" if moment is not None else "date",
+                     channel=channel, registered_by=registered_by)
+        return request, ticket
+
+    def _receipt(self, session: Session, mail: InboundMail, request: Request,
+                 ticket: Ticket, now: datetime) -> None:
+        """The customer's receipt with the number (R-PM-1), within the hourly cap."""
+        if not ticket.contact_email:
+            return  # a phone report with no address: 客服 tells the customer the number
+        if self._receipts_capped(session, ticket.contact_email, now):
+            # a loop with a customer's robot that passed the robot checks stops here
+            audit.record(session, now, "reply_suppressed", mail_id=mail.id,
+                         request_id=request.id, reference=request.reference,
+                         reason=f"more tickets than the hourly cap from "
+                                f"{ticket.contact_email}")
+        else:
+            self.mail.send(session, now, "customer_receipt", request, ticket,
+                           to=[ticket.contact_email], rule="R-PM-1")
+
+    # -- R-PM-1 a report by phone or online, registered by 客服 ----------------------------
+    def register(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                 sender: str, now: datetime) -> str | None:
+        """R-PM-1 "by phone, mail or online": 客服's own mail (not a reply to a ticket) that
+        reads as a customer's report opens the ticket for that customer; None when it does
+        not read as one (the reception goes on with it)."""
+        written = authored_text(parsed.text, parsed.html).strip()[:MAX_TEXT]
+        whole = f"{parsed.subject}\n{written}"
+        own = written  # 客服's own words: their triage, if they give one
+        customers = list(self.contracts.customers.values())
+        read = read_report(whole, customers, self.contracts.of_sender)
+        threshold = register_words().threshold
+        if read.customer is None or not read.is_report(threshold):
+            # a customer's mail forwarded by 客服: what they wrote is below 客服's own words
+            # (the authored text leaves it out), their signature's phone with it
+            text = parsed.text or ""
+            at = text.find(written) if written else -1
+            below = text[at + len(written):] if at >= 0 else text
+            forwarded = read_report(f"{parsed.subject}\n{below}", customers,
+                                    self.contracts.of_sender)
+            if forwarded.customer is not None and forwarded.is_report(threshold):
+                read, written = forwarded, below.strip()[:MAX_TEXT]
+                whole = f"{parsed.subject}\n{written}"
+        if not read.is_report(threshold):
+            return None
+        if read.customer is None:
+            audit.record(session, now, "ticket_register_unclear", actor=sender,
+                         mail_id=mail.id, rule="R-PM-1", reason="no known customer named")
+            self.mail.sender.queue(
+                session, now, template="tickets/register_unclear",
+                context={"title": parsed.subject, "rule": "R-PM-1",
+                         "to_names": [self.contracts.directory.name_of(sender)],
+                         "customers": [{"name": c.name, "key": c.key,
+                                        "domains": list(c.domains)}
+                                       for c in self.contracts.customers.values()]},
+                to=[sender])
+            return "unclear"
+        customer = read.customer
+        local = self.calendar.local(now)
+        body = written if read.description == whole.strip() else read.description
+        moment = read_moment(read.occurred, local) if read.occurred else None
+        if moment is None:
+            moment = read_moment(whole.replace(read.phone, " ") if read.phone else whole,
+                                 local)
+        request, ticket = self._create(
+            session, mail, customer, now,
+            title=parsed.subject or body[:60], contact_email=read.contact_email,
+            contact_name=read.contact_name, phone=read.phone, description=body or whole,
+            occurred=moment.at if moment is not None else now, moment=moment, actor=sender,
+            channel=read.channel, registered_by=sender)
+        self._receipt(session, mail, request, ticket, now)
+        self.clock.schedule_response(session, request, ticket, customer, now)
+        triaged = read_triage(own, self._people(), self.contracts.engineers(customer),
+                              local, sender=sender).complete
+        if triaged:  # 客服 triaged in the same mail (R-PM-2/3): dispatched at once
+            self.triage(session, mail, request, ticket, sender, own, now)
+        self.mail.send(session, now, "registered", request, ticket, to=[sender],
+                       rule="R-PM-1", extra={"triaged": triaged})
+        log.info("ticket registered", reference=request.reference, contract=customer.key,
+                 channel=read.channel)
+        return "ticket_opened"
+
     def _receipts_capped(self, session: Session, sender: str, now: datetime) -> bool:
         """More tickets from *sender* in the last hour than ``[service]
         replies_per_sender_per_hour``: the ticket is still opened, its receipt not sent."""
+        if not sender:
+            return False
         opened = session.execute(select(func.count()).select_from(Ticket).where(
             func.lower(Ticket.contact_email) == sender.lower(),
             Ticket.opened_at >= db_time(now - timedelta(hours=1)))).scalar_one()
@@ -178,6 +282,8 @@ class TicketDesk:
                 return self.triage(session, mail, request, ticket, sender, text, now)
             if ticket.status in ("awaiting_check", "awaiting_verification"):
                 return self.check(session, mail, request, ticket, sender, text, now)
+            if ticket.status == "in_progress" and retriage_asked(text):
+                return self.retriage(session, mail, request, ticket, sender, text, now)
         engineers = {a.lower() for a in (ticket.engineer, *self.contracts.engineers(customer))
                      if a}
         pm = self.contracts.project_manager(customer).lower()
@@ -275,6 +381,74 @@ class TicketDesk:
         if read.severity == "urgent":
             self.emergency(session, mail, request, ticket, sender, now)
         return "ticket_dispatched"
+
+    def retriage(self, session: Session, mail: InboundMail, request: Request,
+                 ticket: Ticket, sender: str, text: str, now: datetime) -> str:
+        """R-PM-2 again: 客服 changes the severity, category or engineer of a dispatched
+        ticket ("改为紧急", "转派给马超"). The old engineer is told, the new one gets the 派单;
+        an upgrade to 紧急 starts the emergency flow at once (R-PM-10)."""
+        customer = self.contracts.get(ticket.contract)
+        local = self.calendar.local(now)
+        cue = min(h.start for h in find(folded(text), register_words().retriage,
+                                        negatable=False))
+        # what follows the change word is the new value: "由一般改为紧急" is urgent; only
+        # clauses that set a value count ("他熟悉网络" changes no category)
+        after = read_triage(change_clauses(text[cue:]) + "\n" + change_clauses(text[:cue]),
+                            self._people(), [], local, sender=sender)
+        preferred = [a for a in self.contracts.engineers(customer)
+                     if a.lower() != ticket.engineer.lower()]
+        named = read_triage(text, other_people(self._people(), sender, ticket.engineer),
+                            preferred, local, sender=sender)
+        old = {"severity": ticket.severity, "category": ticket.category,
+               "engineer": ticket.engineer}
+        new = {"severity": after.severity or ticket.severity,
+               "category": after.category or ticket.category,
+               "engineer": named.engineer or ticket.engineer}
+        changes = {k: [old[k], new[k]] for k in old if new[k].lower() != old[k].lower()}
+        if not changes:
+            audit.record(session, now, "ticket_retriage_unclear", actor=sender,
+                         mail_id=mail.id, request_id=request.id,
+                         reference=request.reference, rule="R-PM-2")
+            self.mail.send(session, now, "unclear", request, ticket, to=[sender],
+                           rule="R-PM-2", extra={"what": "retriage"})
+            return "unclear"
+        ticket.severity, ticket.category = new["severity"], new["category"]
+        ticket.engineer = new["engineer"]
+        if "severity" in changes and customer is not None:
+            resolution = timedelta(hours=customer.sla.of(new["severity"]).resolution_hours)
+            sla_due = utc(ticket.opened_at).replace(second=0, microsecond=0) + resolution
+            ticket.sla_due_at, ticket.due_at = db_time(sla_due), db_time(sla_due)
+        if named.due is not None:
+            ticket.due_at = db_time(named.due.at)
+        ticket.updated_at = db_time(now)
+        session.flush()
+        audit.record(session, now, "ticket_retriaged", actor=sender, mail_id=mail.id,
+                     request_id=request.id, reference=request.reference, rule="R-PM-2",
+                     changes=changes, note=text[:1000])
+        before = old["engineer"]
+        if "engineer" in changes:
+            if before:
+                self.mail.send(session, now, "retriaged", request, ticket, to=[before],
+                               cc=[sender], rule="R-PM-2",
+                               extra={"changes": changes, "reassigned": True,
+                                      "old_engineer_name":
+                                      self.contracts.directory.name_of(before)})
+            self.mail.send(session, now, "dispatch", request, ticket, to=[ticket.engineer],
+                           cc=[sender], rule="R-PM-3")
+            audit.record(session, now, "ticket_dispatched", actor=sender, mail_id=mail.id,
+                         request_id=request.id, reference=request.reference, rule="R-PM-3",
+                         engineer=ticket.engineer, due_at=utc(ticket.due_at).isoformat()
+                         if ticket.due_at else None, replaces=before)
+        else:
+            self.mail.send(session, now, "retriaged", request, ticket, to=[ticket.engineer],
+                           cc=[sender], rule="R-PM-2",
+                           extra={"changes": changes, "reassigned": False,
+                                  "old_engineer_name": ""})
+        if "severity" in changes and customer is not None:
+            self.clock.schedule_open(session, request, ticket, customer, now)
+        if changes.get("severity", ["", ""])[1] == "urgent":
+            self.emergency(session, mail, request, ticket, sender, now)
+        return "ticket_retriaged"
 
     def emergency(self, session: Session, mail: InboundMail, request: Request,
                   ticket: Ticket, sender: str, now: datetime) -> None:

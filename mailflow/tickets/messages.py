@@ -39,6 +39,7 @@ class TicketMail:
             "customer_name": ticket.customer_name,
             "contact_name": ticket.contact_name or ticket.contact_email,
             "contact_email": ticket.contact_email, "contact_phone": ticket.contact_phone,
+            "channel": ticket.channel or "mail",
             "description": ticket.description, "occurred_at": at(ticket.occurred_at),
             "occurred_text": ticket.occurred_text, "opened_at": at(ticket.opened_at),
             "severity": ticket.severity, "category": ticket.category,
@@ -63,6 +64,10 @@ class TicketMail:
         to = _unique(to)
         taken = {a.lower() for a in to}
         cc = [a for a in _unique(cc) if a.lower() not in taken]
+        if not to and cc:
+            # nobody to write to (a phone report without the customer's address): 客服,
+            # in Cc, gets the mail to pass on
+            to, cc = cc, []
         if not to:
             return None
         context = {**self.context(request, ticket), "rule": rule, "now": self.sender.at(now),
