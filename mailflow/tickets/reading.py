@@ -18,13 +18,23 @@ SEVERITIES = ("urgent", "normal")
 CATEGORIES = ("technical", "functional", "usage")
 #: a labelled value runs to the end of its line or sentence
 _VALUE_END = re.compile(r"[\n;；。]")
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|"
-                    r"0\d{2,3}[\s-]?\d{7,8}(?:[\s-]?转\d{1,6})?|400[\s-]?\d{3}[\s-]?\d{4})(?!\d)")
+#: mobile, landline with area code (in brackets, or after +86 without its 0), 400; read in
+#: folded text, so full-width digits count
+_PHONE = re.compile(
+    r"(?<![\d(])(?:(?:\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}"
+    r"|(?:\+?86[\s-]?\(?0?|\(?0)\d{2,3}\)?[\s-]?\d{3,4}[\s-]?\d{4}"
+    r"(?:[\s-]?(?:转|ext\.?|x)\s*\d{1,6})?"
+    r"|400[\s-]?\d{3}[\s-]?\d{4})(?!\d)")
 _RATING_NUMBER = re.compile(
     r"(?:(?:打|评|给|评分|打分|评价|满意度|rating|score|rate)\s*[:：为是了]?\s*"
     r"([1-5一二三四五])(?![\d般些点])"
     r"|(?<!\d)([1-5一二三四五])\s*(?:分|星|颗星|stars?|points?|/\s*5|out of 5))")
 _BARE_RATING = re.compile(r"^\W*([1-5])\W*$")
+#: the scale, not the rating: "满分5分", "5分制", "(5分最满意)"
+_SCALE = re.compile(r"满分\s*[:：是为]?\s*[1-5一二三四五十]{1,2}\s*分?|[1-5五十]{1,2}\s*分制"
+                    r"|[1-5五]\s*分\s*(?:为|是)?\s*最满意")
+#: stars as drawn: ★★★★☆ is a 4
+_STARS = re.compile(r"(★{1,5})☆*")
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ def read_triage(text: str, people: Sequence[Person], preferred: Sequence[str],
     names = [(h.start, h.end) for h in find(folded(text), lex.labels, negatable=False)
              if h.value == "field"]
     low = masked(folded(text), [*impact_spans, *req_spans, *names])
-    severities = [h.value for h in find(low, lex.severity)]
+    severity = _severity(low)
     scores: dict[str, int] = {}
     for hit in find(low, lex.category):
         scores[hit.value] = scores.get(hit.value, 0) + (hit.end - hit.start)
@@ -96,23 +106,58 @@ def read_triage(text: str, people: Sequence[Person], preferred: Sequence[str],
     if due is None:
         due = read_within(masked(text, [*impact_spans, *req_spans]), base)
     missing = tuple(name for name, value in (
-        ("severity", severities[0] if severities else ""), ("category", category),
+        ("severity", severity), ("category", category),
         ("engineer", engineer)) if not value)
-    return Triage(severity=severities[0] if severities else "", category=category,
+    return Triage(severity=severity, category=category,
                   engineer=engineer, due=due, impact=impact, requirement=requirement,
                   missing=missing)
 
 
+def _severity(low: str) -> str:
+    """The one level named: a negated level means the other (不算紧急 is normal, R-PM-2);
+    words that only describe the problem (严重) count when no level is named; two levels
+    named ("紧急…不紧急") is no reading."""
+    lex = lexicon()
+    flips = lex.severity_negated or {}
+    strong: list[str] = []
+    weak: list[str] = []
+    for hit in find(low, lex.severity, negatable=False):
+        value = hit.value
+        if negated(low, hit.start):
+            if value not in flips:
+                continue
+            value = flips[value]
+        (weak if hit.word in lex.severity_weak else strong).append(value)
+    levels = set(strong) or set(weak)
+    return levels.pop() if len(levels) == 1 else ""
+
+
 def _engineer(text: str, people: Sequence[Person], preferred: Sequence[str]) -> str:
+    """The person named: by address, by name, by the address's local part ("ma.chao"), or
+    by a surname and a title ("林工", "马经理") when one person has that surname."""
     low = folded(text)
     named: list[tuple[int, str]] = []
+    surnames: dict[str, list[Person]] = {}
     for person in people:
-        for needle in (person.email.lower(), folded(person.name)):
-            if len(needle) >= 2:
-                at = low.find(needle)
+        name = folded(person.name)
+        if 2 <= len(name) <= 4 and not name.isascii():
+            surnames.setdefault(name[0], []).append(person)
+    for person in people:
+        local = person.email.lower().partition("@")[0]
+        for needle in (person.email.lower(), folded(person.name), local):
+            if len(needle) >= 2 and (needle != local or len(local) >= 4):
+                at = _whole(low, needle)
                 if at >= 0:
                     named.append((at, person.email))
                     break
+        else:
+            name = folded(person.name)
+            if name and len(surnames.get(name[0], [])) == 1:
+                for title in lexicon().person_titles:
+                    at = low.find(name[0] + title)
+                    if at >= 0:
+                        named.append((at, person.email))
+                        break
     if not named:
         return ""
     wanted = {p.lower() for p in preferred}
@@ -121,6 +166,19 @@ def _engineer(text: str, people: Sequence[Person], preferred: Sequence[str]) -> 
         if email.lower() in wanted:
             return email
     return named[0][1]
+
+
+def _whole(low: str, needle: str) -> int:
+    """Where *needle* stands in *low* as a whole word if it is ASCII ("ma.chao" not inside
+    "emma.chao"); -1 when it does not."""
+    for match in re.finditer(re.escape(needle), low):
+        before = low[match.start() - 1] if match.start() else " "
+        after = low[match.end()] if match.end() < len(low) else " "
+        if not needle.isascii() or not (
+                (before.isascii() and (before.isalnum() or before in "._-")) or
+                (after.isascii() and after.isalnum())):
+            return match.start()
+    return -1
 
 
 def engineer_says(text: str) -> set[str]:
@@ -143,15 +201,21 @@ def check_says(text: str) -> str:
 
 def read_rating(text: str) -> int | None:
     """A customer's satisfaction, 1–5 (R-PM-5, R-PM-14): a number ("5分", "打4分", "评分：3",
-    "4/5", a bare "5") wins over words (非常满意 5, 满意 5, 一般 3, 不满意 1, …). A positive
-    word negated ("不是很满意") is a 2. None when the reply gives no rating."""
+    "4/5", "★★★★", a bare "5") wins over words; the scale ("满分5分") is no rating. Verdict
+    words (非常满意 5, 满意 5, 一般 3, 不满意 1, …) win over praise or blame of one part
+    ("态度很好"); a positive word negated ("不是很满意", "谈不上满意") is a 2; verdicts that
+    disagree ("满意也不满意") are no rating. None when the reply gives none."""
     lex = lexicon()
     low = folded(text)
-    number = _RATING_NUMBER.search(low)
+    scaled = masked(low, [m.span() for m in _SCALE.finditer(low)])
+    number = _RATING_NUMBER.search(scaled)
     if number:
         value = cn_number(number.group(1) or number.group(2))
         if value is not None and 1 <= value <= 5:
             return value
+    stars = _STARS.search(low)
+    if stars:
+        return len(stars.group(1))
     for line in low.splitlines():
         bare = _BARE_RATING.match(line)
         if bare:
@@ -160,16 +224,22 @@ def read_rating(text: str) -> int | None:
             break
     labels = [(m.start(), m.end()) for word in lex.satisfaction_labels
               for m in re.finditer(re.escape(word), low)]
-    hits = find(masked(low, labels), lex.satisfaction, negatable=False)
-    for hit in hits:
+    verdicts: list[int] = []
+    weak: list[int] = []
+    for hit in find(masked(scaled, labels), lex.satisfaction, negatable=False):
         value = int(hit.value)
-        if value >= 4 and negated(low, hit.start):
-            return 2
-        return value
-    return None
+        if negated(low, hit.start):
+            if value < 4:
+                continue
+            value = 2
+        (weak if hit.word in lex.satisfaction_weak else verdicts).append(value)
+    said = verdicts or weak
+    if not said or (max(said) >= 4 and min(said) <= 2):
+        return None
+    return said[0]
 
 
 def phone_in(text: str) -> str:
     """The first phone number in *text* (mobile, landline with area code, 400), as written."""
-    match = _PHONE.search(text)
-    return match.group(0).strip() if match else ""
+    match = _PHONE.search(folded(text))
+    return text[match.start():match.end()].strip() if match else ""
