@@ -388,3 +388,75 @@ def test_description_is_the_customers_words_r_pm_1(client: Client) -> None:
 def test_description_from_html_only_mail_r_pm_1(client: Client) -> None:
     description = own_words(client("报表导出功能点了没反应，能帮忙看看吗？", EARLIER), html=True)
     assert "报表导出功能点了没反应" in description and "TK-2026-000041" not in description
+
+
+# --- more of what colleagues write -------------------------------------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("特别紧急，技术问题，林芳", ("urgent", "technical", LIN)),
+    ("非常紧急！！技术故障，林芳", ("urgent", "technical", LIN)),
+    ("高优先级 技术 林芳", ("urgent", "technical", LIN)),
+    ("P1，技术问题，林芳", ("urgent", "technical", LIN)),
+    ("紧急程度为一般，问题类别为使用问题，工程师为马超", ("normal", "usage", MA)),
+    ("这个问题不严重，一般处理即可，使用问题，马超", ("normal", "usage", MA)),
+    ("不是技术问题，是使用问题，一般，马超", ("normal", "usage", MA)),
+    ("属于功能问题而不是技术问题，一般，马超", ("normal", "functional", MA)),
+    ("客户很着急，但评估后属于一般问题，使用问题，马超", ("normal", "usage", MA)),
+    ("非紧急，使用问题，马超", ("normal", "usage", MA)),
+    ("一般，使用问题，请 Ma Chao 处理", ("normal", "usage", MA)),
+    ("urgent / technical / Lin Fang", ("urgent", "technical", LIN)),
+])
+def test_more_triage_wordings_r_pm_2(text: str, expected: tuple[str, str, str]) -> None:
+    assert triage(text) == expected
+
+
+@pytest.mark.parametrize(("text", "due"), [
+    ("紧急，技术问题，林芳，无论如何今天要解决", datetime(2026, 12, 2, 0, 0)),   # by the day's end
+    ("一般 功能问题 马超 本周五前完成", datetime(2026, 12, 5, 0, 0)),
+    ("紧急 技术问题 林芳 截止：今天17:00", datetime(2026, 12, 1, 17, 0)),
+])
+def test_more_due_times_r_pm_3(text: str, due: datetime) -> None:
+    read = read_triage(text, PEOPLE, CONTRACT, BASE, sender=HE)
+    assert read.due is not None and read.due.at == due.replace(tzinfo=SH)
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("修复了，请确认", {"resolved"}), ("OK了，已经好了", {"resolved"}),
+    ("需要厂商支持", {"escalate"}), ("这个需要二线支持", {"escalate"}),
+    ("能否请DBA协助一下", {"escalate"}), ("不用升级了，已经处理好", {"resolved"}),
+    ("未能解决，需要升级", {"escalate"}), ("问题还没有解决", set()),
+    ("Still not fixed, need assistance from DBA", {"escalate"}),
+])
+def test_more_engineer_replies_r_pm_4_5(text: str, says: set[str]) -> None:
+    assert engineer_says(text) == says
+
+
+@pytest.mark.parametrize(("text", "answer"), [
+    ("客户还是无法登录，打回", "reject"), ("问题依然存在", "reject"),
+    ("客户反馈仍然报错", "reject"),
+    ("驳回，结果不对", "reject"), ("不可以", "reject"), ("Not OK, still broken", "reject"),
+    ("Approved", "confirm"), ("已核实，属实", "confirm"), ("客户说已经好了", ""),
+])
+def test_more_checks_r_pm_5(text: str, answer: str) -> None:
+    assert check_says(text) == answer
+
+
+@pytest.mark.parametrize(("text", "rating"), [
+    ("👍👍👍", 5), ("Neutral", 3), ("It's okay", 3), ("没什么不满意的", 4), ("没有不满意", 4),
+    ("不是不满意", 4), ("三分", 3), ("打分：五", 5), ("满意度 4分", 4), ("评分4", 4),
+    ("还凑合", 3), ("挺满意的", 5), ("比较满意，但响应慢", 4),
+])
+def test_more_ratings_r_pm_5_r_pm_14(text: str, rating: int) -> None:
+    assert read_rating(text) == rating
+
+
+@pytest.mark.parametrize(("text", "when"), [
+    ("一周前就开始了", datetime(2026, 11, 24, 11, 20)),
+    ("30分钟前", datetime(2026, 12, 1, 10, 50)),
+    ("前天下午四点", datetime(2026, 11, 29, 16, 0)),
+    ("2026/12/01 08:45", datetime(2026, 12, 1, 8, 45)),
+    ("Dec 1, 9:00", datetime(2026, 12, 1, 9, 0)),
+    ("yesterday evening", datetime(2026, 11, 30, 19, 0)),
+])
+def test_more_problem_times_r_pm_1(text: str, when: datetime) -> None:
+    found = read_moment(text, BASE)
+    assert found is not None and found.at == when.replace(tzinfo=SH)

@@ -61,13 +61,15 @@ _EN_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|"
 _CLOCK = re.compile(r"(\d{1,2})\s*[:：]\s*(\d{2})(?:\s*(am|pm))?|"
                     + _NUM + r"\s*(?:点|時|时)\s*(?:(半)|" + _NUM + r"\s*分?)?|"
                     r"(\d{1,2})\s*(am|pm|o'clock)")
-_AGO = re.compile(r"(半|" + _NUM[1:-1] + r")\s*(分钟|小时|个小时|个钟头|天)\s*(?:以前|之前|前)|"
+_AGO = re.compile(r"(半|" + _NUM[1:-1] + r")\s*(分钟|小时|个小时|个钟头|天|周|个星期|星期)\s*"
+                  r"(?:以前|之前|前)|"
                   r"(\d+)\s*(minutes?|hours?|days?)\s+ago")
 _WITHIN = re.compile(_NUM + r"\s*(分钟|小时|个小时|天|个工作日|工作日)\s*(?:以内|之内|内)|"
                      r"within\s+(\d+)\s*(minutes?|hours?|days?)|in\s+(\d+)\s*(hours?|days?)")
 _UNITS = {"分钟": "minutes", "minute": "minutes", "minutes": "minutes", "小时": "hours",
           "个小时": "hours", "个钟头": "hours", "hour": "hours", "hours": "hours", "天": "days",
-          "day": "days", "days": "days", "个工作日": "days", "工作日": "days"}
+          "day": "days", "days": "days", "周": "weeks", "个星期": "weeks", "星期": "weeks",
+          "个工作日": "days", "工作日": "days"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ def read_within(text: str, base: datetime) -> Moment | None:
         if number is not None and unit:
             return Moment(base + timedelta(**{unit: number}), match.group(0))
     found = _dated(low, base, ahead=True)
+    if found is not None and _CLOCK.search(found.text) is None and \
+            not any(part in found.text for part in _PARTS):
+        # "今天要解决", "周五前", "12月5日前": by the end of that day
+        return Moment(found.at + timedelta(days=1), found.text)
     if found is not None and found.at <= base and found.at.date() == base.date() \
             and not any(w in found.text for w in _DAYS):
         # "18:00前" written after 18:00 means tomorrow's

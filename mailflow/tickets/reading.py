@@ -92,8 +92,9 @@ def read_triage(text: str, people: Sequence[Person], preferred: Sequence[str],
     impact, impact_spans = labelled(text, "impact")
     requirement, req_spans = labelled(text, "requirement")
     due_text, _ = labelled(text, "due")
+    levels = [(h.start, h.end) for h in find(folded(text), lex.severity, negatable=False)]
     names = [(h.start, h.end) for h in find(folded(text), lex.labels, negatable=False)
-             if h.value == "field"]
+             if h.value == "field" and not any(s <= h.start and h.end <= e for s, e in levels)]
     low = masked(folded(text), [*impact_spans, *req_spans, *names])
     severity = _severity(low)
     scores: dict[str, int] = {}
@@ -144,8 +145,9 @@ def _engineer(text: str, people: Sequence[Person], preferred: Sequence[str]) -> 
             surnames.setdefault(name[0], []).append(person)
     for person in people:
         local = person.email.lower().partition("@")[0]
-        for needle in (person.email.lower(), folded(person.name), local):
-            if len(needle) >= 2 and (needle != local or len(local) >= 4):
+        spoken = re.sub(r"[._-]+", " ", local)    # ma.chao → "Ma Chao"
+        for needle in (person.email.lower(), folded(person.name), local, spoken):
+            if len(needle) >= 2 and (needle not in (local, spoken) or len(local) >= 4):
                 at = _whole(low, needle)
                 if at >= 0:
                     named.append((at, person.email))
@@ -229,9 +231,9 @@ def read_rating(text: str) -> int | None:
     for hit in find(masked(scaled, labels), lex.satisfaction, negatable=False):
         value = int(hit.value)
         if negated(low, hit.start):
-            if value < 4:
+            if value == 3:
                 continue
-            value = 2
+            value = 2 if value >= 4 else 4    # 没有不满意: no complaint
         (weak if hit.word in lex.satisfaction_weak else verdicts).append(value)
     said = verdicts or weak
     if not said or (max(said) >= 4 and min(said) <= 2):
