@@ -460,3 +460,46 @@ def test_more_ratings_r_pm_5_r_pm_14(text: str, rating: int) -> None:
 def test_more_problem_times_r_pm_1(text: str, when: datetime) -> None:
     found = read_moment(text, BASE)
     assert found is not None and found.at == when.replace(tzinfo=SH)
+
+
+# --- our own mail below the answer with no quote header at all (a client that appends it bare):
+# its instructions offer options ("紧急 或 一般", "“满意”“一般”或“不满意”"), ask for quoted words
+# (回复“确认”), suppose (如有问题，…), announce (将退回) and give an example (例如：“…”)
+@pytest.mark.parametrize(("typed", "original", "expected"), [
+    ("一般，使用问题，马超", TRIAGE_ASK, ("normal", "usage", MA)),
+    ("收到", TRIAGE_ASK, ("", "technical", "")),
+])
+def test_bare_appended_request_is_no_triage_r_pm_2(typed: str, original: str,
+                                                   expected: tuple[str, str, str]) -> None:
+    severity, _, engineer = expected
+    got = triage(own_words(f"{typed}\n\n{original}"))
+    assert (got[0], got[2]) == (severity, engineer)
+    if typed != "收到":
+        assert got == expected
+
+
+@pytest.mark.parametrize(("typed", "answer"), [("收到", ""), ("确认", "confirm"),
+                                                ("退回，还是不行", "reject")])
+def test_bare_appended_check_request_r_pm_5(typed: str, answer: str) -> None:
+    assert check_says(own_words(f"{typed}\n\n{CHECK_ASK}")) == answer
+
+
+@pytest.mark.parametrize(("typed", "says"), [("收到", set()), ("已解决", {"resolved"}),
+                                              ("需要协助", {"escalate"})])
+def test_bare_appended_dispatch_r_pm_4_5(typed: str, says: set[str]) -> None:
+    assert engineer_says(own_words(f"{typed}\n\n{DISPATCH}")) == says
+
+
+@pytest.mark.parametrize(("typed", "rating"), [("谢谢", None), ("比较满意", 4),
+                                                ("不是很满意", 2)])
+def test_bare_appended_result_r_pm_5(typed: str, rating: int | None) -> None:
+    assert read_rating(own_words(f"{typed}\n\n{RESULT}")) == rating
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("升级后恢复正常", {"recovered"}),          # a software upgrade, then back: no escalation
+    ("我将升级处理", set()),                      # announced, not done
+    ("如果今天解决不了，需要升级", {"escalate"}),
+])
+def test_what_is_supposed_or_announced_r_pm_4(text: str, says: set[str]) -> None:
+    assert engineer_says(text) == says

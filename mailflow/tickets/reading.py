@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailflow.tickets.moments import Moment, cn_number, read_within
-from mailflow.tickets.words import find, folded, lexicon, masked, negated
+from mailflow.tickets.words import (
+    find,
+    folded,
+    foretold,
+    lexicon,
+    masked,
+    negated,
+    unasked,
+    unoffered,
+)
 
 SEVERITIES = ("urgent", "normal")
 CATEGORIES = ("technical", "functional", "usage")
@@ -31,7 +40,8 @@ _RATING_NUMBER = re.compile(
     r"|(?<!\d)([1-5一二三四五])\s*(?:分|星|颗星|stars?|points?|/\s*5|out of 5))")
 _BARE_RATING = re.compile(r"^\W*([1-5])\W*$")
 #: the scale, not the rating: "满分5分", "5分制", "(5分最满意)"
-_SCALE = re.compile(r"满分\s*[:：是为]?\s*[1-5一二三四五十]{1,2}\s*分?|[1-5五十]{1,2}\s*分制"
+_SCALE = re.compile(r"[1-5一]\s*(?:[-–~～]|到|至)\s*[2-5五]\s*分?"
+                    r"|满分\s*[:：是为]?\s*[1-5一二三四五十]{1,2}\s*分?|[1-5五十]{1,2}\s*分制"
                     r"|[1-5五]\s*分\s*(?:为|是)?\s*最满意")
 #: stars as drawn: ★★★★☆ is a 4
 _STARS = re.compile(r"(★{1,5})☆*")
@@ -89,13 +99,15 @@ def read_triage(text: str, people: Sequence[Person], preferred: Sequence[str],
     (*preferred*) wins over anyone else named, and the *sender* (客服 signing the mail) is
     never the engineer."""
     lex = lexicon()
+    text = unasked(text)
     impact, impact_spans = labelled(text, "impact")
     requirement, req_spans = labelled(text, "requirement")
     due_text, _ = labelled(text, "due")
     levels = [(h.start, h.end) for h in find(folded(text), lex.severity, negatable=False)]
     names = [(h.start, h.end) for h in find(folded(text), lex.labels, negatable=False)
              if h.value == "field" and not any(s <= h.start and h.end <= e for s, e in levels)]
-    low = masked(folded(text), [*impact_spans, *req_spans, *names])
+    low = unoffered(unoffered(masked(folded(text), [*impact_spans, *req_spans, *names]),
+                              lex.severity), lex.category)
     severity = _severity(low)
     scores: dict[str, int] = {}
     for hit in find(low, lex.category):
@@ -124,6 +136,8 @@ def _severity(low: str) -> str:
     weak: list[str] = []
     for hit in find(low, lex.severity, negatable=False):
         value = hit.value
+        if foretold(low, hit.start):
+            continue
         if negated(low, hit.start):
             if value not in flips:
                 continue
@@ -186,17 +200,19 @@ def _whole(low: str, needle: str) -> int:
 def engineer_says(text: str) -> set[str]:
     """"escalate", "resolved", "recovered" in an engineer's reply (negated words do not
     count: 未解决 is no result)."""
-    return {h.value for h in find(folded(text), lexicon().engineer)}
+    low = unoffered(folded(unasked(text)), lexicon().engineer)
+    return {h.value for h in find(low, lexicon().engineer)}
 
 
 def check_says(text: str) -> str:
     """客服's answer to a check or verification: "confirm", "reject" or "" (unclear). A
     rejection anywhere outweighs a confirmation (不通过 is never a pass)."""
-    hits = {h.value for h in find(folded(text), lexicon().check)}
+    low = unoffered(folded(unasked(text)), lexicon().check)
+    hits = {h.value for h in find(low, lexicon().check)}
     if "reject" in hits:
         return "reject"
-    if any(negated(folded(text), h.start) for h in
-           find(folded(text), lexicon().check, negatable=False) if h.value == "confirm"):
+    if any(negated(low, h.start) and not foretold(low, h.start) for h in
+           find(low, lexicon().check, negatable=False) if h.value == "confirm"):
         return "reject"
     return "confirm" if "confirm" in hits else ""
 
@@ -208,8 +224,9 @@ def read_rating(text: str) -> int | None:
     ("态度很好"); a positive word negated ("不是很满意", "谈不上满意") is a 2; verdicts that
     disagree ("满意也不满意") are no rating. None when the reply gives none."""
     lex = lexicon()
-    low = folded(text)
-    scaled = masked(low, [m.span() for m in _SCALE.finditer(low)])
+    low = folded(unasked(text))
+    scaled = unoffered(masked(low, [m.span() for m in _SCALE.finditer(low)]),
+                       lex.satisfaction)
     number = _RATING_NUMBER.search(scaled)
     if number:
         value = cn_number(number.group(1) or number.group(2))
@@ -230,6 +247,8 @@ def read_rating(text: str) -> int | None:
     weak: list[int] = []
     for hit in find(masked(scaled, labels), lex.satisfaction, negatable=False):
         value = int(hit.value)
+        if foretold(low, hit.start):
+            continue
         if negated(low, hit.start):
             if value == 3:
                 continue

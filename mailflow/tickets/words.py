@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,10 @@ class Lexicon:
     satisfaction_weak: frozenset[str] = frozenset()  # praise or blame of one part
     severity_negated: Mapping[str, str] | None = None  # 不算紧急 → normal
     person_titles: tuple[str, ...] = ()   # 林工: a surname and a title
+    instruction_verbs: tuple[str, ...] = ()  # 回复“确认”: what asks for a word
+    conditions: tuple[str, ...] = ()      # 如有, 如果, if: a supposition to the clause end
+    examples: tuple[str, ...] = ()        # 例如: a quoted example follows
+    foretellers: tuple[str, ...] = ()     # 将, will: what follows has not happened
 
 
 def _inverted(table: Mapping[str, Any]) -> dict[str, str]:
@@ -71,7 +76,11 @@ def lexicon() -> Lexicon:
         severity_weak=frozenset(_words(data["severity_weak"]["words"])),
         satisfaction_weak=frozenset(_words(data["satisfaction_weak"]["words"])),
         severity_negated=dict(data["negated_means"]["severity"]),
-        person_titles=_words(data["person_titles"]["words"]))
+        person_titles=_words(data["person_titles"]["words"]),
+        instruction_verbs=_words(data["instruction"]["verbs"]),
+        conditions=_words(data["instruction"]["conditions"]),
+        examples=_words(data["instruction"]["examples"]),
+        foretellers=_words(data["instruction"]["foretellers"]))
 
 
 def _words(words: list[str]) -> tuple[str, ...]:
@@ -113,6 +122,18 @@ def negated(text: str, start: int) -> bool:
     return _ends_negated(text[max(0, start - 16):start].rstrip(), 2)
 
 
+def foretold(text: str, start: int) -> bool:
+    """Whether what starts at *start* is only announced ("工单将退回工程师", "will be")."""
+    before = text[max(0, start - 12):start].rstrip()
+    return any(before.endswith(w) and _starts_word(before, len(before) - len(w))
+               for w in lexicon().foretellers)
+
+
+def voided(text: str, start: int) -> bool:
+    """Negated or only announced: the word does not say what happened."""
+    return negated(text, start) or foretold(text, start)
+
+
 def _ends_negated(before: str, softeners: int) -> bool:
     lex = lexicon()
     for word in lex.negations:
@@ -149,14 +170,14 @@ def find(text: str, table: Mapping[str, Any], *, negatable: bool = True) -> list
     while pos < len(text):
         if pos in spans:
             end, word = spans[pos]
-            if not (negatable and negated(text, pos)):
+            if not (negatable and voided(text, pos)):
                 hits.append(Hit(pos, end, table[word], text[pos:end]))
             pos = end
             continue
         for size in range(min(longest, len(text) - pos), 0, -1):
             word = text[pos:pos + size]
             if word in plain and _bounded(text, pos, pos + size):
-                if not (negatable and negated(text, pos)):
+                if not (negatable and voided(text, pos)):
                     hits.append(Hit(pos, pos + size, plain[word], word))
                 pos += size - 1
                 break
@@ -175,6 +196,75 @@ def _gapped(text: str, table: Mapping[str, Any]) -> dict[int, tuple[int, str]]:
             if match.start() not in found or found[match.start()][0] < match.end():
                 found[match.start()] = (match.end(), word)
     return found
+
+
+#: what joins the options of an instruction: "紧急 或 一般", "“满意”“一般”或“不满意”"
+_QUOTES = "\\s\"“”‘’'「」『』"
+_OPTION_GAP = re.compile(rf"[{_QUOTES}]*(?:或者|或是|或|还是|or|、|/)[{_QUOTES}]*"
+                         r"|\s*[”\"」』]\s*[“\"「『]\s*")
+_CLAUSE_END = re.compile(r"[,，;；。!！?？\n]")
+#: "确认无误后回复", "升级后恢复正常": a deed followed by 后 is a time, not a report of it
+#: (后天 and 后台 are no "after")
+_AFTER = re.compile(r"([^\s,，;；。!！?？\n“”\"]{1,8}?)(?:之|以)?后(?![天台端续])")
+#: "遇到困难或需要配合，请回复“升级”": the clause before an ask for a quoted word is its case
+_ASKED_IF = re.compile(r"([^,，;；。!！?？\n]+)[,，]\s*请(?:直接)?回复\s*[“\"「]")
+_ASIDE = re.compile(r"[\s”\"」』]*[(（][^)）\n]*[)）]")
+_EXAMPLE = re.compile(r"[:：,，]?\s*[“\"「『]([^”\"」』\n]*)[”\"」』]")
+_OPEN, _CLOSE = "“\"「『‘'", "”\"」』’'"
+
+
+def unoffered(text: str, table: Mapping[str, Any]) -> str:
+    """*text* with the words it only mentions blanked: options (two or more different
+    values of *table* joined by 或/、/or, or quoted one after another) and a quoted word
+    after an instruction verb (回复“确认”, 写“满意”) are an instruction — ours, quoted back
+    without a quote header — never an answer."""
+    hits = find(text, table, negatable=False)
+    verbs = lexicon().instruction_verbs
+    spans: list[tuple[int, int]] = []
+    for hit in hits:
+        before = text[:hit.start].rstrip()
+        if _quoted(text, hit) and before[:-1].rstrip().endswith(verbs):
+            spans.append((hit.start, hit.end))
+    for a, b in pairwise(hits):
+        quoted = _quoted(text, a) and _quoted(text, b)
+        if (a.value != b.value or quoted) and _OPTION_GAP.fullmatch(text[a.end:b.start]):
+            spans += [(a.start, a.end), (b.start, b.end)]
+            # "紧急 或 一般（紧急问题将立即启动应急处理流程）": the options' explanation
+            aside = _ASIDE.match(text, b.end)
+            if aside:
+                spans.append(aside.span())
+    return masked(text, spans)
+
+
+def _quoted(text: str, hit: Hit) -> bool:
+    before = text[:hit.start].rstrip()
+    after = text[hit.end:hit.end + 1]
+    return bool(before) and before[-1] in _OPEN and bool(after) and after in _CLOSE
+
+
+def unasked(text: str) -> str:
+    """*text* with what only asks or supposes blanked: a condition's clause ("如有问题，",
+    "确认无误后", "升级后") and a quoted example ("例如：“紧急，技术问题…”"). Same length:
+    offsets stay valid, and the caller's unfolded text can be blanked alike."""
+    lex = lexicon()
+    low = folded(text)
+    spans: list[tuple[int, int]] = []
+    for word in lex.conditions:
+        for match in re.finditer(re.escape(word), low):
+            if not _starts_word(low, match.start()):
+                continue
+            end = _CLAUSE_END.search(low, match.end())
+            spans.append((match.start(), end.start() if end else len(low)))
+    for match in _ASKED_IF.finditer(low):
+        spans.append(match.span(1))
+    for match in _AFTER.finditer(low):
+        spans.append(match.span(1))
+    for word in lex.examples:
+        for match in re.finditer(re.escape(word), low):
+            quote = _EXAMPLE.match(low, match.end())
+            if quote:
+                spans.append(quote.span(1))
+    return masked(text, spans)
 
 
 def masked(text: str, spans: list[tuple[int, int]]) -> str:
