@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -503,3 +504,35 @@ def test_bare_appended_result_r_pm_5(typed: str, rating: int | None) -> None:
 ])
 def test_what_is_supposed_or_announced_r_pm_4(text: str, says: set[str]) -> None:
     assert engineer_says(text) == says
+
+
+def test_bracketed_fields_and_values_ending_at_the_next_field_r_pm_2_r_pm_3() -> None:
+    def read(text: str) -> Any:
+        return read_triage(text, PEOPLE, CONTRACT, BASE, sender=HE)
+
+    got = read("【紧急程度】紧急\n【问题类别】技术问题\n【处理工程师】林芳\n"
+               "【完成时间】今天18:00前\n【影响范围】全部营业厅")
+    assert (got.severity, got.category, got.engineer, got.impact) == \
+        ("urgent", "technical", LIN, "全部营业厅")
+    assert got.due is not None and got.due.at == datetime(2026, 12, 1, 18, 0, tzinfo=SH)
+    got = read("影响范围：全部营业厅无法缴费，紧急，技术问题，林芳")
+    assert (got.severity, got.category, got.impact) == \
+        ("urgent", "technical", "全部营业厅无法缴费")
+    got = read("一般，使用问题，马超。影响：个别用户。要求：电话指导。")
+    assert (got.impact, got.requirement) == ("个别用户", "电话指导")
+    assert triage("您好！\n经初步判断，本问题为【一般】问题，类别为【使用问题】，"
+                  "由马超负责处理。") == ("normal", "usage", MA)
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("问题已定位并修复，原因：证书过期。", {"resolved"}), ("已全部恢复", {"recovered"}),
+    ("已经无法解决，需要升级", {"escalate"}),
+])
+def test_gapped_results_r_pm_5_r_pm_10(text: str, says: set[str]) -> None:
+    assert engineer_says(text) == says
+
+
+def test_quarter_hours_r_pm_1() -> None:
+    found = read_moment("上午九点一刻左右", BASE)
+    assert found is not None and found.at == datetime(2026, 12, 1, 9, 15, tzinfo=SH)
+    assert found.text == "上午九点一刻"

@@ -26,7 +26,7 @@ from mailflow.tickets.words import (
 SEVERITIES = ("urgent", "normal")
 CATEGORIES = ("technical", "functional", "usage")
 #: a labelled value runs to the end of its line or sentence
-_VALUE_END = re.compile(r"[\n;；。]")
+_VALUE_END = re.compile(r"[\n;；。]|\.(?![a-z0-9.])")
 #: mobile, landline with area code (in brackets, or after +86 without its 0), 400; read in
 #: folded text, so full-width digits count
 _PHONE = re.compile(
@@ -75,7 +75,7 @@ def labelled(text: str, label: str) -> tuple[str, list[tuple[int, int]]]:
     for hit in find(low, {w: v for w, v in lexicon().labels.items() if v == label},
                     negatable=False):
         rest = low[hit.end:]
-        sep = re.match(r"\s*[:：为是]\s*|\s+", rest)
+        sep = re.match(r"\s*(?:[】\]]\s*[:：]?|[:：为是])\s*|\s+", rest)
         if sep is None and label != "engineer":
             continue
         start = hit.end + (sep.end() if sep else 0)
@@ -83,13 +83,27 @@ def labelled(text: str, label: str) -> tuple[str, list[tuple[int, int]]]:
         end = end_match.start() if end_match else len(low)
         for other in find(low[start:end], lexicon().labels, negatable=False):
             # "影响范围：全部营业厅，工程师：林芳": the next labelled part ends this one
-            if other.start > 0 and low[start + other.start - 1] in ",，、 \t":
+            if other.start > 0 and low[start + other.start - 1] in ",，、 \t【[":
                 end = start + other.start - 1
                 break
-        value = text[start:end].strip(" ，,")
+        end = _next_field(low, start, end)
+        value = text[start:end].strip(" ，,。.【[")
         if value:
             return value, [(hit.start, end)]
     return "", []
+
+
+def _next_field(low: str, start: int, end: int) -> int:
+    """Where a labelled value ends at a comma after which a level or a category is written
+    ("影响范围：全部营业厅无法缴费，紧急，技术问题")."""
+    lex = lexicon()
+    for comma in re.finditer(r"[,，、]\s*", low[start:end]):
+        after = start + comma.end()
+        for table in (lex.severity, lex.category):
+            hits = find(low[after:after + 12], table, negatable=False)
+            if hits and hits[0].start == 0:
+                return start + comma.start()
+    return end
 
 
 def read_triage(text: str, people: Sequence[Person], preferred: Sequence[str],

@@ -193,6 +193,9 @@ def _gapped(text: str, table: Mapping[str, Any]) -> dict[int, tuple[int, str]]:
             continue
         pattern = f"{_GAP_CHARS}{{0,{GAP}}}?".join(re.escape(p) for p in word.split("…"))
         for match in re.finditer(pattern, text):
+            middle = text[match.start() + len(word.split("…")[0]):match.end()]
+            if any(n in middle for n in lexicon().negations if not n.isascii()):
+                continue    # "已无法解决" is no "已…解决"
             if match.start() not in found or found[match.start()][0] < match.end():
                 found[match.start()] = (match.end(), word)
     return found
