@@ -536,3 +536,13 @@ def test_quarter_hours_r_pm_1() -> None:
     found = read_moment("上午九点一刻左右", BASE)
     assert found is not None and found.at == datetime(2026, 12, 1, 9, 15, tzinfo=SH)
     assert found.text == "上午九点一刻"
+
+
+@pytest.mark.parametrize(("text", "severity"), [
+    ("优先级：高，技术问题，林芳", "urgent"), ("优先级：低，使用咨询，马超", "normal"),
+    ("严重程度：中\n类别：功能问题\n工程师：马超", "normal"),
+    ("Priority: high. Category: technical. Engineer: lin.fang@example.test", "urgent"),
+    ("优先级：高，但按一般处理，使用问题，马超", "normal"),      # the level named wins
+])
+def test_a_grade_after_the_severity_field_r_pm_2(text: str, severity: str) -> None:
+    assert read_triage(text, PEOPLE, CONTRACT, BASE, sender=HE).severity == severity

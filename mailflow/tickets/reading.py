@@ -122,7 +122,7 @@ def read_triage(text: str, people: Sequence[Person], preferred: Sequence[str],
              if h.value == "field" and not any(s <= h.start and h.end <= e for s, e in levels)]
     low = unoffered(unoffered(masked(folded(text), [*impact_spans, *req_spans, *names]),
                               lex.severity), lex.category)
-    severity = _severity(low)
+    severity = _severity(low, _field_levels(folded(text)))
     scores: dict[str, int] = {}
     for hit in find(low, lex.category):
         scores[hit.value] = scores.get(hit.value, 0) + (hit.end - hit.start)
@@ -140,7 +140,25 @@ def read_triage(text: str, people: Sequence[Person], preferred: Sequence[str],
                   missing=missing)
 
 
-def _severity(low: str) -> str:
+def _field_levels(low: str) -> list[str]:
+    """Levels written as a grade after a severity field's name ("优先级：高", "严重程度：低")."""
+    lex = lexicon()
+    levels: list[str] = []
+    for field_name in lex.severity_fields:
+        for match in re.finditer(re.escape(field_name) + r"\s*[】\]]?\s*[:：为是]?\s*", low):
+            for grade, value in lex.severity_grades.items():
+                if low.startswith(grade, match.end()) and _bounded_word(low, match.end(), grade):
+                    levels.append(value)
+                    break
+    return levels
+
+
+def _bounded_word(low: str, at: int, word: str) -> bool:
+    after = low[at + len(word):at + len(word) + 1]
+    return not (word.isascii() and after.isascii() and after.isalnum())
+
+
+def _severity(low: str, graded: Sequence[str] = ()) -> str:
     """The one level named: a negated level means the other (不算紧急 is normal, R-PM-2);
     words that only describe the problem (严重) count when no level is named; two levels
     named ("紧急…不紧急") is no reading."""
@@ -157,7 +175,7 @@ def _severity(low: str) -> str:
                 continue
             value = flips[value]
         (weak if hit.word in lex.severity_weak else strong).append(value)
-    levels = set(strong) or set(weak)
+    levels = set(strong) or set(graded) or set(weak)
     return levels.pop() if len(levels) == 1 else ""
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -51,6 +51,8 @@ class Lexicon:
     satisfaction_weak: frozenset[str] = frozenset()  # praise or blame of one part
     severity_negated: Mapping[str, str] | None = None  # 不算紧急 → normal
     person_titles: tuple[str, ...] = ()   # 林工: a surname and a title
+    severity_fields: tuple[str, ...] = ()  # 优先级, 紧急程度: a grade may follow
+    severity_grades: Mapping[str, str] = field(default_factory=dict)  # 高 → urgent
     instruction_verbs: tuple[str, ...] = ()  # 回复“确认”: what asks for a word
     conditions: tuple[str, ...] = ()      # 如有, 如果, if: a supposition to the clause end
     examples: tuple[str, ...] = ()        # 例如: a quoted example follows
@@ -77,6 +79,9 @@ def lexicon() -> Lexicon:
         satisfaction_weak=frozenset(_words(data["satisfaction_weak"]["words"])),
         severity_negated=dict(data["negated_means"]["severity"]),
         person_titles=_words(data["person_titles"]["words"]),
+        severity_fields=_words(data["severity_grades"]["fields"]),
+        severity_grades={folded(w): v for v, ws in data["severity_grades"].items()
+                         if v != "fields" for w in ws},
         instruction_verbs=_words(data["instruction"]["verbs"]),
         conditions=_words(data["instruction"]["conditions"]),
         examples=_words(data["instruction"]["examples"]),
