@@ -546,3 +546,11 @@ def test_quarter_hours_r_pm_1() -> None:
 ])
 def test_a_grade_after_the_severity_field_r_pm_2(text: str, severity: str) -> None:
     assert read_triage(text, PEOPLE, CONTRACT, BASE, sender=HE).severity == severity
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("已提交厂商解决，等待回复", set()),        # handed on is not solved
+    ("已定位并解决", {"resolved"}),
+])
+def test_handed_on_is_not_resolved_r_pm_5(text: str, says: set[str]) -> None:
+    assert engineer_says(text) == says
