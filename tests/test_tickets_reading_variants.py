@@ -554,3 +554,23 @@ def test_a_grade_after_the_severity_field_r_pm_2(text: str, severity: str) -> No
 ])
 def test_handed_on_is_not_resolved_r_pm_5(text: str, says: set[str]) -> None:
     assert engineer_says(text) == says
+
+
+def test_a_signed_date_is_not_the_day_of_another_sentence_r_pm_1() -> None:
+    mail = ("您好，\n系统登录提示“用户名或密码错误”，但密码是对的。昨晚还好好的。\n\n"
+            "陈静\n2026年11月28日\n手机：13912345678")
+    found = read_moment(own_words(mail), BASE)
+    assert found is not None and found.at == datetime(2026, 11, 30, 20, 0, tzinfo=SH)
+    assert found.text == "昨晚"
+
+
+def test_customer_mail_read_as_the_desk_reads_it_r_pm_1() -> None:
+    mail = ("各位好：\n\n我司财务系统从今天上午10点开始无法导出报表，点击导出后一直转圈。\n"
+            "请尽快处理，谢谢！\n\n--\n陈静 | 华东电力公司 信息中心\n"
+            "Tel: 0571-8888 6666 | Mobile: 139 1234 5678\n杭州市西湖区文三路100号")
+    written = own_words(mail)
+    assert "无法导出报表" in written and "文三路" not in written
+    phone = phone_in(written) or phone_in(mail)
+    assert phone == "0571-8888 6666"
+    found = read_moment(written, BASE)
+    assert found is not None and found.at == datetime(2026, 12, 1, 10, 0, tzinfo=SH)

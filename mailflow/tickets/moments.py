@@ -83,8 +83,21 @@ def _folded(text: str) -> str:
     return folded(text).replace("一刻", "15").replace("三刻", "45")
 
 
+#: a time's parts stand in one sentence: a date in the signature is not the day of "昨晚"
+_SENTENCE = re.compile(r"[^\n。！？；!?;]+")
+
+
 def read_moment(text: str, base: datetime) -> Moment | None:
-    """The first time *text* names, against *base* (aware, local); None when none."""
+    """The first time *text* names, against *base* (aware, local); None when none. Read
+    sentence by sentence, so parts of different sentences are not put together."""
+    for sentence in _SENTENCE.finditer(text):
+        found = _moment_in(sentence.group(0), base)
+        if found is not None:
+            return found
+    return None
+
+
+def _moment_in(text: str, base: datetime) -> Moment | None:
     low = _folded(text)
     for match in _AGO.finditer(low):
         written = match.group(1) or match.group(3) or ""
