@@ -574,3 +574,11 @@ def test_customer_mail_read_as_the_desk_reads_it_r_pm_1() -> None:
     assert phone == "0571-8888 6666"
     found = read_moment(written, BASE)
     assert found is not None and found.at == datetime(2026, 12, 1, 10, 0, tzinfo=SH)
+
+
+@pytest.mark.parametrize(("text", "rating"), [
+    ("Rating 9/10", 5), ("10/10, great support", 5), ("I'd say 6 out of 10", 3), ("5/5", 5),
+    ("非常滿意，給五顆星", 5), ("給4顆星", 4),
+])
+def test_out_of_ten_and_traditional_ratings_r_pm_5(text: str, rating: int) -> None:
+    assert read_rating(text) == rating

@@ -43,6 +43,8 @@ _BARE_RATING = re.compile(r"^\W*([1-5])\W*$")
 _SCALE = re.compile(r"[1-5一]\s*(?:[-–~～]|到|至)\s*[2-5五]\s*分?"
                     r"|满分\s*[:：是为]?\s*[1-5一二三四五十]{1,2}\s*分?|[1-5五十]{1,2}\s*分制"
                     r"|[1-5五]\s*分\s*(?:为|是)?\s*最满意")
+#: a rating out of ten ("9/10", "8 out of 10", "十分制打8分" is not ours): halved, rounded up
+_OUT_OF_TEN = re.compile(r"(?<![\d.])(10|[1-9])\s*(?:/\s*10|out of 10)(?!\d)")
 #: stars as drawn: ★★★★☆ is a 4
 _STARS = re.compile(r"(★{1,5})☆*")
 
@@ -259,6 +261,9 @@ def read_rating(text: str) -> int | None:
     low = folded(unasked(text))
     scaled = unoffered(masked(low, [m.span() for m in _SCALE.finditer(low)]),
                        lex.satisfaction)
+    ten = _OUT_OF_TEN.search(scaled)
+    if ten:
+        return (int(ten.group(1)) + 1) // 2
     number = _RATING_NUMBER.search(scaled)
     if number:
         value = cn_number(number.group(1) or number.group(2))
