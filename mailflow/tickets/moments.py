@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from mailflow.tickets.words import folded
 
@@ -48,7 +48,12 @@ _PM_PARTS = {"下午", "傍晚", "晚上", "昨晚", "明晚", "夜里", "aftern
              "evening", "tonight", "night"}
 _NOW_WORDS = ("刚才", "刚刚", "just now", "right now")
 
+#: a date; written with dots, dashes or slashes only when it is not part of a version or a
+#: path ("V3.2", "2.5.1", "/v1/2")
 _DATE = re.compile(r"(?:(\d{4})\s*[年\-/.]\s*)?(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*[日号]?")
+_VERSION_LIKE = re.compile(r"[a-z\d./_-]")
+_WEEKDAYS = "一二三四五六日天"
+_WEEKDAY = re.compile(r"(上上|上|这|本|下)?\s*(?:个)?\s*(?:周|星期|礼拜)([一二三四五六日天1-7])")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _EN_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|"
@@ -56,13 +61,15 @@ _EN_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|"
 _CLOCK = re.compile(r"(\d{1,2})\s*[:：]\s*(\d{2})(?:\s*(am|pm))?|"
                     + _NUM + r"\s*(?:点|時|时)\s*(?:(半)|" + _NUM + r"\s*分?)?|"
                     r"(\d{1,2})\s*(am|pm|o'clock)")
-_AGO = re.compile(_NUM + r"\s*(分钟|小时|个小时|天)\s*(?:以前|之前|前)|"
+_AGO = re.compile(r"(半|" + _NUM[1:-1] + r")\s*(分钟|小时|个小时|个钟头|天|周|个星期|星期)\s*"
+                  r"(?:以前|之前|前)|"
                   r"(\d+)\s*(minutes?|hours?|days?)\s+ago")
 _WITHIN = re.compile(_NUM + r"\s*(分钟|小时|个小时|天|个工作日|工作日)\s*(?:以内|之内|内)|"
                      r"within\s+(\d+)\s*(minutes?|hours?|days?)|in\s+(\d+)\s*(hours?|days?)")
 _UNITS = {"分钟": "minutes", "minute": "minutes", "minutes": "minutes", "小时": "hours",
-          "个小时": "hours", "hour": "hours", "hours": "hours", "天": "days", "day": "days",
-          "days": "days", "个工作日": "days", "工作日": "days"}
+          "个小时": "hours", "个钟头": "hours", "hour": "hours", "hours": "hours", "天": "days",
+          "day": "days", "days": "days", "周": "weeks", "个星期": "weeks", "星期": "weeks",
+          "个工作日": "days", "工作日": "days"}
 
 
 @dataclass(frozen=True)
@@ -71,11 +78,30 @@ class Moment:
     text: str  # the words it was read from
 
 
+def _folded(text: str) -> str:
+    """Folded, and 一刻/三刻 as minutes (九点一刻 is 9:15); one character for one."""
+    return folded(text).replace("一刻", "15").replace("三刻", "45")
+
+
+#: a time's parts stand in one sentence: a date in the signature is not the day of "昨晚"
+_SENTENCE = re.compile(r"[^\n。！？；!?;]+")
+
+
 def read_moment(text: str, base: datetime) -> Moment | None:
-    """The first time *text* names, against *base* (aware, local); None when none."""
-    low = folded(text)
+    """The first time *text* names, against *base* (aware, local); None when none. Read
+    sentence by sentence, so parts of different sentences are not put together."""
+    for sentence in _SENTENCE.finditer(text):
+        found = _moment_in(sentence.group(0), base)
+        if found is not None:
+            return found
+    return None
+
+
+def _moment_in(text: str, base: datetime) -> Moment | None:
+    low = _folded(text)
     for match in _AGO.finditer(low):
-        number = cn_number(match.group(1) or match.group(3) or "")
+        written = match.group(1) or match.group(3) or ""
+        number: float | None = 0.5 if written == "半" else cn_number(written)
         unit = _UNITS.get((match.group(2) or match.group(4) or "").rstrip("s") + "s"
                           if match.group(4) else match.group(2) or "")
         if number is not None and unit:
@@ -93,7 +119,7 @@ def read_moment(text: str, base: datetime) -> Moment | None:
 
 def read_within(text: str, base: datetime) -> Moment | None:
     """A due time: "3小时内", "2天内", "within 4 hours", or a named time ("明天18:00前")."""
-    low = folded(text)
+    low = _folded(text)
     match = _WITHIN.search(low)
     if match:
         number = cn_number(match.group(1) or match.group(3) or match.group(5) or "")
@@ -101,7 +127,11 @@ def read_within(text: str, base: datetime) -> Moment | None:
         unit = _UNITS.get(raw_unit) or _UNITS.get(raw_unit.rstrip("s"))
         if number is not None and unit:
             return Moment(base + timedelta(**{unit: number}), match.group(0))
-    found = _dated(low, base)
+    found = _dated(low, base, ahead=True)
+    if found is not None and _CLOCK.search(found.text) is None and \
+            not any(part in found.text for part in _PARTS):
+        # "今天要解决", "周五前", "12月5日前": by the end of that day
+        return Moment(found.at + timedelta(days=1), found.text)
     if found is not None and found.at <= base and found.at.date() == base.date() \
             and not any(w in found.text for w in _DAYS):
         # "18:00前" written after 18:00 means tomorrow's
@@ -109,12 +139,14 @@ def read_within(text: str, base: datetime) -> Moment | None:
     return found
 
 
-def _dated(low: str, base: datetime) -> Moment | None:
+def _dated(low: str, base: datetime, ahead: bool = False) -> Moment | None:
+    """The day, part of day and clock time *low* names; a bare weekday is the last one
+    (a problem's start) or, when *ahead*, the next one (a due time)."""
     day = base.date()
     start = end = -1
     words: list[str] = []
-    date_match = _DATE.search(low)
-    if date_match and _plausible_date(date_match):
+    date_match = _date_in(low)
+    if date_match:
         year = int(date_match.group(1)) if date_match.group(1) else base.year
         try:
             day = day.replace(year=year, month=int(date_match.group(2)),
@@ -144,6 +176,12 @@ def _dated(low: str, base: datetime) -> Moment | None:
                 day = day + timedelta(days=offset)
                 start, end = at, at + len(word)
                 break
+    if date_match is None and relative is None:
+        weekday = _WEEKDAY.search(low)
+        if weekday is not None:
+            relative = weekday.group(0)
+            day = _weekday(day, weekday.group(1) or "", weekday.group(2), ahead)
+            start, end = weekday.span()
     part = None
     for word in sorted(_PARTS, key=len, reverse=True):
         at = low.find(word)
@@ -168,6 +206,35 @@ def _dated(low: str, base: datetime) -> Moment | None:
     except ValueError:
         return None
     return Moment(moment, "".join(words).strip())
+
+
+def _date_in(low: str) -> re.Match[str] | None:
+    """The first plausible date; one written with marks only (3.2, 11/30) must not be part
+    of a version, a path or a longer number."""
+    for match in _DATE.finditer(low):
+        if not _plausible_date(match):
+            continue
+        text = match.group(0)
+        if not any(c in text for c in "年月日号") and match.group(1) is None:
+            before = low[match.start() - 1] if match.start() else " "
+            after = low[match.end():match.end() + 2]
+            if _VERSION_LIKE.fullmatch(before) or re.match(r"[./-]\d|[a-z_]", after):
+                continue
+        return match
+    return None
+
+
+def _weekday(day: date, which: str, name: str, ahead: bool) -> date:
+    """周五, 上周五, 下周一, 本周三 against *day*."""
+    index = int(name) - 1 if name.isdigit() else min(_WEEKDAYS.index(name), 6)
+    monday = day - timedelta(days=day.weekday())
+    weeks = {"上上": -2, "上": -1, "这": 0, "本": 0, "下": 1}
+    if which:
+        return monday + timedelta(days=7 * weeks[which] + index)
+    named = monday + timedelta(days=index)
+    if ahead:
+        return named if named >= day else named + timedelta(days=7)
+    return named if named <= day else named - timedelta(days=7)
 
 
 def _plausible_date(match: re.Match[str]) -> bool:
