@@ -20,6 +20,7 @@ from mailflow.tickets.reading import (
     Person,
     check_says,
     engineer_says,
+    names_someone,
     phone_in,
     read_rating,
     read_triage,
@@ -582,3 +583,27 @@ def test_customer_mail_read_as_the_desk_reads_it_r_pm_1() -> None:
 ])
 def test_out_of_ten_and_traditional_ratings_r_pm_5(text: str, rating: int) -> None:
     assert read_rating(text) == rating
+
+
+# -- the engineer on a last line of its own: an answer, not a signature (R-PM-2) ----------
+def written_by(sender: str, body: str) -> str:
+    """What the desk reads of a staff reply (TicketDesk._written): a last line naming a
+    colleague is kept, the sender's own name is their signature."""
+    others = [p for p in PEOPLE if p.email != sender]
+    return authored_text(body, keep=lambda line: names_someone(line, others))
+
+
+@pytest.mark.parametrize("body", [
+    "紧急\n技术问题\n林芳",
+    "您好，\n一般，使用问题\n林芳\n\n何平\n客服中心",
+    "紧急、技术问题，派给：\n林工",
+    rb.outlook_zh("紧急\n技术问题\n林芳", TRIAGE_ASK),
+])
+def test_the_engineer_on_the_last_line_is_read_r_pm_2(body: str) -> None:
+    assert triage(written_by(HE, body))[2] == LIN
+
+
+def test_the_senders_own_name_stays_a_signature_r_pm_2() -> None:
+    written = written_by(HE, "紧急，技术问题，林芳负责\n\n何平\n客服中心")
+    assert "何平" not in written and "林芳" in written
+    assert authored_text("紧急\n技术问题\n林芳") == "紧急\n技术问题"  # without keep: a name

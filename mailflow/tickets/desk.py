@@ -48,6 +48,7 @@ from mailflow.tickets.reading import (
     Person,
     check_says,
     engineer_says,
+    names_someone,
     phone_in,
     read_rating,
     read_triage,
@@ -108,7 +109,7 @@ class TicketDesk:
             Ticket.request_id == match.request.id)).scalar_one_or_none()
         if ticket is None:
             return None
-        written = authored_text(parsed.text, parsed.html).strip()[:MAX_TEXT]
+        written = self._written(parsed, sender)
         return self._reply(session, mail, match.request, ticket, sender, written, now)
 
     # -- R-PM-1 intake --------------------------------------------------------------------
@@ -204,7 +205,7 @@ class TicketDesk:
         """R-PM-1 "by phone, mail or online": 客服's own mail (not a reply to a ticket) that
         reads as a customer's report opens the ticket for that customer; None when it does
         not read as one (the reception goes on with it)."""
-        written = authored_text(parsed.text, parsed.html).strip()[:MAX_TEXT]
+        written = self._written(parsed, sender)
         whole = f"{parsed.subject}\n{written}"
         own = written  # 客服's own words: their triage, if they give one
         customers = list(self.contracts.customers.values())
@@ -309,6 +310,14 @@ class TicketDesk:
                      request_id=request.id, reference=request.reference,
                      status=ticket.status)
         return "follow_up"
+
+    def _written(self, parsed: ParsedMail, sender: str) -> str:
+        """What a member of staff wrote: a last line naming a colleague ("紧急\n技术问题\n林芳")
+        is the engineer of a triage, not a signature; the sender's own name still is."""
+        others = [p for p in self._people() if p.email.lower() != sender.lower()]
+        return authored_text(parsed.text, parsed.html,
+                             keep=lambda line: names_someone(line, others)
+                             ).strip()[:MAX_TEXT]
 
     def _people(self) -> list[Person]:
         return [Person(p.email, p.name) for p in self.contracts.directory.people()]

@@ -218,6 +218,11 @@ def _engineer(text: str, people: Sequence[Person], preferred: Sequence[str]) -> 
     return named[0][1]
 
 
+def names_someone(text: str, people: Sequence[Person]) -> bool:
+    """Whether *text* names one of *people* (the way a triage names its engineer)."""
+    return bool(_engineer(text, people, ()))
+
+
 def _whole(low: str, needle: str) -> int:
     """Where *needle* stands in *low* as a whole word if it is ASCII ("ma.chao" not inside
     "emma.chao"); -1 when it does not."""

@@ -226,7 +226,7 @@ def classify(lines: Sequence[str]) -> list[Line]:
     return kinds
 
 
-def authored_lines(text: str) -> list[str]:
+def authored_lines(text: str, keep: signature_lines.Keep | None = None) -> list[str]:
     """The lines the sender wrote, in order; stretches between quotes joined by one blank."""
     lines = bounded(text).split("\n")
     kinds = classify(lines)
@@ -247,7 +247,7 @@ def authored_lines(text: str) -> list[str]:
         if kind is Line.SIGNATURE:
             continue  # a rule or footer before any text: not authored either
         kept.append(line.rstrip() if kind is Line.TEXT else "")
-    return signature_lines.drop_trailing_signature(_trim(kept))
+    return signature_lines.drop_trailing_signature(_trim(kept), keep)
 
 
 def _trim(lines: list[str]) -> list[str]:
@@ -261,6 +261,6 @@ def _trim(lines: list[str]) -> list[str]:
     return out
 
 
-def authored_plain(text: str) -> str:
-    """The authored part of a plain-text body."""
-    return "\n".join(authored_lines(text)).strip()
+def authored_plain(text: str, keep: signature_lines.Keep | None = None) -> str:
+    """The authored part of a plain-text body (*keep*: see drop_trailing_signature)."""
+    return "\n".join(authored_lines(text, keep)).strip()

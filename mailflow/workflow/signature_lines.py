@@ -9,7 +9,7 @@ patterns see folded lines (reply_tokens.fold).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mailflow.workflow.reply_tokens import fold, strip_punct
 
@@ -109,9 +109,15 @@ def _signature_like(line: str, original: str) -> bool:
     return False
 
 
-def drop_trailing_signature(lines: Sequence[str]) -> list[str]:
+#: a trailing line the caller knows is an answer, not a signature (e.g. the name of the
+#: engineer a ticket is given to, on a last line of its own)
+Keep = Callable[[str], bool]
+
+
+def drop_trailing_signature(lines: Sequence[str], keep: Keep | None = None) -> list[str]:
     """*lines* without the trailing block of name, title, department and contact lines; the
-    first line that has text is never dropped."""
+    first line that has text is never dropped, nor a line *keep* says is part of the answer
+    (that line and everything above it stay)."""
     kept = list(lines)
     first = next((i for i, line in enumerate(kept) if line.strip()), None)
     if first is None:
@@ -119,7 +125,8 @@ def drop_trailing_signature(lines: Sequence[str]) -> list[str]:
     end = len(kept)
     while end - 1 > first:
         line = kept[end - 1]
-        if line.strip() and not _signature_like(fold(line), line):
+        if line.strip() and (not _signature_like(fold(line), line)
+                             or (keep is not None and keep(line))):
             break
         end -= 1
     while end > first + 1 and not kept[end - 1].strip():
