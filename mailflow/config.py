@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from mailflow.config_section import Section
 from mailflow.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,8 +46,7 @@ Security = Literal["tls", "starttls", "none"]
 ENV_PREFIX = "MAILFLOW_"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = Section  # every section's base, shared with the feature packages' settings
 
 
 class ServiceSettings(_Section):

@@ -269,6 +269,25 @@ def test_reports_config_names_what_exists() -> None:
             Settings.model_validate({**base, **bad})
 
 
+def test_env_overrides_reach_the_reports_sections_and_unknown_keys_are_still_named(
+        tmp_path: Path) -> None:
+    """[plans], [project_summary] and [fault_recurrence] are sections like [smtp]:
+    MAILFLOW_<SECTION>_<KEY> sets their keys, and a misspelt one is warned about."""
+    from mailflow.config import load_settings, unknown_env_variables
+
+    env = {"MAILFLOW_PLANS_MAINTENANCE_MONTH": "3", "MAILFLOW_PROJECT_SUMMARY_MAX_REMINDERS": "5",
+           "MAILFLOW_FAULT_RECURRENCE_COUNT": "4"}
+    settings = load_settings(None, environ=env)
+    assert settings.plans.maintenance_month == 3
+    assert settings.project_summary.max_reminders == 5 and settings.fault_recurrence.count == 4
+    assert unknown_env_variables(env) == []
+    (warning,) = unknown_env_variables({"MAILFLOW_PLANS_MAINTENANCE_MONHT": "3"})
+    assert "MAILFLOW_PLANS_MAINTENANCE_MONTH" in warning
+    from mailflow.errors import ConfigError
+    with pytest.raises(ConfigError, match="MAILFLOW_PLANS_MAINTENANCE_MONTH"):
+        load_settings(None, environ={"MAILFLOW_PLANS_MAINTENANCE_MONTH": "13"})
+
+
 def test_r_sp_7_a_report_already_sent_is_never_queued_again(
         factory: sessionmaker[Session], database_url: str, tmp_path: Path) -> None:
     """The row moved back (a restart with a changed start, a restored backup): the month's

@@ -10,13 +10,14 @@ import re
 from datetime import date, time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from mailflow.config_section import Section
 
 KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = Section  # config.py's base: env overrides and unknown-key checks apply
 
 
 def _clock_time(value: str) -> str:
