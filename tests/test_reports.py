@@ -284,6 +284,20 @@ def test_report_command_renders_without_sending(sqlite_url: str, tmp_path: Path)
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     assert bad.returncode != 0 and "unknown contract 'west'" in bad.stderr
     assert "Traceback" not in bad.stderr
+    quarter = subprocess.run(
+        [sys.executable, "-m", "mailflow", "--config", str(cfg), "report", "--quarter",
+         "2026Q4", "--contract", "east", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+    assert quarter.returncode == 0, quarter.stderr
+    assert "2026年第4季度" in quarter.stdout and (out / "服务季报-2026Q4-east.xlsx").is_file()
+    for args, words in ((["--quarter", "2026-11"], "is a month, not a quarter"),
+                        (["--month", "2026-11", "--year", "2026"], "name one period"),
+                        (["--half-year", "2026H3"], "--half-year")):
+        wrong = subprocess.run(
+            [sys.executable, "-m", "mailflow", "--config", str(cfg), "report", *args],
+            capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+        assert wrong.returncode != 0 and words in wrong.stderr, wrong.stderr
+        assert "Traceback" not in wrong.stderr
 
 
 def test_config_example_documents_every_reports_key() -> None:

@@ -25,7 +25,18 @@ from mailflow.clock import Clock, SystemClock
 from mailflow.service import Service
 from mailflow.store.models import DueWork
 from mailflow_testing import mailbuild
-from tests.approvals_desk import LIN, MA, WANG, ZHANG, ZHENG, Desk, directory, reply, text_of
+from tests.approvals_desk import (
+    LIN,
+    MA,
+    SUN,
+    WANG,
+    ZHANG,
+    ZHENG,
+    Desk,
+    directory,
+    reply,
+    text_of,
+)
 from tests.stack import SERVICE
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -116,6 +127,44 @@ def test_r_sp_7_monthly_report_sent_on_its_day_once_with_charts_inline_docx_xlsx
     sent = desk.actions("report_sent")
     assert [(e.detail["month"], e.detail["report"]) for e in sent] == [("2026-11",
                                                                         "internal")]
+
+
+def test_r_sp_7_contract_quarterly_report_sent_once_on_its_day_covering_three_months(
+        mailstack: Any, database_url: str, tmp_path: Path) -> None:
+    """R-SP-7: 「客户报告周期按合同约定设置」 — the contract agrees a quarter: its report covers
+    October to December, goes out on the 5th of January, once, and counts only the contract's
+    requests (张伟's, not 孙丽's)."""
+    desk = Desk(mailstack, database_url, tmp_path,
+                approvals={"handlers": {"general": LIN}},
+                contracts=[{"key": "east", "name": "华东运维服务合同", "customer": "华东电力",
+                            "requesters": [ZHANG]}],
+                reports=[{"report": "east", "period": "quarter", "to": ["郑丽"], "day": 5,
+                          "at": "09:00"}])
+    for n, (who, day) in enumerate(((ZHANG, "2026-10-12"), (ZHANG, "2026-11-12"),
+                                    (ZHANG, "2026-12-14"), (SUN, "2026-11-13"))):
+        got = desk.send(mailbuild.human_mail(sender=who, to=SERVICE, subject=f"打印机连不上{n}",
+                                             body="三楼打印机无法打印。"), at(f"{day}T10:00"))
+        desk.send(reply(got[who][0], sender=LIN, body="已处理，打印机已恢复正常。"),
+                  at(f"{day}T10:30"))
+    assert ZHENG not in desk.tick(at("2026-12-01T09:00"))    # no monthly report
+    assert ZHENG not in desk.tick(at("2027-01-05T08:59"))
+    got = desk.tick(at("2027-01-05T09:00"))
+    (mail,) = got[ZHENG]
+    assert "服务季报" in str(mail["Subject"]) and "2026年第4季度" in str(mail["Subject"])
+    assert "本季度" in text_of(mail) and "上季度" in text_of(mail)
+    parts = {p.get_content_type(): p for p in mail.iter_attachments()}
+    assert parts[XLSX].get_filename() == "服务季报-2026Q4-east.xlsx"
+    book = load_workbook(io.BytesIO(parts[XLSX].get_content()))
+    figures = {row[0]: row[1:3] for row in book.worksheets[0].iter_rows(min_row=3,
+                                                                         values_only=True)}
+    assert figures["请求总数"] == (3, 0)                      # three months, the quarter before
+    assert ZHENG not in desk.tick(at("2027-01-05T09:30"))    # once
+    assert ZHENG not in desk.tick(at("2027-02-05T09:00"))    # a quarter is not a month
+    (row,) = desk.query(select(DueWork).where(DueWork.kind == "report.monthly"))
+    assert row.status == "pending" and row.payload == {"month": "2027-01"}
+    assert row.due_at.month == 4 and row.due_at.day == 5
+    (sent,) = desk.actions("report_sent")
+    assert (sent.detail["period"], sent.detail["report"]) == ("2026Q4", "east")
 
 
 def test_r_sp_9_project_summary_asked_at_expiry_reminded_until_answered_and_r_pm_7_r_pm_15(
