@@ -250,6 +250,22 @@ def test_r_sp_7_a_contract_quarter_report_covers_three_months_against_the_quarte
     assert monthly.key(entry).startswith("east:quarter:")
 
 
+def test_r_sp_7_half_year_and_year_reports_name_their_period_in_either_language(
+        factory: sessionmaker[Session], database_url: str, tmp_path: Path) -> None:
+    generate(factory)
+    settings = config(database_url, tmp_path)
+    en = Templates(settings.service.templates_dir, "en")
+    with factory() as session:
+        half = ReportMaker(settings, settings.templates()).make(
+            session, parse_period("2026H2"), None)
+        year = ReportMaker(settings, en).make(session, parse_period("2026"), "east")
+    assert "服务半年报" in half.content.subject and "2026年下半年" in half.content.subject
+    assert half.figures.requests_total == 12 and half.previous.requests_total == 0
+    assert "Annual service report" in year.content.subject and "This year" in year.content.html
+    assert year.figures.requests_by_kind == {"data_extraction": 2, "fault": 1}
+    assert year.docx_name == "service-report-2026-east.docx"
+
+
 def test_trend_arrows_percent_points_for_shares_and_percent_for_counts() -> None:
     words = {"up": "↑", "down": "↓", "same": "→", "points": "pp", "no_data": "-"}
     assert Metric("x", "x", 0.9, 0.8, True).trend(words) == "↑ 10.0 pp"

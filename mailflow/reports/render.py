@@ -147,8 +147,10 @@ def period_words(words: Mapping[str, str], period: Period) -> dict[str, str]:
 
 def period_shown(words: Mapping[str, str], period: Period) -> str:
     """The period as the report names it: ``label_quarter: {year}年第{number}季度`` in the
-    words, else its label (``2026-11``, ``2026Q4``)."""
-    pattern = words.get("label_" + period.kind.replace("-", "_"))
+    words (``label_half_year_2: {year}年下半年`` for one period in particular), else its
+    label (``2026-11``, ``2026Q4``)."""
+    name = "label_" + period.kind.replace("-", "_")
+    pattern = words.get(f"{name}_{period.number}") or words.get(name)
     if not pattern:
         return period.label
     return pattern.format(year=period.start.year, number=period.number,
