@@ -242,6 +242,7 @@ def test_r_sp_7_a_contract_quarter_report_covers_three_months_against_the_quarte
     assert f.fault_rate == pytest.approx(120 / (92 * 24 * 60 * 2))
     assert "服务季报" in report.content.subject and "2026年第4季度" in report.content.subject
     assert "本季度" in report.content.html and "上季度" in report.content.html
+    assert "客户：华东电力\n合同：华东运维服务合同\n" in report.content.text
     assert report.docx_name == "服务季报-2026Q4-east.docx"
     monthly = MonthlyReports(settings)
     (entry,) = settings.reports
