@@ -400,6 +400,10 @@ DEFAULT_CHAINS = (
         ChainStep(approvers=("role:project_manager",)),)),
     Chain(kind="training_plan", rule="R-PM-15", steps=(
         ChainStep(approvers=("role:service_manager",)),)),
+    # R-PM-13 質量改進措施: the PM reviews them (as every maintenance document, R-PM-11);
+    # then each measure is followed up to its 時間節點
+    Chain(kind="quality_improvement", rule="R-PM-13", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
 )
 
 

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
-from mailflow.documents.definitions import DeadlineDef, FormCatalog, FormDef
+from mailflow.documents.definitions import DeadlineDef, FormCatalog, FormDef, TrackedItemsDef
 from mailflow.mail.parse import ParsedMail
 from mailflow.notices import deadlines
 from mailflow.notices.recipients import (
@@ -69,6 +69,10 @@ RESULT_CHASE = "notice.change_result"
 SUMMARY_CHASE = "notice.change_summary"
 MINUTES = "notice.minutes"
 ACTION_ITEM = "notice.action_item"
+#: the minutes' action items (R-MT-5) when the definitions do not say (forms/minutes.toml does)
+MINUTES_ITEMS = TrackedItemsDef(rule="R-MT-5", field="action_items", item="item",
+                                owner="owner", due="due", title_field="title",
+                                overdue_to="host")
 DEADLINE_CHASE = "notice.deadline"
 #: the share of the working time to a deadline after which its owner is reminded
 REMIND_AT = 0.75
@@ -291,6 +295,8 @@ class Lifecycle:
                 self._change_called_off(session, request, now)
         elif request.kind == MINUTES_KIND and move.event is Event.HANDED_OVER:
             due.schedule(session, kind=MINUTES, request_id=request.id, due_at=now)
+        elif move.event is Event.HANDED_OVER and self.tracked(request.kind) is not None:
+            self.schedule_items(session, request, now)  # R-PM-13: the measures followed up
 
     def _handling_deadline(self, session: Session, request: Request, declared: DeadlineDef,
                            now: datetime) -> None:
@@ -768,12 +774,27 @@ class Lifecycle:
         self.sender.queue(session, now, template="notices/attendees_minutes", context=context,
                           to=plan.to, request=request,
                           formal=self.formal("minutes", request))
+        self.schedule_items(session, request, now)  # R-MT-5
+
+    def tracked(self, kind: str) -> TrackedItemsDef | None:
+        """How *kind*'s definition says its rows are followed up (R-MT-5, R-PM-13)."""
+        form = self.form(kind)
+        if form is not None and form.tracked_items is not None:
+            return form.tracked_items
+        return MINUTES_ITEMS if kind == MINUTES_KIND else None
+
+    def schedule_items(self, session: Session, request: Request, now: datetime) -> None:
+        """Each tracked row's reminder to its owner, before its due day (R-MT-5, R-PM-13)."""
+        spec = self.tracked(request.kind)
+        if spec is None:
+            return
+        items = [r for r in request.fields.get(spec.field) or [] if isinstance(r, dict)]
         for index, item in enumerate(items, start=1):
             try:
-                day = date.fromisoformat(_text(item.get("due"))[:10])
+                day = date.fromisoformat(_text(item.get(spec.due))[:10])
             except ValueError:
                 continue
-            deadline = deadlines.action_item(self.calendar, day)
+            deadline = deadlines.action_item(self.calendar, day, spec.rule)
             due.schedule(session, kind=ACTION_ITEM, request_id=request.id,
                          key=f"item-{index}",
                          due_at=max(deadlines.reminder_time(self.calendar, deadline), now),
@@ -784,28 +805,32 @@ class Lifecycle:
         return self.sender.at(moment) if moment else _text(value)
 
     def remind_action_item(self, session: Session, work: DueWork, now: datetime) -> None:
-        """R-MT-5: remind the owner before the item falls due; tell the host when overdue."""
+        """R-MT-5 / R-PM-13: remind the owner before the item falls due; tell the host (the
+        minutes) or the filer (a quality measure) when it is overdue."""
         request = self._request(session, work)
-        if request is None:
+        spec = self.tracked(request.kind) if request is not None else None
+        if request is None or spec is None:
             return
         payload = work.payload or {}
-        items = [r for r in request.fields.get("action_items") or [] if isinstance(r, dict)]
+        items = [r for r in request.fields.get(spec.field) or [] if isinstance(r, dict)]
         index = int(payload.get("index", 0))
         if not 1 <= index <= len(items):
             return
         item = items[index - 1]
         deadline = deadlines.action_item(
-            self.calendar, date.fromisoformat(_text(item.get("due"))[:10]))
+            self.calendar, date.fromisoformat(_text(item.get(spec.due))[:10]), spec.rule)
         lateness = deadlines.lateness(self.calendar, deadline, now)
-        title = _text(request.fields.get("title")) or request.title
+        title = (_text(request.fields.get(spec.title_field)) if spec.title_field else "") \
+            or request.title
+        what = _text(item.get(spec.item))
         if payload.get("stage") == "remind":
-            owner = self.resolver.person(_text(item.get("owner")))
+            owner = self.resolver.person(_text(item.get(spec.owner)))
             to = owner.email if not isinstance(owner, list) else request.requester_email
-            self.sender.queue(session, now, template="notices/owner_action_item_reminder",
+            self.sender.queue(session, now, template=spec.remind_template,
                               context={"reference": request.reference,
-                                       "owner_name": _text(item.get("owner")),
-                                       "item": {"item": _text(item.get("item")),
-                                                "meeting_title": title},
+                                       "owner_name": _text(item.get(spec.owner)),
+                                       "item": {"item": what, "meeting_title": title,
+                                                "title": title, "row": item},
                                        "deadline": self.sender.deadline_context(deadline,
                                                                                 lateness)},
                               to=[to], request=request, deadline=deadline, lateness=lateness)
@@ -815,14 +840,18 @@ class Lifecycle:
             return
         if self._recorded_item_done(session, request, index):
             return
-        host = self.resolver.person(_text(request.fields.get("host")))
-        to = host.email if not isinstance(host, list) else request.requester_email
-        self.sender.queue(session, now, template="notices/host_overdue_items", context={
-            "host_name": _text(request.fields.get("host")) or self.directory.name_of(to),
-            "items": [{"item": _text(item.get("item")), "owner": _text(item.get("owner")),
-                       "due": _text(item.get("due")), "meeting_title": title,
-                       "late_days": round(lateness.working_days, 1)}]},
+        named = _text(request.fields.get(spec.overdue_to)) if spec.overdue_to else ""
+        person = self.resolver.person(named) if named else []
+        to = person.email if not isinstance(person, list) else request.requester_email
+        self.sender.queue(session, now, template=spec.overdue_template, context={
+            "host_name": named or self.directory.name_of(to),
+            "reference": request.reference,
+            "items": [{"item": what, "owner": _text(item.get(spec.owner)),
+                       "due": _text(item.get(spec.due)), "meeting_title": title,
+                       "title": title, "late_days": round(lateness.working_days, 1)}]},
             to=[to], request=request, deadline=deadline, lateness=lateness)
+        audit.record(session, now, "tracked_item_overdue", request_id=request.id,
+                     index=index, rule=spec.rule)
 
     @staticmethod
     def _recorded_item_done(session: Session, request: Request, index: int) -> bool:
