@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,47 @@ def test_r_sp_7_contract_quarterly_report_sent_once_on_its_day_covering_three_mo
     assert row.due_at.month == 4 and row.due_at.day == 5
     (sent,) = desk.actions("report_sent")
     assert (sent.detail["period"], sent.detail["report"]) == ("2026Q4", "east")
+
+
+def test_r_pm_13_quality_measures_reminded_at_their_due_day_and_counted_in_the_report(
+        mailstack: Any, database_url: str, tmp_path: Path) -> None:
+    """R-PM-13: a 质量改进措施表 (goal, method, owner, due date per measure), reviewed by the
+    PM, is followed up like the minutes' action items: each owner is reminded before the
+    measure's 时间节点, the filer told when one is overdue, and the month's report counts the
+    measures under way and overdue."""
+    from mailflow.documents.definitions import default_forms_dir, load_catalog
+    from tests.approvals_desk import submission
+
+    catalog = load_catalog(default_forms_dir())
+    desk = Desk(mailstack, database_url, tmp_path,
+                reports=[{"report": "internal", "to": ["role:it_manager"], "day": 1}])
+    measures = [{"target": "问题解决率提高到95%", "method": "每周复盘未解决工单",
+                 "owner": "张伟", "due": date(2026, 12, 10)},
+                {"target": "客户满意度达到90%", "method": "每月回访重点客户", "owner": "郑丽",
+                 "due": date(2027, 1, 15)}]
+    got = desk.send(submission(catalog, "quality_improvement", sender=LIN,
+                               subject="11月质量改进措施", measures=measures),
+                    at("2026-12-01T10:00"))
+    (ask,) = [m for m in got[ZHENG] if "质量改进措施表" in str(m["Subject"])]
+    desk.send(reply(ask, sender=ZHENG, body="同意"), at("2026-12-01T11:00"))
+    assert desk.request().status == "with_handler"
+    reminded = desk.tick(at("2026-12-10T17:00"))
+    (reminder,) = [m for m in reminded.get(ZHANG, []) if "质量改进措施提醒" in str(m["Subject"])]
+    assert "问题解决率提高到95%" in text_of(reminder) and "每周复盘未解决工单" in text_of(reminder)
+    assert "R-PM-13" in text_of(reminder)
+    got = desk.tick(at("2026-12-11T09:00"))
+    (overdue,) = [m for m in got.get(LIN, []) if "质量改进措施逾期" in str(m["Subject"])]
+    assert "张伟" in text_of(overdue) and "2026-12-10" in text_of(overdue)
+    assert not any("质量改进措施" in str(m["Subject"]) for m in got.get(ZHENG, []))
+
+    got = desk.tick(at("2027-01-01T09:00"))
+    (report,) = [m for m in got[WANG] if "服务月报" in str(m["Subject"])]
+    parts = {p.get_content_type(): p for p in report.iter_attachments()}
+    book = load_workbook(io.BytesIO(parts[XLSX].get_content()))
+    figures = {row[0]: row[1:3] for row in book.worksheets[0].iter_rows(min_row=3,
+                                                                         values_only=True)}
+    assert figures["质量改进措施进行中（R-PM-13）"] == (1, 0)   # due in January
+    assert figures["质量改进措施逾期未落实"] == (1, 0)         # due 10 December
 
 
 def test_r_sp_9_project_summary_asked_at_expiry_reminded_until_answered_and_r_pm_7_r_pm_15(

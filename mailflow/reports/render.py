@@ -182,6 +182,8 @@ def metrics_of(figures: Figures, previous: Figures, words: Mapping[str, str]
         row("fault_rate", figures.fault_rate, previous.fault_rate, True),
         row("quick_fault_reports", figures.quick_fault_reports,
             previous.quick_fault_reports),
+        row("measures_open", figures.measures_open, previous.measures_open),
+        row("measures_overdue", figures.measures_overdue, previous.measures_overdue),
     ]
     t, p = figures.tickets, previous.tickets
     if t is not None:
