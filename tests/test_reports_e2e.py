@@ -182,6 +182,8 @@ def test_r_pm_13_quality_measures_reminded_at_their_due_day_and_counted_in_the_r
     measures = [{"target": "问题解决率提高到95%", "method": "每周复盘未解决工单",
                  "owner": "张伟", "due": date(2026, 12, 10)},
                 {"target": "客户满意度达到90%", "method": "每月回访重点客户", "owner": "郑丽",
+                 "due": date(2026, 12, 15)},
+                {"target": "系统故障率降到0.1%", "method": "每季度应急演练", "owner": "林芳",
                  "due": date(2027, 1, 15)}]
     got = desk.send(submission(catalog, "quality_improvement", sender=LIN,
                                subject="11月质量改进措施", measures=measures),
@@ -196,7 +198,18 @@ def test_r_pm_13_quality_measures_reminded_at_their_due_day_and_counted_in_the_r
     got = desk.tick(at("2026-12-11T09:00"))
     (overdue,) = [m for m in got.get(LIN, []) if "质量改进措施逾期" in str(m["Subject"])]
     assert "张伟" in text_of(overdue) and "2026-12-10" in text_of(overdue)
-    assert not any("质量改进措施" in str(m["Subject"]) for m in got.get(ZHENG, []))
+    # the second measure's owner answers its reminder: done, so never overdue
+    reminded = desk.tick(at("2026-12-15T17:00"))
+    (reminder,) = [m for m in reminded.get(ZHENG, []) if "质量改进措施提醒" in str(m["Subject"])]
+    desk.send(reply(reminder, sender=ZHENG, body="尚未完成，正在回访。"), at("2026-12-15T17:10"))
+    assert not desk.actions("action_item_done")              # "尚未完成" is no answer
+    desk.send(reply(reminder, sender=ZHENG, body="已完成，重点客户均已回访。"),
+              at("2026-12-15T17:20"))
+    (done,) = desk.actions("action_item_done")
+    assert done.detail["index"] == 2 and done.detail["rule"] == "R-PM-13"
+    assert desk.request().status == "with_handler"           # the request stays open
+    got = desk.tick(at("2026-12-16T09:00"))
+    assert not any("质量改进措施逾期" in str(m["Subject"]) for ms in got.values() for m in ms)
 
     got = desk.tick(at("2027-01-01T09:00"))
     (report,) = [m for m in got[WANG] if "服务月报" in str(m["Subject"])]
@@ -205,7 +218,7 @@ def test_r_pm_13_quality_measures_reminded_at_their_due_day_and_counted_in_the_r
     figures = {row[0]: row[1:3] for row in book.worksheets[0].iter_rows(min_row=3,
                                                                          values_only=True)}
     assert figures["质量改进措施进行中（R-PM-13）"] == (1, 0)   # due in January
-    assert figures["质量改进措施逾期未落实"] == (1, 0)         # due 10 December
+    assert figures["质量改进措施逾期未落实"] == (1, 0)         # 10 December; 15th done
 
 
 def test_r_sp_9_project_summary_asked_at_expiry_reminded_until_answered_and_r_pm_7_r_pm_15(

@@ -80,6 +80,12 @@ REMIND_AT = 0.75
 #: the reply is read from the text its writer authored, quotes removed)
 RESCHEDULE_WORDS = ("改期", "延期", "推迟", "顺延", "调整时间", "时间调整", "reschedule",
                     "postpone")
+#: words by which an owner answering a tracked row's reminder says it is done (R-MT-5,
+#: R-PM-13), and the negations that void them ("尚未完成")
+DONE_WORDS = ("已完成", "已经完成", "完成了", "已落实", "已经落实", "落实了", "已达成", "已实现",
+              "已办结", "done", "completed", "finished")
+NOT_DONE_WORDS = ("未完成", "没完成", "没有完成", "尚未", "还没", "未落实", "没有落实", "not done",
+                  "not completed", "not finished", "not yet")
 CANCEL_WORDS = ("取消变更", "变更取消", "取消本次变更", "本次变更取消", "变更已取消",
                 "cancel the change", "change cancelled", "change canceled")
 #: the summary report's sections as an operator labels them in a reply (R-CH-6)
@@ -675,6 +681,8 @@ class Lifecycle:
 
         request = match.request
         sender = parsed.sender.addr.lower() if parsed.sender else ""
+        if self._tracked_item_done(session, mail, parsed, match, now):
+            return "tracked_item_done"
         if request.kind != CHANGE or request.status != Status.WITH_HANDLER:
             return None
         allowed = {self._responsible(request).lower(),
@@ -826,7 +834,7 @@ class Lifecycle:
         if payload.get("stage") == "remind":
             owner = self.resolver.person(_text(item.get(spec.owner)))
             to = owner.email if not isinstance(owner, list) else request.requester_email
-            self.sender.queue(session, now, template=spec.remind_template,
+            outbox_id = self.sender.queue(session, now, template=spec.remind_template,
                               context={"reference": request.reference,
                                        "owner_name": _text(item.get(spec.owner)),
                                        "item": {"item": what, "meeting_title": title,
@@ -834,6 +842,8 @@ class Lifecycle:
                                        "deadline": self.sender.deadline_context(deadline,
                                                                                 lateness)},
                               to=[to], request=request, deadline=deadline, lateness=lateness)
+            audit.record(session, now, "tracked_item_reminded", request_id=request.id,
+                         index=index, outbox_id=outbox_id, owner=to, rule=spec.rule)
             due.schedule(session, kind=ACTION_ITEM, request_id=request.id, key=work.key,
                          due_at=max(deadline.due_at, now),
                          payload={"stage": "overdue", "index": index})
@@ -852,6 +862,36 @@ class Lifecycle:
             to=[to], request=request, deadline=deadline, lateness=lateness)
         audit.record(session, now, "tracked_item_overdue", request_id=request.id,
                      index=index, rule=spec.rule)
+
+    def _tracked_item_done(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                           match: RequestMatch, now: datetime) -> bool:
+        """R-MT-5 / R-PM-13 progress: the owner answers a row's reminder saying it is done
+        ("已完成", "已落实"; not "尚未完成") — the row is recorded done
+        (``action_item_done``): no overdue notice, and the report stops counting it."""
+        from mailflow.workflow.authored import authored_text
+
+        request = match.request
+        if match.answered is None or self.tracked(request.kind) is None:
+            return False
+        row = session.execute(select(OutboxMessage.id).where(
+            OutboxMessage.message_id == match.answered)).first()
+        if row is None:
+            return False
+        reminded = session.execute(select(AuditEvent).where(
+            AuditEvent.request_id == request.id, AuditEvent.outbox_id == row[0],
+            AuditEvent.action == "tracked_item_reminded")).scalars().first()
+        sender = parsed.sender.addr.lower() if parsed.sender else ""
+        if reminded is None or str(reminded.detail.get("owner", "")).lower() != sender:
+            return False
+        folded = authored_text(parsed.text, parsed.html).casefold()
+        if any(w in folded for w in NOT_DONE_WORDS) or not any(
+                w in folded for w in DONE_WORDS):
+            return False
+        index = reminded.detail.get("index")
+        if not self._recorded_item_done(session, request, int(index or 0)):
+            audit.record(session, now, "action_item_done", request_id=request.id, index=index,
+                         actor=sender, mail_id=mail.id, rule=reminded.detail.get("rule"))
+        return True
 
     @staticmethod
     def _recorded_item_done(session: Session, request: Request, index: int) -> bool:
