@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from mailflow.config_section import Section
 from mailflow.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,8 +46,7 @@ Security = Literal["tls", "starttls", "none"]
 ENV_PREFIX = "MAILFLOW_"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = Section  # every section's base, shared with the feature packages' settings
 
 
 class ServiceSettings(_Section):
@@ -400,6 +400,10 @@ DEFAULT_CHAINS = (
         ChainStep(approvers=("role:project_manager",)),)),
     Chain(kind="training_plan", rule="R-PM-15", steps=(
         ChainStep(approvers=("role:service_manager",)),)),
+    # R-PM-13 質量改進措施: the PM reviews them (as every maintenance document, R-PM-11);
+    # then each measure is followed up to its 時間節點
+    Chain(kind="quality_improvement", rule="R-PM-13", steps=(
+        ChainStep(approvers=("role:project_manager",)),)),
 )
 
 

@@ -190,6 +190,16 @@ SAMPLES: dict[str, dict[str, object]] = {
             {"item": "更新项目计划", "owner": "陈七", "due": date(2026, 11, 30)},
         ],
     },
+    "quality_improvement": {
+        "project_name": "营业厅系统运维项目",
+        "problem": "11月问题解决率80%，低于上月；主要是跨部门工单积压",
+        "measures": [
+            {"target": "问题解决率提高到95%", "method": "每周复盘未解决工单", "owner": "林芳",
+             "due": date(2026, 12, 31)},
+            {"target": "客户满意度达到90%", "method": "每月回访重点客户", "owner": "郑丽",
+             "due": date(2027, 1, 15)},
+        ],
+    },
 }
 
 

@@ -160,6 +160,24 @@ def test_catalog_errors_name_the_file_and_key(
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('field = "measures"', 'field = "problem"', "is no table field"),
+    ('due = "due"', 'due = "deadline"', "unknown column 'deadline'"),
+    ('title_field = "project_name"', 'title_field = "project"', "unknown field 'project'"),
+])
+def test_r_pm_13_tracked_items_must_name_a_table_and_its_columns(
+        tmp_path: Path, old: str, new: str, message: str) -> None:
+    forms = _copy(tmp_path)
+    path = forms / "quality_improvement.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(forms)
+    tracked = load_catalog(_copy(tmp_path / "again")).get("quality_improvement").tracked_items
+    assert tracked is not None and tracked.rule == "R-PM-13" and tracked.in_report
+
+
 def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
     forms = _copy(tmp_path)
     (forms / "minutes.toml").write_text("kind = \n", encoding="utf-8")

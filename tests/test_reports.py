@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.config import Settings
+from mailflow.reports.periods import Period, parse_period
 from mailflow.reports.render import Metric, ReportMaker
 from mailflow.store import audit
 from mailflow.store.db import make_engine, session_factory, transaction, upgrade
@@ -79,11 +80,11 @@ def at(day: str) -> datetime:
 class Month:
     """Writes generated requests and their audit events."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, tag: str = "a", first: int = 0) -> None:
         self.session = session
-        self.n = 0
+        self.n = first
         self.mail = insert_row(session, InboundMail(
-            sha256="a" * 64, body_sha256="b" * 64, message_id="<m@x>", size=1, subject="s",
+            sha256=tag * 64, body_sha256="b" * 64, message_id=f"<m{tag}@x>", size=1, subject="s",
             from_addr=STAFF, from_name="", to_addrs=[], cc_addrs=[],
             received_at=db_time(at("2026-10-01T09:00")), source="", kind="human",
             kind_reason="", status="processed", status_reason="", in_reply_to="",
@@ -200,6 +201,72 @@ def test_r_sp_7_contract_report_counts_its_customer_and_says_when_there_are_no_t
     assert report.docx_name == "service-report-2026-11-east.docx"
 
 
+def test_r_sp_7_periods_are_calendar_aligned_and_named_by_their_labels() -> None:
+    q4 = Period.containing("quarter", date(2026, 11, 17))
+    assert (q4.start, q4.end, q4.label) == (date(2026, 10, 1), date(2027, 1, 1), "2026Q4")
+    assert q4.previous() == Period("quarter", date(2026, 7, 1)) and q4.next().label == "2027Q1"
+    h1 = Period.containing("half-year", date(2027, 6, 30))
+    assert (h1.label, h1.end, h1.previous().label) == ("2027H1", date(2027, 7, 1), "2026H2")
+    assert Period.containing("year", date(2026, 3, 3)).previous().label == "2025"
+    for label in ("2026-11", "2026Q4", "2026H2", "2026", "2026q1"):
+        assert parse_period(label).label == label.upper()
+    for bad in ("2026Q5", "2026H3", "2026-13", "Q4", "26-11"):
+        with pytest.raises(ValueError):
+            parse_period(bad)
+
+
+def test_r_sp_7_a_contract_quarter_report_covers_three_months_against_the_quarter_before(
+        factory: sessionmaker[Session], database_url: str, tmp_path: Path) -> None:
+    """R-SP-7: the customer's report period is set per contract; a quarter's figures are
+    those of its three months, its trend against the previous quarter, its words the
+    quarter's (服务季报, 本季度 / 上季度)."""
+    from mailflow.reports.monthly import MonthlyReports
+
+    generate(factory)
+    with transaction(factory) as session:
+        more = Month(session, tag="c", first=100)
+        more.request("data_extraction", at("2026-12-30T10:00"), who=CUSTOMER)
+        more.request("general", at("2026-10-02T10:00"), who=CUSTOMER)
+        more.request("general", at("2027-01-01T00:00"), who=CUSTOMER)  # the next quarter
+    raw = config(database_url, tmp_path).model_dump()
+    settings = Settings.model_validate({**raw, "reports": [
+        {"report": "east", "to": [CUSTOMER], "period": "quarter", "day": 3}]})
+    quarter = parse_period("2026Q4")
+    with factory() as session:
+        report = ReportMaker(settings, settings.templates()).make(session, quarter, "east")
+    f = report.figures
+    # October, November and December, not the first of January
+    assert f.requests_by_kind == {"data_extraction": 3, "fault": 1, "general": 1}
+    assert f.start == at("2026-10-01T00:00") and f.end == at("2027-01-01T00:00")
+    assert report.previous.start == at("2026-07-01T00:00")
+    assert f.fault_rate == pytest.approx(120 / (92 * 24 * 60 * 2))
+    assert "服务季报" in report.content.subject and "2026年第4季度" in report.content.subject
+    assert "本季度" in report.content.html and "上季度" in report.content.html
+    assert "客户：华东电力\n合同：华东运维服务合同\n" in report.content.text
+    assert report.docx_name == "服务季报-2026Q4-east.docx"
+    monthly = MonthlyReports(settings)
+    (entry,) = settings.reports
+    assert monthly.first_period(entry, at("2026-11-20T10:00")) == quarter
+    assert monthly.due_time(entry, quarter) == at("2027-01-03T09:00")
+    assert monthly.key(entry).startswith("east:quarter:")
+
+
+def test_r_sp_7_half_year_and_year_reports_name_their_period_in_either_language(
+        factory: sessionmaker[Session], database_url: str, tmp_path: Path) -> None:
+    generate(factory)
+    settings = config(database_url, tmp_path)
+    en = Templates(settings.service.templates_dir, "en")
+    with factory() as session:
+        half = ReportMaker(settings, settings.templates()).make(
+            session, parse_period("2026H2"), None)
+        year = ReportMaker(settings, en).make(session, parse_period("2026"), "east")
+    assert "服务半年报" in half.content.subject and "2026年下半年" in half.content.subject
+    assert half.figures.requests_total == 12 and half.previous.requests_total == 0
+    assert "Annual service report" in year.content.subject and "This year" in year.content.html
+    assert year.figures.requests_by_kind == {"data_extraction": 2, "fault": 1}
+    assert year.docx_name == "service-report-2026-east.docx"
+
+
 def test_trend_arrows_percent_points_for_shares_and_percent_for_counts() -> None:
     words = {"up": "↑", "down": "↓", "same": "→", "points": "pp", "no_data": "-"}
     assert Metric("x", "x", 0.9, 0.8, True).trend(words) == "↑ 10.0 pp"
@@ -234,6 +301,20 @@ def test_report_command_renders_without_sending(sqlite_url: str, tmp_path: Path)
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     assert bad.returncode != 0 and "unknown contract 'west'" in bad.stderr
     assert "Traceback" not in bad.stderr
+    quarter = subprocess.run(
+        [sys.executable, "-m", "mailflow", "--config", str(cfg), "report", "--quarter",
+         "2026Q4", "--contract", "east", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+    assert quarter.returncode == 0, quarter.stderr
+    assert "2026年第4季度" in quarter.stdout and (out / "服务季报-2026Q4-east.xlsx").is_file()
+    for args, words in ((["--quarter", "2026-11"], "is a month, not a quarter"),
+                        (["--month", "2026-11", "--year", "2026"], "name one period"),
+                        (["--half-year", "2026H3"], "--half-year")):
+        wrong = subprocess.run(
+            [sys.executable, "-m", "mailflow", "--config", str(cfg), "report", *args],
+            capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+        assert wrong.returncode != 0 and words in wrong.stderr, wrong.stderr
+        assert "Traceback" not in wrong.stderr
 
 
 def test_config_example_documents_every_reports_key() -> None:
@@ -269,6 +350,25 @@ def test_reports_config_names_what_exists() -> None:
             Settings.model_validate({**base, **bad})
 
 
+def test_env_overrides_reach_the_reports_sections_and_unknown_keys_are_still_named(
+        tmp_path: Path) -> None:
+    """[plans], [project_summary] and [fault_recurrence] are sections like [smtp]:
+    MAILFLOW_<SECTION>_<KEY> sets their keys, and a misspelt one is warned about."""
+    from mailflow.config import load_settings, unknown_env_variables
+
+    env = {"MAILFLOW_PLANS_MAINTENANCE_MONTH": "3", "MAILFLOW_PROJECT_SUMMARY_MAX_REMINDERS": "5",
+           "MAILFLOW_FAULT_RECURRENCE_COUNT": "4"}
+    settings = load_settings(None, environ=env)
+    assert settings.plans.maintenance_month == 3
+    assert settings.project_summary.max_reminders == 5 and settings.fault_recurrence.count == 4
+    assert unknown_env_variables(env) == []
+    (warning,) = unknown_env_variables({"MAILFLOW_PLANS_MAINTENANCE_MONHT": "3"})
+    assert "MAILFLOW_PLANS_MAINTENANCE_MONTH" in warning
+    from mailflow.errors import ConfigError
+    with pytest.raises(ConfigError, match="MAILFLOW_PLANS_MAINTENANCE_MONTH"):
+        load_settings(None, environ={"MAILFLOW_PLANS_MAINTENANCE_MONTH": "13"})
+
+
 def test_r_sp_7_a_report_already_sent_is_never_queued_again(
         factory: sessionmaker[Session], database_url: str, tmp_path: Path) -> None:
     """The row moved back (a restart with a changed start, a restored backup): the month's
@@ -283,9 +383,10 @@ def test_r_sp_7_a_report_already_sent_is_never_queued_again(
         "reports": [{"to": [STAFF], "day": 2, "at": "08:30"}]})
     monthly = MonthlyReports(settings)
     (entry,) = settings.reports
-    assert monthly.due_time(entry, date(2026, 11, 1)) == at("2026-12-02T08:30")
-    assert monthly.first_month(entry, at("2026-12-02T08:29")) == date(2026, 11, 1)
-    assert monthly.first_month(entry, at("2026-12-02T08:31")) == date(2026, 12, 1)
+    november = Period("month", date(2026, 11, 1))
+    assert monthly.due_time(entry, november) == at("2026-12-02T08:30")
+    assert monthly.first_period(entry, at("2026-12-02T08:29")) == november
+    assert monthly.first_period(entry, at("2026-12-02T08:31")).start == date(2026, 12, 1)
     now = at("2026-12-02T08:30")
     with transaction(factory) as session:
         assert monthly.send_one(session, entry, date(2026, 11, 1), now)

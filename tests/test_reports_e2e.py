@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,18 @@ from mailflow.clock import Clock, SystemClock
 from mailflow.service import Service
 from mailflow.store.models import DueWork
 from mailflow_testing import mailbuild
-from tests.approvals_desk import LIN, MA, WANG, ZHANG, ZHENG, Desk, directory, reply, text_of
+from tests.approvals_desk import (
+    LIN,
+    MA,
+    SUN,
+    WANG,
+    ZHANG,
+    ZHENG,
+    Desk,
+    directory,
+    reply,
+    text_of,
+)
 from tests.stack import SERVICE
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -116,6 +127,98 @@ def test_r_sp_7_monthly_report_sent_on_its_day_once_with_charts_inline_docx_xlsx
     sent = desk.actions("report_sent")
     assert [(e.detail["month"], e.detail["report"]) for e in sent] == [("2026-11",
                                                                         "internal")]
+
+
+def test_r_sp_7_contract_quarterly_report_sent_once_on_its_day_covering_three_months(
+        mailstack: Any, database_url: str, tmp_path: Path) -> None:
+    """R-SP-7: 「客户报告周期按合同约定设置」 — the contract agrees a quarter: its report covers
+    October to December, goes out on the 5th of January, once, and counts only the contract's
+    requests (张伟's, not 孙丽's)."""
+    desk = Desk(mailstack, database_url, tmp_path,
+                approvals={"handlers": {"general": LIN}},
+                contracts=[{"key": "east", "name": "华东运维服务合同", "customer": "华东电力",
+                            "requesters": [ZHANG]}],
+                reports=[{"report": "east", "period": "quarter", "to": ["郑丽"], "day": 5,
+                          "at": "09:00"}])
+    for n, (who, day) in enumerate(((ZHANG, "2026-10-12"), (ZHANG, "2026-11-12"),
+                                    (ZHANG, "2026-12-14"), (SUN, "2026-11-13"))):
+        got = desk.send(mailbuild.human_mail(sender=who, to=SERVICE, subject=f"打印机连不上{n}",
+                                             body="三楼打印机无法打印。"), at(f"{day}T10:00"))
+        desk.send(reply(got[who][0], sender=LIN, body="已处理，打印机已恢复正常。"),
+                  at(f"{day}T10:30"))
+    assert ZHENG not in desk.tick(at("2026-12-01T09:00"))    # no monthly report
+    assert ZHENG not in desk.tick(at("2027-01-05T08:59"))
+    got = desk.tick(at("2027-01-05T09:00"))
+    (mail,) = got[ZHENG]
+    assert "服务季报" in str(mail["Subject"]) and "2026年第4季度" in str(mail["Subject"])
+    assert "本季度" in text_of(mail) and "上季度" in text_of(mail)
+    parts = {p.get_content_type(): p for p in mail.iter_attachments()}
+    assert parts[XLSX].get_filename() == "服务季报-2026Q4-east.xlsx"
+    book = load_workbook(io.BytesIO(parts[XLSX].get_content()))
+    figures = {row[0]: row[1:3] for row in book.worksheets[0].iter_rows(min_row=3,
+                                                                         values_only=True)}
+    assert figures["请求总数"] == (3, 0)                      # three months, the quarter before
+    assert ZHENG not in desk.tick(at("2027-01-05T09:30"))    # once
+    assert ZHENG not in desk.tick(at("2027-02-05T09:00"))    # a quarter is not a month
+    (row,) = desk.query(select(DueWork).where(DueWork.kind == "report.monthly"))
+    assert row.status == "pending" and row.payload == {"month": "2027-01"}
+    assert row.due_at.month == 4 and row.due_at.day == 5
+    (sent,) = desk.actions("report_sent")
+    assert (sent.detail["period"], sent.detail["report"]) == ("2026Q4", "east")
+
+
+def test_r_pm_13_quality_measures_reminded_at_their_due_day_and_counted_in_the_report(
+        mailstack: Any, database_url: str, tmp_path: Path) -> None:
+    """R-PM-13: a 质量改进措施表 (goal, method, owner, due date per measure), reviewed by the
+    PM, is followed up like the minutes' action items: each owner is reminded before the
+    measure's 时间节点, the filer told when one is overdue, and the month's report counts the
+    measures under way and overdue."""
+    from mailflow.documents.definitions import default_forms_dir, load_catalog
+    from tests.approvals_desk import submission
+
+    catalog = load_catalog(default_forms_dir())
+    desk = Desk(mailstack, database_url, tmp_path,
+                reports=[{"report": "internal", "to": ["role:it_manager"], "day": 1}])
+    measures = [{"target": "问题解决率提高到95%", "method": "每周复盘未解决工单",
+                 "owner": "张伟", "due": date(2026, 12, 10)},
+                {"target": "客户满意度达到90%", "method": "每月回访重点客户", "owner": "郑丽",
+                 "due": date(2026, 12, 15)},
+                {"target": "系统故障率降到0.1%", "method": "每季度应急演练", "owner": "林芳",
+                 "due": date(2027, 1, 15)}]
+    got = desk.send(submission(catalog, "quality_improvement", sender=LIN,
+                               subject="11月质量改进措施", measures=measures),
+                    at("2026-12-01T10:00"))
+    (ask,) = [m for m in got[ZHENG] if "质量改进措施表" in str(m["Subject"])]
+    desk.send(reply(ask, sender=ZHENG, body="同意"), at("2026-12-01T11:00"))
+    assert desk.request().status == "with_handler"
+    reminded = desk.tick(at("2026-12-10T17:00"))
+    (reminder,) = [m for m in reminded.get(ZHANG, []) if "质量改进措施提醒" in str(m["Subject"])]
+    assert "问题解决率提高到95%" in text_of(reminder) and "每周复盘未解决工单" in text_of(reminder)
+    assert "R-PM-13" in text_of(reminder)
+    got = desk.tick(at("2026-12-11T09:00"))
+    (overdue,) = [m for m in got.get(LIN, []) if "质量改进措施逾期" in str(m["Subject"])]
+    assert "张伟" in text_of(overdue) and "2026-12-10" in text_of(overdue)
+    # the second measure's owner answers its reminder: done, so never overdue
+    reminded = desk.tick(at("2026-12-15T17:00"))
+    (reminder,) = [m for m in reminded.get(ZHENG, []) if "质量改进措施提醒" in str(m["Subject"])]
+    desk.send(reply(reminder, sender=ZHENG, body="尚未完成，正在回访。"), at("2026-12-15T17:10"))
+    assert not desk.actions("action_item_done")              # "尚未完成" is no answer
+    desk.send(reply(reminder, sender=ZHENG, body="已完成，重点客户均已回访。"),
+              at("2026-12-15T17:20"))
+    (done,) = desk.actions("action_item_done")
+    assert done.detail["index"] == 2 and done.detail["rule"] == "R-PM-13"
+    assert desk.request().status == "with_handler"           # the request stays open
+    got = desk.tick(at("2026-12-16T09:00"))
+    assert not any("质量改进措施逾期" in str(m["Subject"]) for ms in got.values() for m in ms)
+
+    got = desk.tick(at("2027-01-01T09:00"))
+    (report,) = [m for m in got[WANG] if "服务月报" in str(m["Subject"])]
+    parts = {p.get_content_type(): p for p in report.iter_attachments()}
+    book = load_workbook(io.BytesIO(parts[XLSX].get_content()))
+    figures = {row[0]: row[1:3] for row in book.worksheets[0].iter_rows(min_row=3,
+                                                                         values_only=True)}
+    assert figures["质量改进措施进行中（R-PM-13）"] == (1, 0)   # due in January
+    assert figures["质量改进措施逾期未落实"] == (1, 0)         # 10 December; 15th done
 
 
 def test_r_sp_9_project_summary_asked_at_expiry_reminded_until_answered_and_r_pm_7_r_pm_15(

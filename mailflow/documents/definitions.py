@@ -163,6 +163,28 @@ class ClosingDef:
 
 
 @dataclass(frozen=True)
+class TrackedItemsDef:
+    """A table whose rows are commitments followed up one by one (R-MT-5 the minutes' action
+    items, R-PM-13 the 质量改进措施): each row's *owner* is reminded before its *due* day and,
+    when it passes, the person in *overdue_to* (a field naming a person; empty: the requester)
+    is told. *item* is the column that says what is to be done, *title_field* the field that
+    names the whole (the meeting, the project). The minutes start tracking when they are
+    distributed; any other kind when it is handed over. *in_report*: the 服务月报 counts its
+    open and overdue rows (R-PM-13)."""
+
+    rule: str
+    field: str
+    item: str
+    owner: str
+    due: str
+    title_field: str = ""
+    overdue_to: str = ""
+    remind_template: str = "notices/owner_action_item_reminder"
+    overdue_template: str = "notices/host_overdue_items"
+    in_report: bool = False
+
+
+@dataclass(frozen=True)
 class FormDef:
     kind: str
     version: int
@@ -177,6 +199,7 @@ class FormDef:
     plain_mail: PlainMailDef | None = None
     escalations: tuple[EscalationDef, ...] = ()
     closing: ClosingDef | None = None
+    tracked_items: TrackedItemsDef | None = None
     #: the rule under which a request of this kind goes to its handler without approval
     #: (a fault: R-FN-1); empty: approved by its chain, if it has one
     at_once: str = ""
@@ -348,6 +371,21 @@ class _ClosingModel(_Strict):
     template: str = Field(pattern=r"^[a-z][a-z0-9_/]*$")
 
 
+class _TrackedModel(_Strict):
+    rule: str = Field(pattern=r"^R-[A-Z]+-\d+$")
+    field: str
+    item: str
+    owner: str
+    due: str
+    title_field: str = ""
+    overdue_to: str = ""
+    remind_template: str = Field(default="notices/owner_action_item_reminder",
+                                 pattern=r"^[a-z][a-z0-9_/]*$")
+    overdue_template: str = Field(default="notices/host_overdue_items",
+                                  pattern=r"^[a-z][a-z0-9_/]*$")
+    in_report: bool = False
+
+
 class _FormModel(_Strict):
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
@@ -362,6 +400,7 @@ class _FormModel(_Strict):
     plain_mail: _PlainMailModel | None = None
     escalations: list[_EscalationModel] = []
     closing: _ClosingModel | None = None
+    tracked_items: _TrackedModel | None = None
     at_once: str = Field(default="", pattern=r"^(R-[A-Z]+-\d+)?$")
 
     @model_validator(mode="after")
@@ -386,6 +425,18 @@ class _FormModel(_Strict):
                 raise ValueError(f"field {f.key!r}: not_before must join two date fields")
             if f.date_field and types.get(f.date_field) is not FieldType.DATE:
                 raise ValueError(f"field {f.key!r}: date_field must name a date field")
+        tracked = self.tracked_items
+        if tracked is not None:
+            table = next((f for f in self.fields if f.key == tracked.field), None)
+            if table is None or table.type is not FieldType.TABLE:
+                raise ValueError(f"tracked_items.field {tracked.field!r} is no table field")
+            columns = {c.key for c in table.columns}
+            for key in (tracked.item, tracked.owner, tracked.due):
+                if key not in columns:
+                    raise ValueError(f"tracked_items names unknown column {key!r}")
+            for key in filter(None, (tracked.title_field, tracked.overdue_to)):
+                if key not in types:
+                    raise ValueError(f"tracked_items names unknown field {key!r}")
         plain = self.plain_mail
         if plain is not None:
             for key in filter(None, (plain.text_field, plain.urgency_field)):
@@ -457,6 +508,8 @@ def _form(m: _FormModel) -> FormDef:
         escalations=tuple(EscalationDef(e.rule, e.after_minutes, tuple(e.notify), e.template,
                                         e.counts_from) for e in m.escalations),
         at_once=m.at_once,
+        tracked_items=None if m.tracked_items is None else TrackedItemsDef(
+            **m.tracked_items.model_dump()),
         closing=None if m.closing is None else ClosingDef(m.closing.rule,
                                                           tuple(m.closing.words),
                                                           m.closing.template),

@@ -20,6 +20,7 @@ from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
@@ -121,21 +122,25 @@ class _Sheet:
             align=_WRAP,
         )
         headers = [self.layout.number_column, *(c.label_zh for c in f.columns)]
-        for col, text in enumerate(headers[:LAST_COLUMN], start=1):
+        # a table wider than the form (R-PM-13's four columns) runs on past column D
+        last = max(LAST_COLUMN, len(headers))
+        if last > LAST_COLUMN:
+            ws.column_dimensions[get_column_letter(last)].width = 16
+        for col, text in enumerate(headers[:last], start=1):
             cell = ws.cell(row=self.row, column=col, value=text)
             cell.font = Font(bold=True)
             cell.fill = _LABEL_FILL
             cell.alignment = Alignment(horizontal="center", vertical="center")
-        _box(ws, self.row, 1, LAST_COLUMN)
+        _box(ws, self.row, 1, last)
         self.row += 1
         for n in range(1, self.layout.table_rows + 1):
             ws.cell(row=self.row, column=1, value=n).alignment = Alignment(horizontal="center")
-            for col, column in enumerate(f.columns[: LAST_COLUMN - 1], start=2):
+            for col, column in enumerate(f.columns[: last - 1], start=2):
                 cell = ws.cell(row=self.row, column=col)
                 cell.alignment = _WRAP
                 if column.type in _NUMBER_FORMATS:
                     cell.number_format = _NUMBER_FORMATS[column.type]
-            _box(ws, self.row, 1, LAST_COLUMN)
+            _box(ws, self.row, 1, last)
             ws.row_dimensions[self.row].height = 22
             self.row += 1
 

@@ -156,11 +156,11 @@ def summary_report(cal: WorkingCalendar, change_end: datetime) -> Deadline:
                     SUMMARY_REPORT_DAYS)
 
 
-def action_item(cal: WorkingCalendar, due_day: date) -> Deadline:
-    """R-MT-5: an action item is due by the end of its due day (the last working day up to
-    it, when the day given is not one)."""
+def action_item(cal: WorkingCalendar, due_day: date, rule: str = "R-MT-5") -> Deadline:
+    """R-MT-5 (and R-PM-13, a quality measure): an action item is due by the end of its due
+    day (the last working day up to it, when the day given is not one)."""
     day = due_day if cal.is_working_day(due_day) else cal.previous_working_day(due_day)
-    return Deadline("R-MT-5", cal.end_of_working_day(day))
+    return Deadline(rule, cal.end_of_working_day(day))
 
 
 def reminder_time(cal: WorkingCalendar, deadline: Deadline, working_days_before: int = 1

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.config import Settings
-from mailflow.documents.definitions import DeadlineDef, FormCatalog, FormDef
+from mailflow.documents.definitions import DeadlineDef, FormCatalog, FormDef, TrackedItemsDef
 from mailflow.mail.parse import ParsedMail
 from mailflow.notices import deadlines
 from mailflow.notices.recipients import (
@@ -69,6 +69,10 @@ RESULT_CHASE = "notice.change_result"
 SUMMARY_CHASE = "notice.change_summary"
 MINUTES = "notice.minutes"
 ACTION_ITEM = "notice.action_item"
+#: the minutes' action items (R-MT-5) when the definitions do not say (forms/minutes.toml does)
+MINUTES_ITEMS = TrackedItemsDef(rule="R-MT-5", field="action_items", item="item",
+                                owner="owner", due="due", title_field="title",
+                                overdue_to="host")
 DEADLINE_CHASE = "notice.deadline"
 #: the share of the working time to a deadline after which its owner is reminded
 REMIND_AT = 0.75
@@ -76,6 +80,12 @@ REMIND_AT = 0.75
 #: the reply is read from the text its writer authored, quotes removed)
 RESCHEDULE_WORDS = ("改期", "延期", "推迟", "顺延", "调整时间", "时间调整", "reschedule",
                     "postpone")
+#: words by which an owner answering a tracked row's reminder says it is done (R-MT-5,
+#: R-PM-13), and the negations that void them ("尚未完成")
+DONE_WORDS = ("已完成", "已经完成", "完成了", "已落实", "已经落实", "落实了", "已达成", "已实现",
+              "已办结", "done", "completed", "finished")
+NOT_DONE_WORDS = ("未完成", "没完成", "没有完成", "尚未", "还没", "未落实", "没有落实", "not done",
+                  "not completed", "not finished", "not yet")
 CANCEL_WORDS = ("取消变更", "变更取消", "取消本次变更", "本次变更取消", "变更已取消",
                 "cancel the change", "change cancelled", "change canceled")
 #: the summary report's sections as an operator labels them in a reply (R-CH-6)
@@ -291,6 +301,8 @@ class Lifecycle:
                 self._change_called_off(session, request, now)
         elif request.kind == MINUTES_KIND and move.event is Event.HANDED_OVER:
             due.schedule(session, kind=MINUTES, request_id=request.id, due_at=now)
+        elif move.event is Event.HANDED_OVER and self.tracked(request.kind) is not None:
+            self.schedule_items(session, request, now)  # R-PM-13: the measures followed up
 
     def _handling_deadline(self, session: Session, request: Request, declared: DeadlineDef,
                            now: datetime) -> None:
@@ -669,6 +681,8 @@ class Lifecycle:
 
         request = match.request
         sender = parsed.sender.addr.lower() if parsed.sender else ""
+        if self._tracked_item_done(session, mail, parsed, match, now):
+            return "tracked_item_done"
         if request.kind != CHANGE or request.status != Status.WITH_HANDLER:
             return None
         allowed = {self._responsible(request).lower(),
@@ -768,12 +782,27 @@ class Lifecycle:
         self.sender.queue(session, now, template="notices/attendees_minutes", context=context,
                           to=plan.to, request=request,
                           formal=self.formal("minutes", request))
+        self.schedule_items(session, request, now)  # R-MT-5
+
+    def tracked(self, kind: str) -> TrackedItemsDef | None:
+        """How *kind*'s definition says its rows are followed up (R-MT-5, R-PM-13)."""
+        form = self.form(kind)
+        if form is not None and form.tracked_items is not None:
+            return form.tracked_items
+        return MINUTES_ITEMS if kind == MINUTES_KIND else None
+
+    def schedule_items(self, session: Session, request: Request, now: datetime) -> None:
+        """Each tracked row's reminder to its owner, before its due day (R-MT-5, R-PM-13)."""
+        spec = self.tracked(request.kind)
+        if spec is None:
+            return
+        items = [r for r in request.fields.get(spec.field) or [] if isinstance(r, dict)]
         for index, item in enumerate(items, start=1):
             try:
-                day = date.fromisoformat(_text(item.get("due"))[:10])
+                day = date.fromisoformat(_text(item.get(spec.due))[:10])
             except ValueError:
                 continue
-            deadline = deadlines.action_item(self.calendar, day)
+            deadline = deadlines.action_item(self.calendar, day, spec.rule)
             due.schedule(session, kind=ACTION_ITEM, request_id=request.id,
                          key=f"item-{index}",
                          due_at=max(deadlines.reminder_time(self.calendar, deadline), now),
@@ -784,45 +813,85 @@ class Lifecycle:
         return self.sender.at(moment) if moment else _text(value)
 
     def remind_action_item(self, session: Session, work: DueWork, now: datetime) -> None:
-        """R-MT-5: remind the owner before the item falls due; tell the host when overdue."""
+        """R-MT-5 / R-PM-13: remind the owner before the item falls due; tell the host (the
+        minutes) or the filer (a quality measure) when it is overdue."""
         request = self._request(session, work)
-        if request is None:
+        spec = self.tracked(request.kind) if request is not None else None
+        if request is None or spec is None:
             return
         payload = work.payload or {}
-        items = [r for r in request.fields.get("action_items") or [] if isinstance(r, dict)]
+        items = [r for r in request.fields.get(spec.field) or [] if isinstance(r, dict)]
         index = int(payload.get("index", 0))
         if not 1 <= index <= len(items):
             return
         item = items[index - 1]
         deadline = deadlines.action_item(
-            self.calendar, date.fromisoformat(_text(item.get("due"))[:10]))
+            self.calendar, date.fromisoformat(_text(item.get(spec.due))[:10]), spec.rule)
         lateness = deadlines.lateness(self.calendar, deadline, now)
-        title = _text(request.fields.get("title")) or request.title
+        title = (_text(request.fields.get(spec.title_field)) if spec.title_field else "") \
+            or request.title
+        what = _text(item.get(spec.item))
         if payload.get("stage") == "remind":
-            owner = self.resolver.person(_text(item.get("owner")))
+            owner = self.resolver.person(_text(item.get(spec.owner)))
             to = owner.email if not isinstance(owner, list) else request.requester_email
-            self.sender.queue(session, now, template="notices/owner_action_item_reminder",
+            outbox_id = self.sender.queue(session, now, template=spec.remind_template,
                               context={"reference": request.reference,
-                                       "owner_name": _text(item.get("owner")),
-                                       "item": {"item": _text(item.get("item")),
-                                                "meeting_title": title},
+                                       "owner_name": _text(item.get(spec.owner)),
+                                       "item": {"item": what, "meeting_title": title,
+                                                "title": title, "row": item},
                                        "deadline": self.sender.deadline_context(deadline,
                                                                                 lateness)},
                               to=[to], request=request, deadline=deadline, lateness=lateness)
+            audit.record(session, now, "tracked_item_reminded", request_id=request.id,
+                         index=index, outbox_id=outbox_id, owner=to, rule=spec.rule)
             due.schedule(session, kind=ACTION_ITEM, request_id=request.id, key=work.key,
                          due_at=max(deadline.due_at, now),
                          payload={"stage": "overdue", "index": index})
             return
         if self._recorded_item_done(session, request, index):
             return
-        host = self.resolver.person(_text(request.fields.get("host")))
-        to = host.email if not isinstance(host, list) else request.requester_email
-        self.sender.queue(session, now, template="notices/host_overdue_items", context={
-            "host_name": _text(request.fields.get("host")) or self.directory.name_of(to),
-            "items": [{"item": _text(item.get("item")), "owner": _text(item.get("owner")),
-                       "due": _text(item.get("due")), "meeting_title": title,
-                       "late_days": round(lateness.working_days, 1)}]},
+        named = _text(request.fields.get(spec.overdue_to)) if spec.overdue_to else ""
+        person = self.resolver.person(named) if named else []
+        to = person.email if not isinstance(person, list) else request.requester_email
+        self.sender.queue(session, now, template=spec.overdue_template, context={
+            "host_name": named or self.directory.name_of(to),
+            "reference": request.reference,
+            "items": [{"item": what, "owner": _text(item.get(spec.owner)),
+                       "due": _text(item.get(spec.due)), "meeting_title": title,
+                       "title": title, "late_days": round(lateness.working_days, 1)}]},
             to=[to], request=request, deadline=deadline, lateness=lateness)
+        audit.record(session, now, "tracked_item_overdue", request_id=request.id,
+                     index=index, rule=spec.rule)
+
+    def _tracked_item_done(self, session: Session, mail: InboundMail, parsed: ParsedMail,
+                           match: RequestMatch, now: datetime) -> bool:
+        """R-MT-5 / R-PM-13 progress: the owner answers a row's reminder saying it is done
+        ("已完成", "已落实"; not "尚未完成") — the row is recorded done
+        (``action_item_done``): no overdue notice, and the report stops counting it."""
+        from mailflow.workflow.authored import authored_text
+
+        request = match.request
+        if match.answered is None or self.tracked(request.kind) is None:
+            return False
+        row = session.execute(select(OutboxMessage.id).where(
+            OutboxMessage.message_id == match.answered)).first()
+        if row is None:
+            return False
+        reminded = session.execute(select(AuditEvent).where(
+            AuditEvent.request_id == request.id, AuditEvent.outbox_id == row[0],
+            AuditEvent.action == "tracked_item_reminded")).scalars().first()
+        sender = parsed.sender.addr.lower() if parsed.sender else ""
+        if reminded is None or str(reminded.detail.get("owner", "")).lower() != sender:
+            return False
+        folded = authored_text(parsed.text, parsed.html).casefold()
+        if any(w in folded for w in NOT_DONE_WORDS) or not any(
+                w in folded for w in DONE_WORDS):
+            return False
+        index = reminded.detail.get("index")
+        if not self._recorded_item_done(session, request, int(index or 0)):
+            audit.record(session, now, "action_item_done", request_id=request.id, index=index,
+                         actor=sender, mail_id=mail.id, rule=reminded.detail.get("rule"))
+        return True
 
     @staticmethod
     def _recorded_item_done(session: Session, request: Request, index: int) -> bool:

@@ -1,6 +1,8 @@
-"""``mailflow report --month 2026-11 [--contract KEY] [--lang zh|en] [--out DIR]``: renders a
-month's 服务月报 (R-SP-7, R-PM-13) as the mail would carry it — the .docx, the .xlsx, the
-charts as PNG and the mail's HTML — without sending anything. Registered by cli.py.
+"""``mailflow report --month 2026-11 | --quarter 2026Q4 | --half-year 2026H2 | --year 2026
+[--contract KEY] [--lang zh|en] [--out DIR]``: renders a period's 服务月报 (R-SP-7, R-PM-13;
+a contract's report may cover a quarter, half-year or year) as the mail would carry it — the
+.docx, the .xlsx, the charts as PNG and the mail's HTML — without sending anything.
+Registered by cli.py.
 """
 
 from __future__ import annotations
@@ -19,25 +21,42 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    month: Annotated[str, typer.Option("--month", help="The month, YYYY-MM.")],
+    month: Annotated[str | None, typer.Option("--month", help="A month, YYYY-MM.")] = None,
+    quarter: Annotated[str | None, typer.Option(
+        "--quarter", help="A quarter, YYYYQn (2026Q4: October to December).")] = None,
+    half_year: Annotated[str | None, typer.Option(
+        "--half-year", help="A half-year, YYYYHn (2026H2: July to December).")] = None,
+    year: Annotated[str | None, typer.Option("--year", help="A year, YYYY.")] = None,
     contract: Annotated[str | None, typer.Option(
         "--contract", help="A [[contracts]] key; without it the internal report.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where to write the files.")] = Path(),
     lang: Annotated[str | None, typer.Option(
         "--lang", help="zh or en (default: [service] language).")] = None,
 ) -> None:
-    """Render a monthly service report into --out (nothing is sent)."""
-    from mailflow.reports.render import ReportMaker, parse_month
+    """Render a service report of a month, quarter, half-year or year into --out (nothing is
+    sent)."""
+    from mailflow.reports.periods import parse_period
+    from mailflow.reports.render import ReportMaker
     from mailflow.reports.settings import contracts_of
     from mailflow.reports.stage import ticket_source
     from mailflow.store.db import make_engine, session_factory, upgrade
     from mailflow.templates import Templates
 
     config = settings()
+    given = [(option, value, example, kind) for option, value, example, kind in (
+        ("--month", month, "2026-11", "month"), ("--quarter", quarter, "2026Q4", "quarter"),
+        ("--half-year", half_year, "2026H2", "half-year"), ("--year", year, "2026", "year"))
+        if value is not None]
+    if len(given) != 1:
+        raise OperatorError("name one period: --month 2026-11, --quarter 2026Q4, "
+                            "--half-year 2026H2 or --year 2026")
+    option, value, example, kind = given[0]
     try:
-        first = parse_month(month)
+        first = parse_period(value or "")
+        if first.kind != kind:
+            raise ValueError(f"{value!r} is a {first.kind}, not a {kind}")
     except ValueError as exc:
-        raise OperatorError(f"--month: {exc}; write e.g. --month 2026-11") from exc
+        raise OperatorError(f"{option}: {exc}; write e.g. {option} {example}") from exc
     if contract is not None and contract != "internal" and \
             contract not in {c.key for c in contracts_of(config)}:
         known = ", ".join(c.key for c in contracts_of(config)) or "none configured"

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
 from sqlalchemy import select
@@ -129,6 +129,8 @@ class Figures:
     faults_by_system: dict[str, int]
     tickets: Tickets | None = None
     quick_fault_reports: int = 0
+    measures_open: int = 0  # R-PM-13: tracked rows not yet due at the period's end
+    measures_overdue: int = 0  # … past their due day, not reported done
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -228,6 +230,7 @@ def collect(session: Session, settings: Settings, start: datetime, end: datetime
         in_scope = len(contract.systems)
     else:
         in_scope = max(len(settings.systems), 1)
+    measures = tracked_rows(session, settings, end, contract)
     return Figures(
         start=start, end=end, contract=contract_key if contract is not None else None,
         requests_by_kind=dict(sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0]))),
@@ -239,7 +242,53 @@ def collect(session: Session, settings: Settings, start: datetime, end: datetime
         tickets=_tickets(tickets(session, start, end, contract_key if contract else None))
         if tickets is not None else None,
         quick_fault_reports=len(events("fault_recurrence_reported")),
+        measures_open=measures[0], measures_overdue=measures[1],
     )
+
+
+#: statuses in which a request's tracked rows are being followed up (handed over or done)
+FOLLOWED = ("with_handler", "done")
+
+
+def tracked_rows(session: Session, settings: Settings, end: datetime,
+                 contract: Contract | None) -> tuple[int, int]:
+    """R-PM-13: the rows of every kind whose definition tracks them for the report
+    (``[tracked_items] in_report``, the 质量改进措施), as they stand at *end*: (open —
+    not yet due, overdue — past their due day and not recorded done)."""
+    from mailflow.documents.definitions import FormCatalog, load_catalog
+
+    try:
+        catalog = load_catalog(settings.forms.definitions_dir)
+    except Exception:  # no definitions: nothing is tracked
+        catalog = FormCatalog()
+    specs = {kind: form.tracked_items for kind, form in catalog.forms.items()
+             if form.tracked_items is not None and form.tracked_items.in_report}
+    if not specs:
+        return 0, 0
+    last_day = end.date() if end.time() != time(0) else end.date() - timedelta(days=1)
+    open_rows = overdue = 0
+    for request in session.execute(select(Request).where(
+            Request.kind.in_(sorted(specs)), Request.status.in_(FOLLOWED),
+            Request.created_at < db_time(end))).scalars():
+        if not in_contract(settings, contract, request):
+            continue
+        spec = specs[request.kind]
+        done = {e.detail.get("index") for e in session.execute(select(AuditEvent).where(
+            AuditEvent.request_id == request.id, AuditEvent.action == "action_item_done",
+            AuditEvent.at < db_time(end))).scalars()}
+        rows = [r for r in request.fields.get(spec.field) or [] if isinstance(r, dict)]
+        for index, row in enumerate(rows, start=1):
+            try:
+                day = date.fromisoformat(str(row.get(spec.due) or "")[:10])
+            except ValueError:
+                continue
+            if index in done:
+                continue
+            if day <= last_day:
+                overdue += 1
+            else:
+                open_rows += 1
+    return open_rows, overdue
 
 
 def _tickets(figures: TicketFigures) -> Tickets:

@@ -1,4 +1,5 @@
-"""One month's 服务月报 rendered three ways (R-SP-7, R-PM-13): the mail (text and HTML with the
+"""One period's 服务月报 (a month, or a contract's quarter, half-year or year) rendered three
+ways (R-SP-7, R-PM-13): the mail (text and HTML with the
 charts inline), a Word document (docxtpl, the charts as InlineImage) and a workbook (openpyxl:
 the figures as a typed table, the charts as images).
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ from mailflow.reports.figures import (
     labelled,
 )
 from mailflow.reports.office import render_docx, render_xlsx
+from mailflow.reports.periods import Period
 from mailflow.templates import RenderedMessage, Templates
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -86,7 +88,8 @@ class Chart:
 
 @dataclass(frozen=True)
 class Report:
-    month: date
+    month: date  # the period's first month
+    period: Period
     key: str  # "internal" or the contract's key
     figures: Figures
     previous: Figures
@@ -129,9 +132,29 @@ def next_month(month: date) -> date:
 
 def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The month as local midnights, [first day, first day of the next)."""
-    start = datetime.combine(month.replace(day=1), time(0), tzinfo=zone)
-    end = datetime.combine(next_month(month), time(0), tzinfo=zone)
-    return start, end
+    return Period("month", month.replace(day=1)).bounds(zone)
+
+
+def period_words(words: Mapping[str, str], period: Period) -> dict[str, str]:
+    """The report's words for *period*: a word ``KEY_quarter`` (``this_month_quarter: 本季度``)
+    stands in for ``KEY`` in a quarter's report, and so on for ``half_year`` and ``year``;
+    a month's report uses the plain words."""
+    if period.kind == "month":
+        return dict(words)
+    suffix = "_" + period.kind.replace("-", "_")
+    return {k: words.get(k + suffix, v) for k, v in words.items()}
+
+
+def period_shown(words: Mapping[str, str], period: Period) -> str:
+    """The period as the report names it: ``label_quarter: {year}年第{number}季度`` in the
+    words (``label_half_year_2: {year}年下半年`` for one period in particular), else its
+    label (``2026-11``, ``2026Q4``)."""
+    name = "label_" + period.kind.replace("-", "_")
+    pattern = words.get(f"{name}_{period.number}") or words.get(name)
+    if not pattern:
+        return period.label
+    return pattern.format(year=period.start.year, number=period.number,
+                          month=period.start.month)
 
 
 def metrics_of(figures: Figures, previous: Figures, words: Mapping[str, str]
@@ -159,6 +182,8 @@ def metrics_of(figures: Figures, previous: Figures, words: Mapping[str, str]
         row("fault_rate", figures.fault_rate, previous.fault_rate, True),
         row("quick_fault_reports", figures.quick_fault_reports,
             previous.quick_fault_reports),
+        row("measures_open", figures.measures_open, previous.measures_open),
+        row("measures_overdue", figures.measures_overdue, previous.measures_overdue),
     ]
     t, p = figures.tickets, previous.tickets
     if t is not None:
@@ -199,14 +224,17 @@ class ReportMaker:
             return form.title_en if self.templates.language == "en" else form.title_zh
         return self.templates.labels("requests_export", "kinds").get(kind, kind)
 
-    def make(self, session: Session, month: date, key: str | None) -> Report:
-        """The report of *month* for *key* (None or "internal": the internal one)."""
+    def make(self, session: Session, period: Period | date, key: str | None) -> Report:
+        """The report of *period* (a date: that month) for *key* (None or "internal": the
+        internal one), its trend against the previous period of the same length."""
+        if not isinstance(period, Period):
+            period = Period("month", period.replace(day=1))
+        month = period.start
         key = key or "internal"
         contract = find_contract(self.settings, key)  # KeyError: unknown contract
-        words = self.templates.labels(LABELS, "words")
-        start, end = month_bounds(month, self.zone)
-        before = previous_month(month)
-        p_start, p_end = month_bounds(before, self.zone)
+        words = period_words(self.templates.labels(LABELS, "words"), period)
+        start, end = period.bounds(self.zone)
+        p_start, p_end = period.previous().bounds(self.zone)
         ck = None if contract is None else contract.key
         figures = collect(session, self.settings, start, end, ck, self.tickets)
         previous = collect(session, self.settings, p_start, p_end, ck, self.tickets)
@@ -217,9 +245,9 @@ class ReportMaker:
         made = self._charts(figures, previous, words, kinds)
         none = words.get("no_data", "-")
         title = words["title_internal"] if contract is None else words["title_contract"]
-        period = f"{month:%Y-%m}"
+        shown = period_shown(words, period)
         context: dict[str, Any] = {
-            "title": title, "period": period, "words": words,
+            "title": title, "period": shown, "words": words,
             "customer": contract.customer if contract else "",
             "contract_name": contract.name if contract else "",
             "metrics": [{"key": m.key, "label": m.label, "value": m.shown(m.value, none),
@@ -235,11 +263,13 @@ class ReportMaker:
         stem = words.get("file_stem", "report")
         suffix = "" if contract is None else f"-{contract.key}"
         return Report(
-            month=month, key=key, figures=figures, previous=previous, metrics=metrics,
+            month=month, period=period, key=key, figures=figures, previous=previous,
+            metrics=metrics,
             charts=tuple(made), content=content,
             docx=render_docx(self.templates, context, made),
             xlsx=render_xlsx(words, context, metrics, kinds, figures, made),
-            docx_name=f"{stem}-{period}{suffix}.docx", xlsx_name=f"{stem}-{period}{suffix}.xlsx")
+            docx_name=f"{stem}-{period.label}{suffix}.docx",
+            xlsx_name=f"{stem}-{period.label}{suffix}.xlsx")
 
     @staticmethod
     def _charts(figures: Figures, previous: Figures, words: Mapping[str, str],

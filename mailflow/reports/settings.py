@@ -10,13 +10,15 @@ import re
 from datetime import date, time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from mailflow.config_section import Section
+from mailflow.reports.periods import PeriodKind
 
 KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = Section  # config.py's base: env overrides and unknown-key checks apply
 
 
 def _clock_time(value: str) -> str:
@@ -39,10 +41,13 @@ class Contract(_Section):
 
 
 class ReportSchedule(_Section):
-    """One monthly 服务月报 (R-SP-7, R-PM-13) and who receives it, on which day of the month
-    and at what local time, in which language."""
+    """One 服务月报 (R-SP-7, R-PM-13) and who receives it: the period it covers (R-SP-7: the
+    customer's report period is set per contract — a month, quarter, half-year or year,
+    aligned to the calendar), the day of the month after the period ends and the local time
+    it goes out, in which language."""
 
     report: str = Field(default="internal", pattern=KEY)  # "internal" or a contract key
+    period: PeriodKind = "month"
     to: tuple[str, ...] = Field(min_length=1)  # addresses, people (name or id) or role:NAME
     day: int = Field(default=1, ge=1, le=28)
     at: str = "09:00"
