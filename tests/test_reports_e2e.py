@@ -8,8 +8,7 @@ the third fault on a system fixed within 5 minutes is reported to the supervisor
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -38,6 +37,7 @@ from tests.approvals_desk import (
     text_of,
 )
 from tests.stack import SERVICE
+from tests.test_reports import GeneratedTickets
 
 SH = ZoneInfo("Asia/Shanghai")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -48,19 +48,10 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SH)
 
 
-@dataclass(frozen=True)
-class Figures:
-    opened: int
-    resolved: int
-    resolved_in_time: int
-    by_category: Mapping[str, int] = field(default_factory=dict)
-    by_severity: Mapping[str, int] = field(default_factory=dict)
-    ratings: Sequence[int] = ()
-
-
 def tickets(session: Session, start: datetime, end: datetime, contract: str | None
-            ) -> Figures:
-    return Figures(4, 3, 2, {"技术问题": 3, "使用问题": 1}, {"紧急": 1, "一般": 3}, [5, 4, 3])
+            ) -> GeneratedTickets:
+    return GeneratedTickets(4, 3, 2, {"技术问题": 3, "使用问题": 1}, {"紧急": 1, "一般": 3},
+                            [5, 4, 3])
 
 
 class TicketDesk(Desk):

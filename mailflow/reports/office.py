@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailflow.notices.documents import docx_template_path
 from mailflow.reports.figures import labelled
 from mailflow.templates import Templates
 
@@ -27,13 +28,11 @@ DOCX_NAME = "monthly_report"
 
 
 def _override(templates: Templates) -> Path | None:
-    for base in (templates.override_dir, templates.root):
-        if base is None:
-            continue
-        path = base / "docx" / templates.language / f"{DOCX_NAME}.docx"
-        if path.is_file():
-            return path
-    return None
+    """An organisation's own report template (docx/<lang>/monthly_report.docx), if any."""
+    try:
+        return docx_template_path(templates, DOCX_NAME)
+    except FileNotFoundError:
+        return None
 
 
 def _built_template(words: Mapping[str, str], language: str) -> io.BytesIO:
