@@ -79,6 +79,9 @@ def test_other_mail_of_customer_service_is_no_report_r_pm_1(text: str) -> None:
     ("改为紧急", True), ("由一般改成紧急", True), ("转派给马超", True),
     ("林芳休假，改由马超处理", True), ("Please reassign to Ma Chao", True),
     ("调整为功能问题", True), ("客户又来电催了一次", False), ("收到", False),
+    # a change declined is no change (R-PM-2): the negation reaches the change word
+    ("不用转派给马超，林芳继续处理", False), ("暂不改为紧急，继续观察", False),
+    ("无需改派", False), ("类别改为使用问题", True),
 ])
 def test_retriage_asked_by_meaning_r_pm_2(text: str, asked: bool) -> None:
     assert retriage_asked(text) is asked

@@ -398,8 +398,7 @@ class TicketDesk:
         an upgrade to 紧急 starts the emergency flow at once (R-PM-10)."""
         customer = self.contracts.get(ticket.contract)
         local = self.calendar.local(now)
-        cue = min(h.start for h in find(folded(text), register_words().retriage,
-                                        negatable=False))
+        cue = min(h.start for h in find(folded(text), register_words().retriage))
         # what follows the change word is the new value: "由一般改为紧急" is urgent; only
         # clauses that set a value count ("他熟悉网络" changes no category)
         after = read_triage(change_clauses(text[cue:]) + "\n" + change_clauses(text[:cue]),

@@ -152,7 +152,7 @@ def read_report(text: str, customers: Sequence[Customer],
 
 def retriage_asked(text: str) -> bool:
     """客服's reply asks to change a dispatched ticket ("改为紧急", "转派给马超")."""
-    return bool(find(folded(text), register_words().retriage, negatable=False))
+    return bool(find(folded(text), register_words().retriage))
 
 
 _CLAUSE = re.compile(r"[^，,。.；;、\n!！?？]+")  # on folded text: 。 is "."
@@ -166,7 +166,7 @@ def change_clauses(text: str) -> str:
     words = register_words()
     lex = lexicon()
     low = folded(text)
-    cues = find(low, words.retriage, negatable=False)
+    cues = find(low, words.retriage)
     start = cues[0].start if cues else len(low)
     kept: list[str] = []
     for clause in _CLAUSE.finditer(low):
@@ -177,7 +177,7 @@ def change_clauses(text: str) -> str:
         rest = masked(part, [(h.start, h.end) for h in values])
         bare = len(re.sub(r"[\s的为是:：]", "", rest)) == 0
         said = clause.end() > start and (
-            find(part, words.retriage, negatable=False) or any(v == "field" for v in (
+            find(part, words.retriage) or any(v == "field" for v in (
                 h.value for h in find(part, lex.labels, negatable=False))))
         if bare or said:
             kept.append(text[clause.start():clause.end()])
