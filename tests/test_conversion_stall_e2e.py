@@ -25,7 +25,7 @@ from sqlalchemy import select
 from mailflow.documents.definitions import FormCatalog
 from mailflow.store.archive import sha256_hex
 from mailflow.store.models import InboundMail
-from mailflow_testing import mailbuild
+from mailflow_testing import hostile_office, mailbuild
 from mailflow_testing.config_file import write_config
 from mailflow_testing.listener import HoldingListener
 from tests.stack import SERVICE, query, stack_settings
@@ -33,7 +33,6 @@ from tests.test_conversion_background import filled
 from tests.test_run_loop import start, stop
 from tests.test_security_office import SOFFICE, linked_picture_doc
 
-DOC = "application/msword"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 HOSTILE = "attacker@example.test"
 ORDINARY = [f"staff{i}@example.test" for i in range(4)]
@@ -66,9 +65,7 @@ def test_other_mails_are_answered_while_a_hostile_mail_converts_then_it_once(
             "libreoffice": SOFFICE, "conversion_network_sandbox": False,
             # the listener, not a timeout, ends the stall
             "conversion_timeout_seconds": 300, "conversion_budget_seconds": 300})})
-        hostile = mailbuild.to_crlf(mailbuild.human_mail(
-            sender=HOSTILE, to=SERVICE, subject="申请", body="见附件",
-            attachments=[(f"表{i}.doc", doc, DOC) for i in range(20)]))
+        hostile = hostile_office.copies_mail(doc, HOSTILE, to=SERVICE)
         proc = start(write_config(settings, tmp_path / "config.toml"), tmp_path)
         try:
             dovecot.append(SERVICE, hostile)  # first

@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.server
 import shutil
 import sqlite3
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from mailflow.documents.legacy import LegacyConverter
 from mailflow.documents.safety import FileRefused, Refusal
 from mailflow.mail.parse import parse_mail
 from mailflow.store.models import InboundMail, OutboxMessage
-from mailflow_testing import mailbuild
+from mailflow_testing import hostile_office, mailbuild
 from tests.paths import CORPUS
 from tests.stack import SERVICE, query, run_once, stack_settings
 
@@ -84,17 +83,7 @@ def listener() -> Iterator[Listener]:
 def linked_picture_doc(tmp_path: Path, url: str) -> bytes:
     """A Word 97 .doc whose picture is an INCLUDEPICTURE field pointing at *url*."""
     assert SOFFICE is not None
-    work = tmp_path / "make-doc"
-    work.mkdir()
-    (work / "form.html").write_text(
-        f'<html><body><p>申请表</p><img src="{url}" width="10" height="10"></body></html>',
-        encoding="utf-8")
-    subprocess.run(
-        [SOFFICE, f"-env:UserInstallation={(work / 'profile').as_uri()}", "--headless",
-         "--infilter=HTML (StarWriter)", "--convert-to", "doc:MS Word 97", "--outdir",
-         str(work), str(work / "form.html")],
-        cwd=work, capture_output=True, timeout=120, check=True)
-    data = (work / "form.doc").read_bytes()
+    data = hostile_office.linked_picture_doc(url, tmp_path / "make-doc")
     assert url.encode() in data or url.encode("utf-16-le") in data
     return data
 
@@ -275,7 +264,8 @@ def test_twenty_linked_docs_in_a_mail_through_dovecot_fetch_nothing_and_are_answ
     settings = stack_settings(mailstack.dovecot, mailstack.smtp, sqlite_url, tmp_path / "d")
     settings = settings.model_copy(update={"forms": settings.forms.model_copy(
         update={"libreoffice": SOFFICE})})
-    mailstack.dovecot.append(SERVICE, mail_with([(f"表{i}.doc", doc, DOC) for i in range(20)]))
+    mailstack.dovecot.append(SERVICE, hostile_office.copies_mail(doc, "wang.li@example.test",
+                                                                 to=SERVICE))
 
     run_once(settings)
 
