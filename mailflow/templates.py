@@ -112,7 +112,9 @@ class Templates:
 
     def samples(self) -> dict[str, dict[str, Any]]:
         """Sample contexts per template name: the bundled file, then the override's file
-        (an organisation's new template brings its own samples)."""
+        (an organisation's new template brings its own samples). A sample with
+        ``_base = "NAME"`` starts from sample NAME's context (the mails of one process share
+        most of theirs) and adds or replaces its own keys."""
         out: dict[str, dict[str, Any]] = {}
         for base in (self.root, self.override_dir):
             if base is None:
@@ -123,7 +125,7 @@ class Templates:
                     for name, context in data.items():
                         if isinstance(context, dict):
                             out[name] = context
-        return out
+        return {name: _with_base(out, name) for name in out}
 
     def check(self) -> list[TemplateProblem]:
         """Compile every template and render each message template with its sample data;
@@ -150,7 +152,7 @@ class Templates:
         problems: list[TemplateProblem] = []
         try:
             samples = self.samples()
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
             return [TemplateProblem(SAMPLES_FILE, None, f"sample data unreadable: {exc}")]
         for filename in self.names():
             try:
@@ -184,6 +186,29 @@ class Templates:
             return "".join(template.blocks[block](template.new_context(dict(context))))
         except Exception:
             env.handle_exception()  # re-raised with the template's file and line in the stack
+
+
+def _with_base(samples: Mapping[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    """Sample *name* with its ``_base`` chain merged in, nearest last (a loop or a missing
+    base is a readable error, reported like any other sample problem)."""
+    chain: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    current: str | None = name
+    while current is not None:
+        if current in seen:
+            raise ValueError(f"sample {name!r}: _base loops through {current!r}")
+        seen.add(current)
+        context = samples.get(current)
+        if context is None:
+            raise ValueError(f"sample {name!r}: _base {current!r} is no sample")
+        chain.append(context)
+        base = context.get("_base")
+        current = str(base) if base is not None else None
+    merged: dict[str, Any] = {}
+    for context in reversed(chain):
+        merged.update(context)
+    merged.pop("_base", None)
+    return merged
 
 
 _CHECKED: dict[tuple[str, str, str, tuple[tuple[str, int, int], ...]],

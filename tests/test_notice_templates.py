@@ -201,3 +201,20 @@ def test_a_template_without_sample_data_is_compiled_and_reported_not_fatal(
     )
     assert result.returncode == 0, result.stderr
     assert "without sample data" in result.stderr and "extra_notice.j2" in result.stderr
+
+
+def test_a_sample_builds_on_its_base_and_a_broken_base_is_reported(tmp_path: Path) -> None:
+    """Samples of one process share most of their context (``_base``): the bundled ticket
+    samples are complete after the merge, and a base that loops or is missing is one
+    readable problem of samples.toml, not a crash at start."""
+    bundled = Templates(DEFAULT_TEMPLATES_DIR, "zh").samples()
+    receipt = bundled["tickets/customer_receipt"]
+    assert receipt["rule"] == "R-PM-1" and receipt["customer_name"] == "华东电力公司"
+    assert "_base" not in receipt and bundled["tickets/dispatch"]["rule"] == "R-PM-3"
+    for broken in ('[a]\n_base = "b"\n[b]\n_base = "a"\n', '[a]\n_base = "nowhere"\n'):
+        (tmp_path / "samples.toml").write_text(broken, encoding="utf-8")
+        templates = Templates(DEFAULT_TEMPLATES_DIR, "zh", tmp_path)
+        with pytest.raises(ValueError, match="_base"):
+            templates.samples()
+        (problem,) = templates.check()
+        assert "_base" in problem.message
