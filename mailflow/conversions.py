@@ -16,8 +16,9 @@ Why threads, not a process pool: the work is LibreOffice in its own (boxed) subp
 Python side waits for it (``waitid`` polling releases the GIL) and then reads one .docx in
 milliseconds. Threads share the loaded FormDesk and hand back the FormsOutcome as it is; a
 process pool would either fork the service while its archive threads run, or spawn and load
-the catalog again, and pickle every reading back. The threads are daemons: stopping the
-service (SIGTERM, kill -9) never waits for a hostile conversion, and the LibreOffice a
+the catalog again, and pickle every reading back. The threads are daemons (hence not
+concurrent.futures' ThreadPoolExecutor, whose workers the interpreter joins at exit):
+stopping the service (SIGTERM, kill -9) never waits for a hostile conversion, and the LibreOffice a
 thread started dies at its own timeout (legacy.py runs it under ``timeout``), so nothing runs
 on for longer than one conversion.
 
